@@ -1,0 +1,17 @@
+"""Serialization context that marks a dump as bound for the client.
+
+Some fields (a thread's `metadata`, an attachment's `metadata`) belong to the integrator and
+must never leave the server; their serializers consult this context.
+"""
+
+from typing import Any
+
+from pydantic import SerializationInfo
+
+WIRE_CONTEXT: dict[str, Any] = {"chatkit.wire": True}
+
+
+def is_wire(info: SerializationInfo) -> bool:
+    """Whether this dump is headed for the client."""
+    context = info.context
+    return isinstance(context, dict) and context.get("chatkit.wire", False) is True
