@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyUrl, BaseModel, Field, SerializationInfo, field_serializer
+from pydantic import AnyUrl, BaseModel, Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
 
 from chatkit.types.wire import is_wire
 
@@ -26,10 +26,13 @@ class AttachmentBase(BaseModel):
     metadata: dict[str, Any] | None = None
     """Integration-only data (storage keys and the like); never sent to the client."""
 
-    @field_serializer("metadata")
-    def _hide_metadata(self, value: dict[str, Any] | None, info: SerializationInfo):  # noqa: ANN202
-        # No return annotation on purpose: the field's own schema (and default) stays in the JSON schema.
-        return None if is_wire(info) else value
+    @model_serializer(mode="wrap")
+    def _hide_metadata(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo):  # noqa: ANN202
+        # No return annotation on purpose: the model's own JSON schema stays as it is.
+        data = handler(self)
+        if is_wire(info) and isinstance(data, dict):
+            data.pop("metadata", None)
+        return data
 
 
 class FileAttachment(AttachmentBase):

@@ -1,0 +1,440 @@
+"""`ChatKitServer`: turns protocol requests into store calls, hook calls and events."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+from abc import ABC, abstractmethod
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, TypeAdapter
+
+from chatkit.actions import Action
+from chatkit.errors import CustomStreamError, ErrorCode, StreamError
+from chatkit.logger import logger
+from chatkit.server.pending import PendingItems
+from chatkit.server.results import NonStreamingResult, StreamingResult, encode_event, encode_json
+from chatkit.server.user_agent import agents_sdk_user_agent_override
+from chatkit.store import AttachmentStore, Store
+from chatkit.types import (
+    AssistantMessageItem,
+    AttachmentsCreateReq,
+    AttachmentsDeleteReq,
+    AudioInput,
+    ChatKitReq,
+    ClientToolCallItem,
+    ErrorEvent,
+    InputTranscribeReq,
+    ItemsFeedbackReq,
+    ItemsListReq,
+    Page,
+    SDKHiddenContextItem,
+    StreamingReq,
+    StreamOptions,
+    StreamOptionsEvent,
+    StructuredInputAnswer,
+    StructuredInputItem,
+    StructuredInputMultipleChoice,
+    StructuredInputSubmission,
+    SyncCustomActionResponse,
+    Thread,
+    ThreadCreatedEvent,
+    ThreadItem,
+    ThreadItemAddedEvent,
+    ThreadItemDoneEvent,
+    ThreadItemRemovedEvent,
+    ThreadItemReplacedEvent,
+    ThreadItemUpdatedEvent,
+    ThreadMetadata,
+    ThreadsAddClientToolOutputReq,
+    ThreadsAddStructuredInputReq,
+    ThreadsAddUserMessageReq,
+    ThreadsCreateReq,
+    ThreadsCustomActionReq,
+    ThreadsDeleteReq,
+    ThreadsGetByIdReq,
+    ThreadsListReq,
+    ThreadsRetryAfterItemReq,
+    ThreadsSyncCustomActionReq,
+    ThreadStreamEvent,
+    ThreadsUpdateReq,
+    ThreadUpdatedEvent,
+    TranscriptionResult,
+    UserMessageInput,
+    UserMessageItem,
+    WidgetItem,
+    is_streaming_req,
+)
+
+TContext = TypeVar("TContext")
+
+DEFAULT_PAGE_SIZE = 20
+CANCELLED_NOTE = "The user cancelled the stream. Stop responding to the prior request."
+
+_HIDDEN_ITEM_TYPES = frozenset({"hidden_context_item", "sdk_hidden_context"})
+# How many of the newest items `threads.add_client_tool_output` inspects for dangling calls.
+_RECENT_ITEMS = 10
+
+# Built once: constructing a validator per request is most of the reference's per-call cost.
+_REQUEST_ADAPTER: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
+
+
+class ChatKitServer(ABC, Generic[TContext]):
+    """Base class of a ChatKit backend: implement `respond`, then hand requests to `process`."""
+
+    def __init__(self, store: Store[TContext], attachment_store: AttachmentStore[TContext] | None = None) -> None:
+        self.store = store
+        self.attachment_store = attachment_store
+
+    # -- hooks for integrators ---------------------------------------------------------------------
+
+    @abstractmethod
+    def respond(
+        self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: TContext
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """Answer a user message (or continue after a client tool call / structured input)."""
+
+    async def add_feedback(
+        self, thread_id: str, item_ids: list[str], feedback: Literal["positive", "negative"], context: TContext
+    ) -> None:
+        """Record thumbs up or down on items; does nothing unless overridden."""
+
+    async def transcribe(self, audio_input: AudioInput, context: TContext) -> TranscriptionResult:
+        """Turn dictated audio into text; override to support voice input."""
+        raise NotImplementedError("override ChatKitServer.transcribe to support input.transcribe")
+
+    def action(
+        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: TContext
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """Handle a widget action whose answer streams; override to support widget actions."""
+        raise NotImplementedError("override ChatKitServer.action to handle threads.custom_action")
+
+    async def sync_action(
+        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: TContext
+    ) -> SyncCustomActionResponse:
+        """Handle a widget action answered at once; override to support synchronous actions."""
+        raise NotImplementedError("override ChatKitServer.sync_action to handle threads.sync_custom_action")
+
+    def get_stream_options(self, thread: ThreadMetadata, context: TContext) -> StreamOptions:
+        """Options sent first in every response stream (by default the user may cancel)."""
+        return StreamOptions(allow_cancel=True)
+
+    async def handle_stream_cancelled(
+        self, thread: ThreadMetadata, pending_items: list[ThreadItem], context: TContext
+    ) -> None:
+        """Save what a stopped response had shown: non-blank assistant text and a note for the model."""
+        for item in pending_items:
+            if isinstance(item, AssistantMessageItem) and any(part.text.strip() for part in item.content):
+                await self.store.add_thread_item(thread.id, item, context)
+        note = SDKHiddenContextItem(
+            id=self.store.generate_item_id("sdk_hidden_context", thread, context),
+            thread_id=thread.id,
+            created_at=datetime.now(),
+            content=CANCELLED_NOTE,
+        )
+        await self.store.add_thread_item(thread.id, note, context)
+
+    # -- entry point -------------------------------------------------------------------------------
+
+    async def process(self, request: str | bytes | bytearray, context: TContext) -> StreamingResult | NonStreamingResult:
+        """Handle one request body: a stream of SSE frames, or one JSON answer.
+
+        Malformed or invalid requests raise pydantic's `ValidationError` before anything is written.
+        """
+        parsed = _REQUEST_ADAPTER.validate_json(request)
+        with agents_sdk_user_agent_override():
+            if is_streaming_req(parsed):
+                return StreamingResult(self._encode(self._stream(parsed, context)))
+            return NonStreamingResult(await self._answer(parsed, context))
+
+    async def _encode(self, events: AsyncGenerator[ThreadStreamEvent, None]) -> AsyncGenerator[bytes, None]:
+        with agents_sdk_user_agent_override():
+            try:
+                async for event in events:
+                    yield encode_event(event)
+            finally:
+                await events.aclose()
+
+    # -- plain requests ----------------------------------------------------------------------------
+
+    async def _answer(self, request: ChatKitReq, context: TContext) -> bytes:
+        result: BaseModel | None
+        store = self.store
+        if isinstance(request, ThreadsGetByIdReq):
+            result = await self._load_full_thread(request.params.thread_id, context)
+        elif isinstance(request, ThreadsListReq):
+            params = request.params
+            page = await store.load_threads(params.limit or DEFAULT_PAGE_SIZE, params.after, params.order, context)
+            result = Page(
+                data=[_with_items(thread) for thread in page.data], has_more=page.has_more, after=page.after
+            )
+        elif isinstance(request, ItemsListReq):
+            params = request.params
+            page = await store.load_thread_items(
+                params.thread_id, params.after, params.limit or DEFAULT_PAGE_SIZE, params.order, context
+            )
+            result = _visible(page)
+        elif isinstance(request, ThreadsUpdateReq):
+            thread = await store.load_thread(request.params.thread_id, context)
+            thread.title = request.params.title
+            await store.save_thread(thread, context)
+            result = _with_items(thread)
+        elif isinstance(request, ThreadsDeleteReq):
+            await store.delete_thread(request.params.thread_id, context)
+            result = None
+        elif isinstance(request, ItemsFeedbackReq):
+            params = request.params
+            await self.add_feedback(params.thread_id, params.item_ids, params.kind, context)
+            result = None
+        elif isinstance(request, AttachmentsCreateReq):
+            attachment = await self._require_attachment_store().create_attachment(request.params, context)
+            await store.save_attachment(attachment, context)
+            result = attachment
+        elif isinstance(request, AttachmentsDeleteReq):
+            attachment_id = request.params.attachment_id
+            await self._require_attachment_store().delete_attachment(attachment_id, context)
+            await store.delete_attachment(attachment_id, context)
+            result = None
+        elif isinstance(request, InputTranscribeReq):
+            result = await self.transcribe(_decode_audio(request), context)
+        elif isinstance(request, ThreadsSyncCustomActionReq):
+            params = request.params
+            thread = await store.load_thread(params.thread_id, context)
+            sender = await self._load_sender(thread, params.item_id, context)
+            if params.item_id is not None and sender is None:
+                raise ValueError(f"item {params.item_id} is not a widget and cannot send actions")
+            result = await self.sync_action(thread, params.action, sender, context)
+        else:  # pragma: no cover - the request union is exhaustive
+            raise TypeError(f"unsupported request type {type(request).__name__}")
+        return b"{}" if result is None else encode_json(result)
+
+    def _require_attachment_store(self) -> AttachmentStore[TContext]:
+        if self.attachment_store is None:
+            raise RuntimeError("attachments need an AttachmentStore: pass attachment_store= to ChatKitServer")
+        return self.attachment_store
+
+    async def _load_full_thread(self, thread_id: str, context: TContext) -> Thread:
+        thread = await self.store.load_thread(thread_id, context)
+        items = await self.store.load_thread_items(thread_id, None, DEFAULT_PAGE_SIZE, "asc", context)
+        return _with_items(thread, _visible(items))
+
+    async def _load_sender(self, thread: ThreadMetadata, item_id: str | None, context: TContext) -> WidgetItem | None:
+        """The widget an action came from: None without an item id, or when the item is no widget."""
+        if item_id is None:
+            return None
+        item = await self.store.load_item(thread.id, item_id, context)
+        return item if isinstance(item, WidgetItem) else None
+
+    # -- streaming requests ------------------------------------------------------------------------
+
+    async def _stream(self, request: StreamingReq, context: TContext) -> AsyncGenerator[ThreadStreamEvent, None]:
+        store = self.store
+        if isinstance(request, ThreadsCreateReq):
+            thread = Thread(id=store.generate_thread_id(context), created_at=datetime.now(), items=Page())
+            await store.save_thread(thread, context)
+            yield ThreadCreatedEvent(thread=_with_items(thread))
+            message = await self._user_message(request.params.input, thread, context)
+            await store.add_thread_item(thread.id, message, context)
+            yield ThreadItemDoneEvent(item=message)
+            async for event in self._run(thread, context, lambda: self.respond(thread, message, context)):
+                yield event
+
+        elif isinstance(request, ThreadsAddUserMessageReq):
+            meta = await store.load_thread(request.params.thread_id, context)
+            message = await self._user_message(request.params.input, meta, context)
+            await store.add_thread_item(meta.id, message, context)
+            yield ThreadItemDoneEvent(item=message)
+            async for event in self._run(meta, context, lambda: self.respond(meta, message, context)):
+                yield event
+
+        elif isinstance(request, ThreadsAddClientToolOutputReq):
+            meta = await store.load_thread(request.params.thread_id, context)
+            await self._complete_client_tool_call(meta, request.params.result, context)
+            async for event in self._run(meta, context, lambda: self.respond(meta, None, context)):
+                yield event
+
+        elif isinstance(request, ThreadsAddStructuredInputReq):
+            params = request.params
+            meta = await store.load_thread(params.thread_id, context)
+            item = await store.load_item(meta.id, params.item_id, context)
+            if not isinstance(item, StructuredInputItem) or item.status != "pending":
+                raise ValueError(f"item {params.item_id} is not a pending structured input")
+            answered = _answer_structured_input(item, params.input)
+
+            async def replace_then_respond() -> AsyncIterator[ThreadStreamEvent]:
+                yield ThreadItemReplacedEvent(item=answered)
+                async for event in self.respond(meta, None, context):
+                    yield event
+
+            async for event in self._run(meta, context, replace_then_respond):
+                yield event
+
+        elif isinstance(request, ThreadsRetryAfterItemReq):
+            meta = await store.load_thread(request.params.thread_id, context)
+            message = await self._rewind_to(meta, request.params.item_id, context)
+            if message is not None:
+                async for event in self._run(meta, context, lambda: self.respond(meta, message, context)):
+                    yield event
+
+        elif isinstance(request, ThreadsCustomActionReq):
+            params = request.params
+            meta = await store.load_thread(params.thread_id, context)
+            sender = await self._load_sender(meta, params.item_id, context)
+            if params.item_id is not None and sender is None:
+                yield ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=False)
+                return
+            action = params.action
+            async for event in self._run(meta, context, lambda: self.action(meta, action, sender, context)):
+                yield event
+
+    async def _user_message(self, input: UserMessageInput, thread: ThreadMetadata, context: TContext) -> UserMessageItem:
+        attachments = []
+        for attachment_id in input.attachments:
+            attachment = await self.store.load_attachment(attachment_id, context)
+            attachment.thread_id = thread.id
+            await self.store.save_attachment(attachment, context)
+            attachments.append(attachment)
+        return UserMessageItem(
+            id=self.store.generate_item_id("message", thread, context),
+            thread_id=thread.id,
+            created_at=datetime.now(),
+            content=input.content,
+            attachments=attachments,
+            quoted_text=input.quoted_text,
+            inference_options=input.inference_options,
+        )
+
+    async def _complete_client_tool_call(self, thread: ThreadMetadata, result: Any, context: TContext) -> None:
+        recent = await self.store.load_thread_items(thread.id, None, _RECENT_ITEMS, "desc", context)
+        pending = [item for item in recent.data if isinstance(item, ClientToolCallItem) and item.status == "pending"]
+        newest = recent.data[0] if recent.data else None
+        if newest is None or not pending or pending[0] is not newest:
+            raise ValueError(f"thread {thread.id} has no pending client tool call to complete")
+        newest.output = result
+        newest.status = "completed"
+        await self.store.save_item(thread.id, newest, context)
+        for dangling in pending[1:]:
+            await self.store.delete_thread_item(thread.id, dangling.id, context)
+
+    async def _rewind_to(self, thread: ThreadMetadata, item_id: str, context: TContext) -> UserMessageItem | None:
+        """Delete every item newer than the user message `item_id` and return that message.
+
+        Returns None, deleting nothing, when the thread has no such item.
+        """
+        newer: list[str] = []
+        after: str | None = None
+        while True:
+            page = await self.store.load_thread_items(thread.id, after, DEFAULT_PAGE_SIZE, "desc", context)
+            for item in page.data:
+                if item.id == item_id:
+                    if not isinstance(item, UserMessageItem):
+                        raise ValueError(f"item {item_id} is not a user message and cannot be retried")
+                    for newer_id in newer:
+                        await self.store.delete_thread_item(thread.id, newer_id, context)
+                    return item
+                newer.append(item.id)
+            if not page.has_more or page.after is None:
+                return None
+            after = page.after
+
+    # -- the response pipeline ---------------------------------------------------------------------
+
+    async def _run(
+        self,
+        thread: ThreadMetadata,
+        context: TContext,
+        responder: Callable[[], AsyncIterator[ThreadStreamEvent]],
+    ) -> AsyncGenerator[ThreadStreamEvent, None]:
+        """Run a responder: persist what it streams, forward it, and announce thread changes."""
+        yield StreamOptionsEvent(stream_options=self.get_stream_options(thread, context))
+        store = self.store
+        pending = PendingItems()
+        seen = _ThreadSnapshot(thread)
+        try:
+            async for event in responder():
+                forward = True
+                if isinstance(event, ThreadItemUpdatedEvent):
+                    pending.apply(event.item_id, event.update)
+                elif isinstance(event, ThreadItemDoneEvent):
+                    await store.add_thread_item(thread.id, event.item, context)
+                    pending.discard(event.item.id)
+                    forward = event.item.type not in _HIDDEN_ITEM_TYPES
+                elif isinstance(event, ThreadItemAddedEvent):
+                    pending.add(event.item)
+                    # Hidden context is for the model only; the reference leaks its `added` event.
+                    forward = event.item.type not in _HIDDEN_ITEM_TYPES
+                elif isinstance(event, ThreadItemRemovedEvent):
+                    await store.delete_thread_item(thread.id, event.item_id, context)
+                    pending.discard(event.item_id)
+                elif isinstance(event, ThreadItemReplacedEvent):
+                    await store.save_item(thread.id, event.item, context)
+                if forward:
+                    yield event
+                if seen.changed():
+                    await store.save_thread(thread, context)
+                    yield ThreadUpdatedEvent(thread=_with_items(thread))
+        except asyncio.CancelledError:
+            await self.handle_stream_cancelled(thread, pending.items(), context)
+            raise
+        except CustomStreamError as error:
+            yield ErrorEvent(code="custom", message=error.message, allow_retry=error.allow_retry)
+        except StreamError as error:
+            yield ErrorEvent(code=error.code, allow_retry=error.allow_retry)
+        except Exception:
+            logger.exception("response to thread %s failed", thread.id)
+            yield ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=True)
+        if seen.changed():
+            await store.save_thread(thread, context)
+            yield ThreadUpdatedEvent(thread=_with_items(thread))
+
+
+class _ThreadSnapshot:
+    """Notices when a responder changes a thread's metadata, including in-place edits."""
+
+    def __init__(self, thread: ThreadMetadata) -> None:
+        self._thread = thread
+        self._state = copy.deepcopy(thread.__dict__)
+
+    def changed(self) -> bool:
+        """True once per change: the snapshot then moves to the new state."""
+        if self._thread.__dict__ == self._state:
+            return False
+        self._state = copy.deepcopy(self._thread.__dict__)
+        return True
+
+
+def _with_items(thread: ThreadMetadata, items: Page[ThreadItem] | None = None) -> Thread:
+    """The thread as the client receives it: metadata plus a page of items (empty by default)."""
+    fields = {name: getattr(thread, name) for name in ThreadMetadata.model_fields}
+    return Thread.model_construct(**fields, items=items if items is not None else Page())
+
+
+def _visible(page: Page[ThreadItem]) -> Page[ThreadItem]:
+    """The page without hidden items; `has_more` and `after` stay as the store gave them."""
+    data = [item for item in page.data if item.type not in _HIDDEN_ITEM_TYPES]
+    return Page(data=data, has_more=page.has_more, after=page.after)
+
+
+def _decode_audio(request: InputTranscribeReq) -> AudioInput:
+    """The request's audio; malformed base64 raises `binascii.Error` (a `ValueError`)."""
+    return AudioInput(data=base64.b64decode(request.params.audio_base64), mime_type=request.params.mime_type)
+
+
+def _answer_structured_input(item: StructuredInputItem, submission: StructuredInputSubmission) -> StructuredInputItem:
+    """The item with the user's answers applied and its status set from the submission."""
+    answered = item.model_copy(deep=True)
+    skip_all = submission.status == "skipped"
+    for question in answered.inputs:
+        given = submission.answers.get(question.id)
+        values = list(given.values) if given is not None else []
+        if skip_all or given is None or given.skipped or not values:
+            question.answer = StructuredInputAnswer(values=[], skipped=True)
+            continue
+        if isinstance(question, StructuredInputMultipleChoice) and not question.multiple:
+            values = values[:1]
+        question.answer = StructuredInputAnswer(values=values)
+    answered.status = submission.status
+    return answered

@@ -1,0 +1,38 @@
+"""Tag OpenAI API calls made by the Agents SDK during a request as coming through ChatKit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from importlib.metadata import PackageNotFoundError, version
+
+from chatkit.version import __version__
+
+
+def _user_agent() -> str:
+    try:
+        agents_version = version("openai-agents")
+    except PackageNotFoundError:
+        agents_version = "unknown"
+    return f"Agents/Python {agents_version} ChatKit/Python {__version__}"
+
+
+@contextmanager
+def agents_sdk_user_agent_override() -> Iterator[None]:
+    """Within this block, Agents SDK model calls send a ChatKit `User-Agent` header."""
+    try:
+        from agents.models import chatcmpl_helpers, openai_responses
+    except ImportError:  # the Agents SDK is optional for servers that do not use it
+        yield
+        return
+    headers = {"User-Agent": _user_agent()}
+    chat_token = chatcmpl_helpers.HEADERS_OVERRIDE.set(headers)
+    responses_token = openai_responses._HEADERS_OVERRIDE.set(headers)
+    try:
+        yield
+    finally:
+        # A stream may be resumed from another task (another context) than the one that
+        # started it; the header then simply stays set there, which is harmless.
+        with suppress(ValueError):
+            openai_responses._HEADERS_OVERRIDE.reset(responses_token)
+            chatcmpl_helpers.HEADERS_OVERRIDE.reset(chat_token)
