@@ -1,8 +1,8 @@
 """Errors a responder raises to end a stream with an `error` event.
 
-    BaseStreamError          -- abstract root of the stream errors
-    ├── StreamError          -- a well-known error code the client localizes
-    └── CustomStreamError    -- a message of the integrator's own, shown as is
+BaseStreamError          -- abstract root of the stream errors
+├── StreamError          -- a well-known error code the client localizes
+└── CustomStreamError    -- a message of the integrator's own, shown as is
 """
 
 from abc import ABC

@@ -99,9 +99,7 @@ class Store(ABC, Generic[TContext]):
         """Delete an attachment record."""
 
     @abstractmethod
-    async def load_threads(
-        self, limit: int, after: str | None, order: str, context: TContext
-    ) -> Page[ThreadMetadata]:
+    async def load_threads(self, limit: int, after: str | None, order: str, context: TContext) -> Page[ThreadMetadata]:
         """A page of the caller's threads in `order` of creation, after the thread `after`."""
 
     @abstractmethod

@@ -139,7 +139,9 @@ class ChatKitServer(ABC, Generic[TContext]):
 
     # -- entry point -------------------------------------------------------------------------------
 
-    async def process(self, request: str | bytes | bytearray, context: TContext) -> StreamingResult | NonStreamingResult:
+    async def process(
+        self, request: str | bytes | bytearray, context: TContext
+    ) -> StreamingResult | NonStreamingResult:
         """Handle one request body: a stream of SSE frames, or one JSON answer.
 
         Malformed or invalid requests raise pydantic's `ValidationError` before anything is written.
@@ -168,9 +170,7 @@ class ChatKitServer(ABC, Generic[TContext]):
         elif isinstance(request, ThreadsListReq):
             params = request.params
             page = await store.load_threads(params.limit or DEFAULT_PAGE_SIZE, params.after, params.order, context)
-            result = Page(
-                data=[_with_items(thread) for thread in page.data], has_more=page.has_more, after=page.after
-            )
+            result = Page(data=[_with_items(thread) for thread in page.data], has_more=page.has_more, after=page.after)
         elif isinstance(request, ItemsListReq):
             params = request.params
             page = await store.load_thread_items(
@@ -290,7 +290,9 @@ class ChatKitServer(ABC, Generic[TContext]):
             async for event in self._run(meta, context, lambda: self.action(meta, action, sender, context)):
                 yield event
 
-    async def _user_message(self, input: UserMessageInput, thread: ThreadMetadata, context: TContext) -> UserMessageItem:
+    async def _user_message(
+        self, input: UserMessageInput, thread: ThreadMetadata, context: TContext
+    ) -> UserMessageItem:
         attachments = []
         for attachment_id in input.attachments:
             attachment = await self.store.load_attachment(attachment_id, context)
@@ -310,9 +312,9 @@ class ChatKitServer(ABC, Generic[TContext]):
     async def _complete_client_tool_call(self, thread: ThreadMetadata, result: Any, context: TContext) -> None:
         recent = await self.store.load_thread_items(thread.id, None, _RECENT_ITEMS, "desc", context)
         pending = [item for item in recent.data if isinstance(item, ClientToolCallItem) and item.status == "pending"]
-        newest = recent.data[0] if recent.data else None
-        if newest is None or not pending or pending[0] is not newest:
+        if not pending or pending[0] is not recent.data[0]:
             raise ValueError(f"thread {thread.id} has no pending client tool call to complete")
+        newest = pending[0]
         newest.output = result
         newest.status = "completed"
         await self.store.save_item(thread.id, newest, context)

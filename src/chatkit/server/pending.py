@@ -80,10 +80,10 @@ class PendingItems:
         if isinstance(update, AssistantMessageContentPartAdded | AssistantMessageContentPartDone):
             self._text.pop((item.id, update.content_index), None)
             _put(item.content, update.content_index, update.content.model_copy(deep=True))
-        elif isinstance(update, AssistantMessageContentPartAnnotationAdded):
-            if update.content_index < len(item.content):
-                annotations = item.content[update.content_index].annotations
-                _put(annotations, update.annotation_index, update.annotation)
+        elif isinstance(update, AssistantMessageContentPartAnnotationAdded) and update.content_index < len(
+            item.content
+        ):
+            _put(item.content[update.content_index].annotations, update.annotation_index, update.annotation)
 
 
 def _put(values: list, index: int, value: object) -> None:

@@ -33,9 +33,7 @@ class AssistantMessageContentPartTextDelta(BaseModel):
 class AssistantMessageContentPartAnnotationAdded(BaseModel):
     """A citation added to a content part."""
 
-    type: Literal["assistant_message.content_part.annotation_added"] = (
-        "assistant_message.content_part.annotation_added"
-    )
+    type: Literal["assistant_message.content_part.annotation_added"] = "assistant_message.content_part.annotation_added"
     content_index: int
     annotation_index: int
     annotation: Annotation

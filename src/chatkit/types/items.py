@@ -161,9 +161,7 @@ class StructuredInputFreeform(StructuredInputBase):
     description: str | None = None
 
 
-StructuredInput = Annotated[
-    StructuredInputMultipleChoice | StructuredInputFreeform, Field(discriminator="type")
-]
+StructuredInput = Annotated[StructuredInputMultipleChoice | StructuredInputFreeform, Field(discriminator="type")]
 """Any structured-input question."""
 
 
@@ -227,4 +225,3 @@ ThreadItem = Annotated[
     Field(discriminator="type"),
 ]
 """Any thread item, told apart by `type`."""
-

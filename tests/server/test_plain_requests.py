@@ -1,0 +1,213 @@
+"""Every plain (JSON) request type through `ChatKitServer.process`, over every store."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+import pytest
+from tests.server.scripted import (
+    ALICE,
+    Context,
+    ScriptedServer,
+    UploadTargets,
+    call,
+    loose,
+    request,
+    stream,
+    user_input,
+)
+
+from chatkit.server import ChatKitServer
+from chatkit.store import NotFoundError, Store
+from chatkit.types import (
+    AssistantMessageContent,
+    AssistantMessageItem,
+    AudioInput,
+    HiddenContextItem,
+    SDKHiddenContextItem,
+    ThreadMetadata,
+    TranscriptionResult,
+)
+
+CREATED = datetime(2024, 1, 2, 3, 4, 5)
+
+
+async def seed_threads(store: Store[Context], count: int) -> list[str]:
+    ids = [f"thr_{n:02d}" for n in range(count)]
+    for thread_id in ids:
+        await store.save_thread(ThreadMetadata(id=thread_id, created_at=CREATED, title=thread_id), ALICE)
+    return ids
+
+
+async def seed_items(store: Store[Context], thread_id: str, kinds: str) -> list[str]:
+    """Items by letter: a = assistant message, h = hidden context, s = SDK hidden context."""
+    await store.save_thread(ThreadMetadata(id=thread_id, created_at=CREATED), ALICE)
+    ids = []
+    for n, kind in enumerate(kinds):
+        item_id = f"item_{n:02d}"
+        if kind == "h":
+            item: Any = HiddenContextItem(id=item_id, thread_id=thread_id, created_at=CREATED, content={"n": n})
+        elif kind == "s":
+            item = SDKHiddenContextItem(id=item_id, thread_id=thread_id, created_at=CREATED, content="note")
+        else:
+            content = [AssistantMessageContent(text=f"answer {n}")]
+            item = AssistantMessageItem(id=item_id, thread_id=thread_id, created_at=CREATED, content=content)
+        await store.add_thread_item(thread_id, item, ALICE)
+        ids.append(item_id)
+    return ids
+
+
+async def test_get_by_id_returns_the_first_twenty_visible_items_oldest_first(store: Store[Context]) -> None:
+    ids = await seed_items(store, "thr_long", "ahs" + "a" * 22)
+    thread = await call(ScriptedServer(store), request("threads.get_by_id", thread_id="thr_long"))
+    assert [item["id"] for item in thread["items"]["data"]] == [ids[0], *ids[3:20]]
+    assert thread["items"]["has_more"] is True and thread["items"]["after"] == ids[19]
+    assert thread["metadata"] == {}
+
+
+async def test_get_by_id_of_an_unknown_thread_raises(store: Store[Context]) -> None:
+    with pytest.raises(NotFoundError):
+        await call(ScriptedServer(store), request("threads.get_by_id", thread_id="thr_nope"))
+
+
+async def test_threads_list_pages_both_ways(store: Store[Context]) -> None:
+    server = ScriptedServer(store)
+    ids = await seed_threads(store, 5)
+    first = await call(server, request("threads.list", limit=2))
+    assert [t["id"] for t in first["data"]] == ids[:2:-1][:2]
+    assert (first["has_more"], first["after"]) == (True, ids[3])
+    second = await call(server, request("threads.list", limit=2, after=first["after"]))
+    third = await call(server, request("threads.list", limit=2, after=second["after"]))
+    assert [t["id"] for t in second["data"] + third["data"]] == [ids[2], ids[1], ids[0]]
+    assert third["has_more"] is False and "after" not in third
+    ascending = await call(server, request("threads.list", limit=3, order="asc"))
+    assert [t["id"] for t in ascending["data"]] == ids[:3]
+    everything = await call(server, request("threads.list", limit=0, order="asc"))
+    assert [t["id"] for t in everything["data"]] == ids
+    assert all(t["items"] == {"data": [], "has_more": False} for t in everything["data"])
+
+
+async def test_threads_list_default_limit_is_twenty(store: Store[Context]) -> None:
+    await seed_threads(store, 23)
+    page = await call(ScriptedServer(store), request("threads.list"))
+    assert len(page["data"]) == 20 and page["has_more"] is True
+
+
+async def test_threads_list_hides_thread_metadata(store: Store[Context]) -> None:
+    await store.save_thread(ThreadMetadata(id="thr_secret", created_at=CREATED, metadata={"k": "v"}), ALICE)
+    page = await call(ScriptedServer(store), request("threads.list"))
+    assert page["data"][0]["metadata"] == {}
+
+
+async def test_items_list_filters_hidden_items_after_paging(store: Store[Context]) -> None:
+    server = ScriptedServer(store)
+    ids = await seed_items(store, "thr_items", "ahasa")
+    page = await call(server, request("items.list", thread_id="thr_items", order="asc", limit=2))
+    assert [item["id"] for item in page["data"]] == [ids[0]]
+    assert page["after"] == ids[1]
+    rest = await call(server, request("items.list", thread_id="thr_items", order="asc", limit=2, after=page["after"]))
+    assert [item["id"] for item in rest["data"]] == [ids[2]]
+    last = await call(server, request("items.list", thread_id="thr_items", order="asc", limit=2, after=rest["after"]))
+    assert [item["id"] for item in last["data"]] == [ids[4]] and last["has_more"] is False
+    newest = await call(server, request("items.list", thread_id="thr_items"))
+    assert [item["id"] for item in newest["data"]] == [ids[4], ids[2], ids[0]]
+
+
+async def test_threads_update_sets_the_title(store: Store[Context]) -> None:
+    server = ScriptedServer(store)
+    await seed_threads(store, 1)
+    updated = await call(server, request("threads.update", thread_id="thr_00", title="Renamed"))
+    assert loose(updated) == {
+        "title": "Renamed",
+        "id": "thr_00",
+        "created_at": "<ts>",
+        "status": {"type": "active"},
+        "metadata": {},
+        "items": {"data": [], "has_more": False},
+    }
+    assert (await store.load_thread("thr_00", ALICE)).title == "Renamed"
+    with pytest.raises(NotFoundError):
+        await call(server, request("threads.update", thread_id="thr_nope", title="x"))
+
+
+async def test_threads_delete_removes_the_thread_and_its_items(store: Store[Context]) -> None:
+    server = ScriptedServer(store)
+    events = await stream(server, request("threads.create", input=user_input("Hi")))
+    thread_id = events[0]["thread"]["id"]
+    assert await call(server, request("threads.delete", thread_id=thread_id)) == {}
+    with pytest.raises(NotFoundError):
+        await call(server, request("threads.get_by_id", thread_id=thread_id))
+
+
+async def test_items_feedback_calls_the_hook(store: Store[Context]) -> None:
+    server = ScriptedServer(store)
+    body = request("items.feedback", thread_id="thr_x", item_ids=["a", "b"], kind="negative")
+    assert await call(server, body) == {}
+    assert server.calls == [("add_feedback", ("thr_x", ["a", "b"], "negative"))]
+
+
+async def test_attachments_create_saves_and_delete_removes_from_both_stores(store: Store[Context]) -> None:
+    uploads = UploadTargets()
+    server = ScriptedServer(store, uploads)
+    created = await call(server, request("attachments.create", name="notes.pdf", size=3, mime_type="application/pdf"))
+    assert loose(created) == {
+        "id": "<atc>",
+        "name": "notes.pdf",
+        "mime_type": "application/pdf",
+        "upload_descriptor": {"url": created["upload_descriptor"]["url"], "method": "PUT", "headers": {}},
+        "type": "file",
+    }
+    assert (await store.load_attachment(created["id"], ALICE)).name == "notes.pdf"
+    assert await call(server, request("attachments.delete", attachment_id=created["id"])) == {}
+    assert uploads.deleted == [created["id"]]
+    with pytest.raises(NotFoundError):
+        await store.load_attachment(created["id"], ALICE)
+
+
+async def test_attachments_need_an_attachment_store(store: Store[Context]) -> None:
+    server = ScriptedServer(store)
+    with pytest.raises(RuntimeError, match="AttachmentStore"):
+        await call(server, request("attachments.create", name="a", size=1, mime_type="text/plain"))
+    with pytest.raises(RuntimeError, match="AttachmentStore"):
+        await call(server, request("attachments.delete", attachment_id="atc_1"))
+
+
+class Transcriber(ScriptedServer):
+    async def transcribe(self, audio_input: AudioInput, context: Context) -> TranscriptionResult:
+        return TranscriptionResult(text=f"{len(audio_input.data)} bytes of {audio_input.media_type}")
+
+
+async def test_input_transcribe_decodes_the_audio(store: Store[Context]) -> None:
+    audio = base64.b64encode(b"fake audio").decode()
+    body = request("input.transcribe", audio_base64=audio, mime_type="audio/webm;codecs=opus")
+    assert await call(Transcriber(store), body) == {"text": "10 bytes of audio/webm"}
+    with pytest.raises(ValueError):
+        await call(Transcriber(store), request("input.transcribe", audio_base64="abc", mime_type="audio/webm"))
+    with pytest.raises(NotImplementedError):
+        await call(ScriptedServer(store), body)
+
+
+async def test_sync_custom_action_answers_without_persisting(store: Store[Context]) -> None:
+    server = ScriptedServer(store)
+    await seed_threads(store, 1)
+    answer = await call(server, request("threads.sync_custom_action", thread_id="thr_00", action={"type": "ping"}))
+    assert answer == {}
+    await seed_items(store, "thr_00", "a")
+    with pytest.raises(ValueError, match="not a widget"):
+        await call(
+            server, request("threads.sync_custom_action", thread_id="thr_00", item_id="item_00", action={"type": "x"})
+        )
+
+
+async def test_default_hooks_of_a_minimal_server(store: Store[Context]) -> None:
+    class Minimal(ChatKitServer[Context]):
+        def respond(self, thread, input_user_message, context):  # type: ignore[override]
+            raise AssertionError("not called")
+
+    server = Minimal(store)
+    await seed_threads(store, 1)
+    assert await call(server, request("items.feedback", thread_id="thr_00", item_ids=[], kind="positive")) == {}
+    with pytest.raises(NotImplementedError):
+        await call(server, request("threads.sync_custom_action", thread_id="thr_00", action={"type": "x"}))
