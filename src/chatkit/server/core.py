@@ -8,7 +8,7 @@ import copy
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 
@@ -21,6 +21,7 @@ from chatkit.server.user_agent import agents_sdk_user_agent_override
 from chatkit.store import AttachmentStore, Store
 from chatkit.types import (
     AssistantMessageItem,
+    Attachment,
     AttachmentsCreateReq,
     AttachmentsDeleteReq,
     AudioInput,
@@ -149,16 +150,8 @@ class ChatKitServer(ABC, Generic[TContext]):
         parsed = _REQUEST_ADAPTER.validate_json(request)
         with agents_sdk_user_agent_override():
             if is_streaming_req(parsed):
-                return StreamingResult(self._encode(self._stream(parsed, context)))
+                return StreamingResult(self._stream(parsed, context))
             return NonStreamingResult(await self._answer(parsed, context))
-
-    async def _encode(self, events: AsyncGenerator[ThreadStreamEvent, None]) -> AsyncGenerator[bytes, None]:
-        with agents_sdk_user_agent_override():
-            try:
-                async for event in events:
-                    yield encode_event(event)
-            finally:
-                await events.aclose()
 
     # -- plain requests ----------------------------------------------------------------------------
 
@@ -230,76 +223,129 @@ class ChatKitServer(ABC, Generic[TContext]):
 
     # -- streaming requests ------------------------------------------------------------------------
 
-    async def _stream(self, request: StreamingReq, context: TContext) -> AsyncGenerator[ThreadStreamEvent, None]:
+    async def _stream(self, request: StreamingReq, context: TContext) -> AsyncGenerator[bytes, None]:
+        """The SSE frames of a streaming request.
+
+        Everything that can fail because of the request (unknown ids, wrong item states) happens
+        before the first frame, so an HTTP layer can still answer with a 4xx instead.
+        """
+        with agents_sdk_user_agent_override():
+            if isinstance(request, ThreadsCreateReq):
+                # The new thread is announced before its first message is built, as the reference does.
+                thread = Thread(
+                    id=self.store.generate_thread_id(context), created_at=datetime.now(), items=_empty_page()
+                )
+                await self.store.save_thread(thread, context)
+                yield encode_event(ThreadCreatedEvent(thread=_with_items(thread)))
+                plan = await self._prepare_message(thread, request.params.input, context)
+            else:
+                plan = await self._prepare(request, context)
+            for event in plan.prelude:
+                yield encode_event(event)
+            if plan.responder is None:
+                return
+            # The response pipeline runs inline: one generator layer less per event of a long reply.
+            thread = plan.thread
+            store = self.store
+            yield encode_event(StreamOptionsEvent(stream_options=self.get_stream_options(thread, context)))
+            pending = PendingItems()
+            seen = _ThreadSnapshot(thread)
+            try:
+                async for event in plan.responder():
+                    # Most events of a reply are text deltas: test for them first.
+                    if isinstance(event, ThreadItemUpdatedEvent):
+                        pending.apply(event.item_id, event.update)
+                    elif isinstance(event, ThreadItemDoneEvent):
+                        await store.add_thread_item(thread.id, event.item, context)
+                        pending.discard(event.item.id)
+                        if event.item.type in _HIDDEN_ITEM_TYPES:
+                            continue
+                    elif isinstance(event, ThreadItemAddedEvent):
+                        if event.item.type in _HIDDEN_ITEM_TYPES:
+                            # Hidden context is for the model only; the reference leaks its `added` event.
+                            continue
+                        pending.add(event.item)
+                    elif isinstance(event, ThreadItemRemovedEvent):
+                        await store.delete_thread_item(thread.id, event.item_id, context)
+                        pending.discard(event.item_id)
+                    elif isinstance(event, ThreadItemReplacedEvent):
+                        await store.save_item(thread.id, event.item, context)
+                    yield encode_event(event)
+                    if seen.changed():
+                        await store.save_thread(thread, context)
+                        yield encode_event(ThreadUpdatedEvent(thread=_with_items(thread)))
+            except asyncio.CancelledError:
+                await self.handle_stream_cancelled(thread, pending.items(), context)
+                raise
+            except CustomStreamError as error:
+                yield encode_event(ErrorEvent(code="custom", message=error.message, allow_retry=error.allow_retry))
+            except StreamError as error:
+                yield encode_event(ErrorEvent(code=error.code, allow_retry=error.allow_retry))
+            except Exception:
+                logger.exception("response to thread %s failed", thread.id)
+                yield encode_event(ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=True))
+            if seen.changed():
+                await store.save_thread(thread, context)
+                yield encode_event(ThreadUpdatedEvent(thread=_with_items(thread)))
+
+    async def _prepare(self, request: StreamingReq, context: TContext) -> _Plan:
         store = self.store
-        if isinstance(request, ThreadsCreateReq):
-            thread = Thread(id=store.generate_thread_id(context), created_at=datetime.now(), items=Page())
-            await store.save_thread(thread, context)
-            yield ThreadCreatedEvent(thread=_with_items(thread))
-            message = await self._user_message(request.params.input, thread, context)
-            await store.add_thread_item(thread.id, message, context)
-            yield ThreadItemDoneEvent(item=message)
-            async for event in self._run(thread, context, lambda: self.respond(thread, message, context)):
-                yield event
+        if isinstance(request, ThreadsAddUserMessageReq):
+            thread = await store.load_thread(request.params.thread_id, context)
+            return await self._prepare_message(thread, request.params.input, context)
 
-        elif isinstance(request, ThreadsAddUserMessageReq):
-            meta = await store.load_thread(request.params.thread_id, context)
-            message = await self._user_message(request.params.input, meta, context)
-            await store.add_thread_item(meta.id, message, context)
-            yield ThreadItemDoneEvent(item=message)
-            async for event in self._run(meta, context, lambda: self.respond(meta, message, context)):
-                yield event
+        if isinstance(request, ThreadsAddClientToolOutputReq):
+            thread = await store.load_thread(request.params.thread_id, context)
+            await self._complete_client_tool_call(thread, request.params.result, context)
+            return _Plan(thread, [], lambda: self.respond(thread, None, context))
 
-        elif isinstance(request, ThreadsAddClientToolOutputReq):
-            meta = await store.load_thread(request.params.thread_id, context)
-            await self._complete_client_tool_call(meta, request.params.result, context)
-            async for event in self._run(meta, context, lambda: self.respond(meta, None, context)):
-                yield event
-
-        elif isinstance(request, ThreadsAddStructuredInputReq):
+        if isinstance(request, ThreadsAddStructuredInputReq):
             params = request.params
-            meta = await store.load_thread(params.thread_id, context)
-            item = await store.load_item(meta.id, params.item_id, context)
+            thread = await store.load_thread(params.thread_id, context)
+            item = await store.load_item(thread.id, params.item_id, context)
             if not isinstance(item, StructuredInputItem) or item.status != "pending":
                 raise ValueError(f"item {params.item_id} is not a pending structured input")
             answered = _answer_structured_input(item, params.input)
 
             async def replace_then_respond() -> AsyncIterator[ThreadStreamEvent]:
+                # Through the pipeline, so the answered item is saved like any replacement.
                 yield ThreadItemReplacedEvent(item=answered)
-                async for event in self.respond(meta, None, context):
+                async for event in self.respond(thread, None, context):
                     yield event
 
-            async for event in self._run(meta, context, replace_then_respond):
-                yield event
+            return _Plan(thread, [], replace_then_respond)
 
-        elif isinstance(request, ThreadsRetryAfterItemReq):
-            meta = await store.load_thread(request.params.thread_id, context)
-            message = await self._rewind_to(meta, request.params.item_id, context)
-            if message is not None:
-                async for event in self._run(meta, context, lambda: self.respond(meta, message, context)):
-                    yield event
+        if isinstance(request, ThreadsRetryAfterItemReq):
+            thread = await store.load_thread(request.params.thread_id, context)
+            message = await self._rewind_to(thread, request.params.item_id, context)
+            if message is None:
+                return _Plan(thread, [], None)
+            return _Plan(thread, [], lambda: self.respond(thread, message, context))
 
-        elif isinstance(request, ThreadsCustomActionReq):
-            params = request.params
-            meta = await store.load_thread(params.thread_id, context)
-            sender = await self._load_sender(meta, params.item_id, context)
-            if params.item_id is not None and sender is None:
-                yield ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=False)
-                return
-            action = params.action
-            async for event in self._run(meta, context, lambda: self.action(meta, action, sender, context)):
-                yield event
+        if not isinstance(request, ThreadsCustomActionReq):  # pragma: no cover - the union is exhaustive
+            raise TypeError(f"unsupported request type {type(request).__name__}")
+        params = request.params
+        thread = await store.load_thread(params.thread_id, context)
+        sender = await self._load_sender(thread, params.item_id, context)
+        if params.item_id is not None and sender is None:
+            return _Plan(thread, [ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=False)], None)
+        return _Plan(thread, [], lambda: self.action(thread, params.action, sender, context))
 
-    async def _user_message(
-        self, input: UserMessageInput, thread: ThreadMetadata, context: TContext
+    async def _prepare_message(self, thread: ThreadMetadata, input: UserMessageInput, context: TContext) -> _Plan:
+        """Store the user's message and plan the response to it."""
+        # Every attachment is loaded before any is changed, so an unknown id writes nothing.
+        attachments = [await self.store.load_attachment(attachment_id, context) for attachment_id in input.attachments]
+        message = await self._add_user_message(input, attachments, thread, context)
+        return _Plan(thread, [ThreadItemDoneEvent(item=message)], lambda: self.respond(thread, message, context))
+
+    async def _add_user_message(
+        self, input: UserMessageInput, attachments: list[Attachment], thread: ThreadMetadata, context: TContext
     ) -> UserMessageItem:
-        attachments = []
-        for attachment_id in input.attachments:
-            attachment = await self.store.load_attachment(attachment_id, context)
+        """Store the user's message, stamping its attachments with the thread they now belong to."""
+        for attachment in attachments:
             attachment.thread_id = thread.id
             await self.store.save_attachment(attachment, context)
-            attachments.append(attachment)
-        return UserMessageItem(
+        message = UserMessageItem(
             id=self.store.generate_item_id("message", thread, context),
             thread_id=thread.id,
             created_at=datetime.now(),
@@ -308,6 +354,8 @@ class ChatKitServer(ABC, Generic[TContext]):
             quoted_text=input.quoted_text,
             inference_options=input.inference_options,
         )
+        await self.store.add_thread_item(thread.id, message, context)
+        return message
 
     async def _complete_client_tool_call(self, thread: ThreadMetadata, result: Any, context: TContext) -> None:
         recent = await self.store.load_thread_items(thread.id, None, _RECENT_ITEMS, "desc", context)
@@ -342,82 +390,65 @@ class ChatKitServer(ABC, Generic[TContext]):
                 return None
             after = page.after
 
-    # -- the response pipeline ---------------------------------------------------------------------
 
-    async def _run(
-        self,
-        thread: ThreadMetadata,
-        context: TContext,
-        responder: Callable[[], AsyncIterator[ThreadStreamEvent]],
-    ) -> AsyncGenerator[ThreadStreamEvent, None]:
-        """Run a responder: persist what it streams, forward it, and announce thread changes."""
-        yield StreamOptionsEvent(stream_options=self.get_stream_options(thread, context))
-        store = self.store
-        pending = PendingItems()
-        seen = _ThreadSnapshot(thread)
-        try:
-            async for event in responder():
-                forward = True
-                if isinstance(event, ThreadItemUpdatedEvent):
-                    pending.apply(event.item_id, event.update)
-                elif isinstance(event, ThreadItemDoneEvent):
-                    await store.add_thread_item(thread.id, event.item, context)
-                    pending.discard(event.item.id)
-                    forward = event.item.type not in _HIDDEN_ITEM_TYPES
-                elif isinstance(event, ThreadItemAddedEvent):
-                    pending.add(event.item)
-                    # Hidden context is for the model only; the reference leaks its `added` event.
-                    forward = event.item.type not in _HIDDEN_ITEM_TYPES
-                elif isinstance(event, ThreadItemRemovedEvent):
-                    await store.delete_thread_item(thread.id, event.item_id, context)
-                    pending.discard(event.item_id)
-                elif isinstance(event, ThreadItemReplacedEvent):
-                    await store.save_item(thread.id, event.item, context)
-                if forward:
-                    yield event
-                if seen.changed():
-                    await store.save_thread(thread, context)
-                    yield ThreadUpdatedEvent(thread=_with_items(thread))
-        except asyncio.CancelledError:
-            await self.handle_stream_cancelled(thread, pending.items(), context)
-            raise
-        except CustomStreamError as error:
-            yield ErrorEvent(code="custom", message=error.message, allow_retry=error.allow_retry)
-        except StreamError as error:
-            yield ErrorEvent(code=error.code, allow_retry=error.allow_retry)
-        except Exception:
-            logger.exception("response to thread %s failed", thread.id)
-            yield ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=True)
-        if seen.changed():
-            await store.save_thread(thread, context)
-            yield ThreadUpdatedEvent(thread=_with_items(thread))
+class _Plan(NamedTuple):
+    """What a streaming request resolved to before its first frame."""
+
+    thread: ThreadMetadata
+    prelude: list[ThreadStreamEvent]
+    """Events sent before the response pipeline (the new thread, the user's message...)."""
+    responder: Callable[[], AsyncIterator[ThreadStreamEvent]] | None
+    """What the pipeline runs; None when the request needs no response."""
 
 
 class _ThreadSnapshot:
-    """Notices when a responder changes a thread's metadata, including in-place edits."""
+    """Notices when a responder changes a thread's metadata, including in-place edits.
+
+    Compared after every event, so the check is a few field comparisons, not a deep copy.
+    """
 
     def __init__(self, thread: ThreadMetadata) -> None:
         self._thread = thread
-        self._state = copy.deepcopy(thread.__dict__)
+        self._take()
+
+    def _take(self) -> None:
+        thread = self._thread
+        self._title = thread.title
+        self._status = thread.status
+        self._status_fields = dict(thread.status.__dict__)
+        self._domains = None if thread.allowed_image_domains is None else list(thread.allowed_image_domains)
+        self._metadata = copy.deepcopy(thread.metadata)
 
     def changed(self) -> bool:
         """True once per change: the snapshot then moves to the new state."""
-        if self._thread.__dict__ == self._state:
+        thread = self._thread
+        if (
+            thread.title == self._title
+            and thread.status is self._status
+            and thread.status.__dict__ == self._status_fields
+            and thread.allowed_image_domains == self._domains
+            and thread.metadata == self._metadata
+        ):
             return False
-        self._state = copy.deepcopy(self._thread.__dict__)
+        self._take()
         return True
+
+
+def _empty_page() -> Page[ThreadItem]:
+    # model_construct skips validation and the deep copy pydantic makes of a `[]` default.
+    return Page.model_construct(data=[], has_more=False, after=None)
 
 
 def _with_items(thread: ThreadMetadata, items: Page[ThreadItem] | None = None) -> Thread:
     """The thread as the client receives it: metadata plus a page of items (empty by default)."""
-    fields = {name: getattr(thread, name) for name in ThreadMetadata.model_fields}
-    return Thread.model_construct(**fields, items=items if items is not None else Page())
+    fields = {name: value for name, value in thread.__dict__.items() if name != "items"}
+    return Thread.model_construct(**fields, items=items if items is not None else _empty_page())
 
 
 def _visible(page: Page[ThreadItem]) -> Page[ThreadItem]:
     """The page without hidden items; `has_more` and `after` stay as the store gave them."""
     data = [item for item in page.data if item.type not in _HIDDEN_ITEM_TYPES]
-    return Page(data=data, has_more=page.has_more, after=page.after)
+    return Page.model_construct(data=data, has_more=page.has_more, after=page.after)
 
 
 def _decode_audio(request: InputTranscribeReq) -> AudioInput:

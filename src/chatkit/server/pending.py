@@ -47,16 +47,18 @@ class PendingItems:
 
     def apply(self, item_id: str, update: ThreadItemUpdate) -> None:
         """Fold an update into the tracked copy of the item it targets."""
+        if type(update) is AssistantMessageContentPartTextDelta:
+            # The hot path: one dict lookup and an append per delta of a reply.
+            pieces = self._text.get((item_id, update.content_index))
+            if pieces is not None:
+                pieces.append(update.delta)
+                return
         item = self._items.get(item_id)
         if item is None:
             return
         if isinstance(update, AssistantMessageContentPartTextDelta):
             if isinstance(item, AssistantMessageItem) and update.content_index < len(item.content):
-                key = (item_id, update.content_index)
-                pieces = self._text.get(key)
-                if pieces is None:
-                    self._text[key] = pieces = [item.content[update.content_index].text]
-                pieces.append(update.delta)
+                self._text[(item_id, update.content_index)] = [item.content[update.content_index].text, update.delta]
         elif isinstance(item, AssistantMessageItem):
             self._apply_to_message(item, update)
         elif isinstance(item, WorkflowItem):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from importlib.metadata import PackageNotFoundError, version
@@ -20,11 +21,13 @@ def _user_agent() -> str:
 @contextmanager
 def agents_sdk_user_agent_override() -> Iterator[None]:
     """Within this block, Agents SDK model calls send a ChatKit `User-Agent` header."""
-    try:
-        from agents.models import chatcmpl_helpers, openai_responses
-    except ImportError:  # the Agents SDK is optional for servers that do not use it
+    # Only a server whose responder uses the Agents SDK has imported it; importing it here would
+    # cost every other server more than a second on its first request.
+    if "agents" not in sys.modules:
         yield
         return
+    from agents.models import chatcmpl_helpers, openai_responses
+
     headers = {"User-Agent": _user_agent()}
     chat_token = chatcmpl_helpers.HEADERS_OVERRIDE.set(headers)
     responses_token = openai_responses._HEADERS_OVERRIDE.set(headers)
