@@ -211,3 +211,19 @@ async def test_default_hooks_of_a_minimal_server(store: Store[Context]) -> None:
     assert await call(server, request("items.feedback", thread_id="thr_00", item_ids=[], kind="positive")) == {}
     with pytest.raises(NotImplementedError):
         await call(server, request("threads.sync_custom_action", thread_id="thr_00", action={"type": "x"}))
+
+
+async def test_thread_listing_bytes_equal_a_serialized_page_of_threads(store: Store[Context]) -> None:
+    from chatkit.server.results import encode_json, encode_thread_listing
+    from chatkit.types import LockedStatus, Page, Thread
+
+    threads = [
+        ThreadMetadata(id='thr_"quoted"', created_at=CREATED, title="ü \\n", metadata={"secret": 1}),
+        ThreadMetadata(id="thr_2", created_at=CREATED, status=LockedStatus(reason="r"), allowed_image_domains=["a"]),
+    ]
+    for has_more, after in ((False, None), (True, 'thr_"quoted"')):
+        page = Page[ThreadMetadata](data=threads, has_more=has_more, after=after)
+        full = Page[Thread](
+            data=[Thread(**thread.model_dump(), items=Page()) for thread in threads], has_more=has_more, after=after
+        )
+        assert encode_thread_listing(page) == encode_json(full)

@@ -16,7 +16,13 @@ from chatkit.actions import Action
 from chatkit.errors import CustomStreamError, ErrorCode, StreamError
 from chatkit.logger import logger
 from chatkit.server.pending import PendingItems
-from chatkit.server.results import NonStreamingResult, StreamingResult, encode_event, encode_json
+from chatkit.server.results import (
+    NonStreamingResult,
+    StreamingResult,
+    encode_event,
+    encode_json,
+    encode_thread_listing,
+)
 from chatkit.server.user_agent import agents_sdk_user_agent_override
 from chatkit.store import AttachmentStore, Store
 from chatkit.types import (
@@ -163,7 +169,7 @@ class ChatKitServer(ABC, Generic[TContext]):
         elif isinstance(request, ThreadsListReq):
             params = request.params
             page = await store.load_threads(params.limit or DEFAULT_PAGE_SIZE, params.after, params.order, context)
-            result = Page(data=[_with_items(thread) for thread in page.data], has_more=page.has_more, after=page.after)
+            return encode_thread_listing(page)
         elif isinstance(request, ItemsListReq):
             params = request.params
             page = await store.load_thread_items(
