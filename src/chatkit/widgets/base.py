@@ -3,7 +3,7 @@
 import warnings
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
 DEPRECATION_MESSAGE = (
     "Direct usage of named widget classes is deprecated. Use WidgetTemplate to build widgets "
@@ -27,7 +27,39 @@ class WidgetComponentBase(BaseModel):
     id: str | None = None
     type: str
 
+    # No return annotation on purpose: with one, pydantic would publish it as the serialization
+    # JSON schema in place of the component's own.
+    @model_serializer(mode="wrap")
+    def _drop_unset_props(self, handler: SerializerFunctionWrapHandler):
+        # An absent prop and a null one mean the same to the client, so dumps leave unset props
+        # out (as the reference does); `children` stays, being structure rather than a prop.
+        data = handler(self)
+        return _without_none(data) if isinstance(data, dict) else data
+
     def model_post_init(self, context: Any, /) -> None:
         # Named classes stay usable but steer authors to .widget templates, as the reference does.
+        # stacklevel 3 skips pydantic's __init__/model_validate, so the warning names the caller's
+        # line (and Python's default filters show it for code run as __main__).
         if type(self).__dict__.get("__chatkit_named_widget__", False):
-            warnings.warn(DEPRECATION_MESSAGE, DeprecationWarning, stacklevel=2)
+            warnings.warn(DEPRECATION_MESSAGE, DeprecationWarning, stacklevel=3)
+
+
+# Integrator data travels verbatim: a null inside an action payload or chart row is meaningful.
+_OPAQUE_KEYS = frozenset({"payload", "data"})
+
+
+def _without_none(props: dict[str, Any]) -> dict[str, Any]:
+    """`props` without null entries, recursively through nested prop objects (not `children`)."""
+    result: dict[str, Any] = {}
+    for key, value in props.items():
+        if value is None and key != "children":
+            continue
+        if key in _OPAQUE_KEYS or key == "children":
+            result[key] = value
+        elif isinstance(value, dict):
+            result[key] = _without_none(value)
+        elif isinstance(value, list):
+            result[key] = [_without_none(v) if isinstance(v, dict) else v for v in value]
+        else:
+            result[key] = value
+    return result

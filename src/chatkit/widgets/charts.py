@@ -1,5 +1,9 @@
 """Charts: bar, area and line series over rows of data."""
 
+# Each component narrows the base's `type: str` to its own Literal, which is how pydantic tells
+# components apart; pyright reads that as an unsafe override of a mutable attribute.
+# pyright: reportIncompatibleVariableOverride=false
+
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
@@ -71,5 +75,3 @@ class Chart(WidgetComponentBase):
     maxWidth: int | str | None = None
     maxSize: int | str | None = None
     aspectRatio: float | str | None = None
-
-

@@ -1,5 +1,9 @@
 """Display components: text, headings, badges, icons, images and spacing."""
 
+# Each component narrows the base's `type: str` to its own Literal, which is how pydantic tells
+# components apart; pyright reads that as an unsafe override of a mutable attribute.
+# pyright: reportIncompatibleVariableOverride=false
+
 from typing import Literal
 
 from chatkit.icons import IconName
@@ -105,7 +109,10 @@ class Image(WidgetComponentBase):
     src: str
     alt: str | None = None
     fit: Literal["cover", "contain", "fill", "scale-down", "none"] | None = None
-    position: Literal["top left", "top", "top right", "left", "center", "right", "bottom left", "bottom", "bottom right"] | None = None
+    position: (
+        Literal["top left", "top", "top right", "left", "center", "right", "bottom left", "bottom", "bottom right"]
+        | None
+    ) = None
     radius: Literal["2xs", "xs", "sm", "md", "lg", "xl", "2xl", "3xl", "4xl", "full", "100%", "none"] | None = None
     frame: bool | None = None
     flush: bool | None = None
@@ -130,5 +137,3 @@ class Spacer(WidgetComponentBase):
 
     type: Literal["Spacer"] = "Spacer"
     minSize: int | str | None = None
-
-

@@ -1,5 +1,9 @@
 """Form controls: buttons, inputs, selects, pickers and their labels."""
 
+# Each component narrows the base's `type: str` to its own Literal, which is how pydantic tells
+# components apart; pyright reads that as an unsafe override of a mutable attribute.
+# pyright: reportIncompatibleVariableOverride=false
+
 from datetime import datetime
 from typing import Literal
 
@@ -152,5 +156,3 @@ class Textarea(WidgetComponentBase):
     autoResize: bool | None = None
     maxRows: int | None = None
     allowAutofillExtensions: bool | None = None
-
-

@@ -1,5 +1,9 @@
 """Containers and roots: the recursive part of the widget tree, and its unions."""
 
+# Each component narrows the base's `type: str` to its own Literal, which is how pydantic tells
+# components apart; pyright reads that as an unsafe override of a mutable attribute.
+# pyright: reportIncompatibleVariableOverride=false
+
 from __future__ import annotations
 
 from typing import Annotated, Literal, Union
@@ -11,7 +15,15 @@ from chatkit.widgets.base import WidgetComponentBase, named_widget
 from chatkit.widgets.charts import Chart
 from chatkit.widgets.content import Badge, Caption, Divider, Icon, Image, Markdown, Spacer, Text, Title
 from chatkit.widgets.controls import Button, Checkbox, DatePicker, Input, Label, RadioGroup, Select, Textarea
-from chatkit.widgets.styles import Border, Borders, Spacing, ThemeColor, WidgetStatusWithFavicon, WidgetStatusWithIcon, CardAction
+from chatkit.widgets.styles import (
+    Border,
+    Borders,
+    CardAction,
+    Spacing,
+    ThemeColor,
+    WidgetStatusWithFavicon,
+    WidgetStatusWithIcon,
+)
 
 Alignment = Literal["start", "center", "end", "baseline", "stretch"]
 Radius = Literal["2xs", "xs", "sm", "md", "lg", "xl", "2xl", "3xl", "4xl", "full", "100%", "none"]
@@ -133,21 +145,42 @@ class DynamicWidgetComponent(WidgetComponentBase):
 class BasicRoot(DynamicWidgetComponent):
     """A root without chrome around its children."""
 
-    type: Literal["Basic"] = "Basic"  # pyright: ignore[reportIncompatibleVariableOverride]
+    type: Literal["Basic"] = "Basic"
 
 
 class DynamicWidgetRoot(DynamicWidgetComponent):
     """Any widget root as loose data (what `WidgetTemplate.build` returns)."""
 
-    type: Literal["Card", "ListView", "Basic"]  # pyright: ignore[reportIncompatibleVariableOverride]
+    type: Literal["Card", "ListView", "Basic"]
 
 
 # typing.Union keeps the schema's definition names identical to the reference's.
 WidgetComponent = Union[  # noqa: UP007
     Annotated[
-        Text | Title | Caption | Chart | Badge | Markdown | Box | Row | Col | Divider | Icon | Image
-        | ListViewItem | Button | Checkbox | Spacer | Select | DatePicker | Form | Input | Label
-        | RadioGroup | Textarea | Transition,
+        Text
+        | Title
+        | Caption
+        | Chart
+        | Badge
+        | Markdown
+        | Box
+        | Row
+        | Col
+        | Divider
+        | Icon
+        | Image
+        | ListViewItem
+        | Button
+        | Checkbox
+        | Spacer
+        | Select
+        | DatePicker
+        | Form
+        | Input
+        | Label
+        | RadioGroup
+        | Textarea
+        | Transition,
         Field(discriminator="type"),
     ],
     DynamicWidgetComponent,
