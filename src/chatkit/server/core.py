@@ -24,7 +24,7 @@ from chatkit.server.results import (
     encode_thread_listing,
 )
 from chatkit.server.user_agent import agents_sdk_user_agent_override
-from chatkit.store import AttachmentStore, Store
+from chatkit.store import AttachmentStore, NotFoundError, Store
 from chatkit.types import (
     AssistantMessageItem,
     Attachment,
@@ -220,6 +220,13 @@ class ChatKitServer(ABC, Generic[TContext]):
         items = await self.store.load_thread_items(thread_id, None, DEFAULT_PAGE_SIZE, "asc", context)
         return _with_items(thread, _visible(items))
 
+    async def _is_stored(self, thread_id: str, item_id: str, context: TContext) -> bool:
+        try:
+            await self.store.load_item(thread_id, item_id, context)
+        except NotFoundError:
+            return False
+        return True
+
     async def _load_sender(self, thread: ThreadMetadata, item_id: str | None, context: TContext) -> WidgetItem | None:
         """The widget an action came from: None without an item id, or when the item is no widget."""
         if item_id is None:
@@ -262,9 +269,14 @@ class ChatKitServer(ABC, Generic[TContext]):
                     if isinstance(event, ThreadItemUpdatedEvent):
                         pending.apply(event.item_id, event.update)
                     elif isinstance(event, ThreadItemDoneEvent):
-                        await store.add_thread_item(thread.id, event.item, context)
-                        pending.discard(event.item.id)
-                        if event.item.type in _HIDDEN_ITEM_TYPES:
+                        item = event.item
+                        # An item finished without being announced may be one resumed from the store
+                        # (an open workflow after a client tool call): update it in place, never twice.
+                        if pending.discard(item.id) or not await self._is_stored(thread.id, item.id, context):
+                            await store.add_thread_item(thread.id, item, context)
+                        else:
+                            await store.save_item(thread.id, item, context)
+                        if item.type in _HIDDEN_ITEM_TYPES:
                             continue
                     elif isinstance(event, ThreadItemAddedEvent):
                         if event.item.type in _HIDDEN_ITEM_TYPES:

@@ -39,11 +39,13 @@ class PendingItems:
         """Start tracking an item (a copy: the responder may keep mutating its own)."""
         self._items[item.id] = item.model_copy(deep=True)
 
-    def discard(self, item_id: str) -> None:
-        """Stop tracking an item (it is done or removed)."""
-        if self._items.pop(item_id, None) is not None and self._text:
-            for key in [key for key in self._text if key[0] == item_id]:
-                del self._text[key]
+    def discard(self, item_id: str) -> bool:
+        """Stop tracking an item (it is done or removed); False if it was not tracked."""
+        if self._items.pop(item_id, None) is None:
+            return False
+        for key in [key for key in self._text if key[0] == item_id]:
+            del self._text[key]
+        return True
 
     def apply(self, item_id: str, update: ThreadItemUpdate) -> None:
         """Fold an update into the tracked copy of the item it targets."""
