@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
+from unittest.mock import ANY
 
 from tests.server.scripted import ALICE, Context, ScriptedServer, assistant, request, stream, types_of, user_input
 
@@ -320,3 +321,25 @@ async def test_a_long_reply_is_reassembled_exactly_on_cancel(store: Store[Contex
     thread_id = (await store.load_threads(1, None, "desc", ALICE)).data[0].id
     saved = await stored(store, thread_id)
     assert saved[0].content[0].text == "".join(deltas)
+
+
+async def test_an_item_finished_again_in_a_later_turn_is_updated_in_place(store: Store[Context]) -> None:
+    async def first(thread: ThreadMetadata, _: UserMessageItem | None, __: Context) -> Responder:
+        yield ThreadItemDoneEvent(item=assistant(thread, "asst_resumed", "Working..."))
+        yield ThreadItemDoneEvent(item=assistant(thread, "asst_other", "Meanwhile"))
+
+    async def second(thread: ThreadMetadata, _: UserMessageItem | None, __: Context) -> Responder:
+        yield ThreadItemDoneEvent(item=assistant(thread, "asst_resumed", "Finished"))
+
+    server = ScriptedServer(store)
+    server.responder = first
+    thread_id, _ = await run(server)
+    server.responder = second
+    await stream(server, request("threads.add_user_message", thread_id=thread_id, input=user_input("Go on")))
+    assert [(item.id, item.type) for item in await stored(store, thread_id)] == [
+        ("asst_resumed", "assistant_message"),
+        ("asst_other", "assistant_message"),
+        (ANY, "user_message"),
+    ]
+    resumed = await store.load_item(thread_id, "asst_resumed", ALICE)
+    assert isinstance(resumed, AssistantMessageItem) and resumed.content[0].text == "Finished"
