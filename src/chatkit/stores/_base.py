@@ -1,0 +1,85 @@
+"""What the bundled stores share: tenant scoping, lifecycle and the shape of a page."""
+
+from __future__ import annotations
+
+import asyncio
+from abc import abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
+
+from typing_extensions import Self
+
+from chatkit.store import Store
+from chatkit.stores._scope import ScopeFunction, default_scope, resolve_scope
+from chatkit.types import Page
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+T = TypeVar("T", bound=_HasId)
+
+
+class ScopedStore(Store[Any]):
+    """A `Store` that scopes every row to a tenant and opens and closes explicitly."""
+
+    def __init__(self, *, scope: ScopeFunction = default_scope, single_tenant: bool = False) -> None:
+        self._scope_function = scope
+        self._single_tenant = single_tenant
+        self._opened = False
+        self._open_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        """Connect and create or migrate the schema; calling it again does nothing."""
+        if self._opened:
+            return
+        async with self._open_lock:
+            if not self._opened:
+                await self._open()
+                self._opened = True
+
+    async def aclose(self) -> None:
+        """Release connections and threads; a later call opens the store again."""
+        async with self._open_lock:
+            if self._opened:
+                self._opened = False
+                await self._close()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    @abstractmethod
+    def turn_lock(self, thread_id: str, context: Any) -> AbstractAsyncContextManager[None]:
+        """Serialize the turns run on one thread: one holder at a time per scoped thread."""
+
+    @abstractmethod
+    async def _open(self) -> None: ...
+
+    @abstractmethod
+    async def _close(self) -> None: ...
+
+    async def _ready(self) -> None:
+        # Stores built the reference's way are never opened explicitly: open on first use.
+        if not self._opened:
+            await self.open()
+
+    def _scope(self, context: Any) -> str:
+        return resolve_scope(self._scope_function, self._single_tenant, context)
+
+
+def page_of(rows: Sequence[T], limit: int) -> Page[T]:
+    """A page from up to `limit + 1` rows: the extra row only says that more follow."""
+    data = list(rows[:limit])
+    has_more = len(rows) > limit
+    after = data[-1].id if has_more and data else None
+    return Page(data=data, has_more=has_more, after=after)

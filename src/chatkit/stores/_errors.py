@@ -1,0 +1,20 @@
+"""Errors raised by the bundled stores.
+
+    StoreError                -- root of the errors of `chatkit.stores`
+    ├── ScopeError            -- misuse: the request context names no tenant (also a ValueError)
+    └── StoreUnavailableError -- runtime: the database cannot be reached or failed mid-operation
+
+A missing or other-tenant row is `chatkit.store.NotFoundError`, as the `Store` interface says.
+"""
+
+
+class StoreError(Exception):
+    """Root of the errors raised by the stores of `chatkit.stores`."""
+
+
+class ScopeError(StoreError, ValueError):
+    """The request context names no tenant and the store was not built single-tenant."""
+
+
+class StoreUnavailableError(StoreError):
+    """The database could not be reached, or the connection failed during an operation."""

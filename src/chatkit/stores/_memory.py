@@ -1,0 +1,125 @@
+"""A store that keeps everything in process memory: for tests and prototypes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from chatkit.store import NotFoundError
+from chatkit.stores import _codec
+from chatkit.stores._base import ScopedStore, page_of
+from chatkit.stores._locks import KeyedLocks
+from chatkit.stores._scope import ScopeFunction, default_scope
+from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
+
+
+def _window(ids: list[str], after: str | None, limit: int, order: str, what: str) -> list[str]:
+    """The ids of one page plus one look-ahead id; `ids` are in insertion order."""
+    ordered = ids if order == "asc" else ids[::-1]
+    start = 0
+    if after is not None:
+        try:
+            start = ordered.index(after) + 1
+        except ValueError:
+            raise NotFoundError(f"{what} cursor {after!r} not found") from None
+    return ordered[start : start + max(limit, 0) + 1]
+
+
+class MemoryStore(ScopedStore):
+    """Keeps threads, items and attachments in dicts, stored as JSON like the database stores do."""
+
+    def __init__(self, *, scope: ScopeFunction = default_scope, single_tenant: bool = False) -> None:
+        super().__init__(scope=scope, single_tenant=single_tenant)
+        # Dicts keep insertion order, which is the listing order; replacing a value keeps its place.
+        self._threads: dict[str, dict[str, str]] = {}
+        self._items: dict[tuple[str, str], dict[str, str]] = {}
+        self._attachments: dict[str, dict[str, tuple[str | None, str]]] = {}
+        self._locks = KeyedLocks()
+
+    async def _open(self) -> None:
+        pass
+
+    async def _close(self) -> None:
+        pass
+
+    @asynccontextmanager
+    async def turn_lock(self, thread_id: str, context: Any) -> AsyncIterator[None]:
+        """Serialize the turns run on one thread across the tasks of this process."""
+        async with self._locks.hold(f"{self._scope(context)}\0{thread_id}"):
+            yield
+
+    def _thread_items(self, thread_id: str, context: Any) -> dict[str, str]:
+        scope = self._scope(context)
+        if thread_id not in self._threads.get(scope, {}):
+            raise NotFoundError(f"Thread {thread_id!r} not found")
+        return self._items.setdefault((scope, thread_id), {})
+
+    async def load_thread(self, thread_id: str, context: Any) -> ThreadMetadata:
+        """The thread's metadata; `NotFoundError` if the caller has no such thread."""
+        data = self._threads.get(self._scope(context), {}).get(thread_id)
+        if data is None:
+            raise NotFoundError(f"Thread {thread_id!r} not found")
+        return _codec.load_thread(data)
+
+    async def save_thread(self, thread: ThreadMetadata, context: Any) -> None:
+        """Create or update the thread's metadata."""
+        self._threads.setdefault(self._scope(context), {})[thread.id] = _codec.dump_thread(thread)
+
+    async def load_threads(self, limit: int, after: str | None, order: str, context: Any) -> Page[ThreadMetadata]:
+        """A page of the caller's threads in creation order."""
+        threads = self._threads.get(self._scope(context), {})
+        ids = _window(list(threads), after, limit, order, "Thread")
+        return page_of([_codec.load_thread(threads[thread_id]) for thread_id in ids], limit)
+
+    async def delete_thread(self, thread_id: str, context: Any) -> None:
+        """Delete the thread, its items and its attachment records; a missing thread is fine."""
+        scope = self._scope(context)
+        self._threads.get(scope, {}).pop(thread_id, None)
+        self._items.pop((scope, thread_id), None)
+        attachments = self._attachments.get(scope, {})
+        for attachment_id in [key for key, (owner, _) in attachments.items() if owner == thread_id]:
+            del attachments[attachment_id]
+
+    async def load_thread_items(
+        self, thread_id: str, after: str | None, limit: int, order: str, context: Any
+    ) -> Page[ThreadItem]:
+        """A page of the thread's items in insertion order."""
+        items = self._thread_items(thread_id, context)
+        ids = _window(list(items), after, limit, order, "Item")
+        return page_of([_codec.load_item(items[item_id]) for item_id in ids], limit)
+
+    async def add_thread_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
+        """Append the item, or update it in place if the thread already has its id."""
+        self._thread_items(thread_id, context)[item.id] = _codec.dump_item(item)
+
+    async def save_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
+        """Create or replace the item."""
+        self._thread_items(thread_id, context)[item.id] = _codec.dump_item(item)
+
+    async def load_item(self, thread_id: str, item_id: str, context: Any) -> ThreadItem:
+        """One item of the thread; `NotFoundError` if there is none."""
+        data = self._thread_items(thread_id, context).get(item_id)
+        if data is None:
+            raise NotFoundError(f"Item {item_id!r} not found in thread {thread_id!r}")
+        return _codec.load_item(data)
+
+    async def delete_thread_item(self, thread_id: str, item_id: str, context: Any) -> None:
+        """Delete one item; a missing item is fine, a missing thread is `NotFoundError`."""
+        self._thread_items(thread_id, context).pop(item_id, None)
+
+    async def save_attachment(self, attachment: Attachment, context: Any) -> None:
+        """Create or update the attachment record."""
+        attachments = self._attachments.setdefault(self._scope(context), {})
+        attachments[attachment.id] = (attachment.thread_id, _codec.dump_attachment(attachment))
+
+    async def load_attachment(self, attachment_id: str, context: Any) -> Attachment:
+        """The attachment record; `NotFoundError` if the caller has none."""
+        row = self._attachments.get(self._scope(context), {}).get(attachment_id)
+        if row is None:
+            raise NotFoundError(f"Attachment {attachment_id!r} not found")
+        return _codec.load_attachment(row[1])
+
+    async def delete_attachment(self, attachment_id: str, context: Any) -> None:
+        """Delete the attachment record; a missing one is fine."""
+        self._attachments.get(self._scope(context), {}).pop(attachment_id, None)

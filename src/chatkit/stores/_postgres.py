@@ -1,0 +1,447 @@
+"""A store in PostgreSQL through psycopg 3's async driver and connection pool."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from chatkit.store import NotFoundError
+from chatkit.stores import _codec
+from chatkit.stores._base import ScopedStore, page_of
+from chatkit.stores._errors import StoreError, StoreUnavailableError
+from chatkit.stores._locks import KeyedLocks
+from chatkit.stores._scope import ScopeFunction, default_scope
+from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg_pool import AsyncConnectionPool
+
+T = TypeVar("T")
+
+_INSTALL_HINT = "PostgresStore needs psycopg 3 and psycopg-pool: pip install chatkit-server[postgres]"
+_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+# Ids are opaque and may be longer than a btree entry allows, so rows are keyed by the SHA-256 of
+# their id (`key`, computed by the store) and the id itself is kept alongside.
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE {s}.threads (
+            seq bigint GENERATED ALWAYS AS IDENTITY,
+            scope text NOT NULL,
+            key bytea NOT NULL,
+            id text NOT NULL,
+            data text NOT NULL,
+            PRIMARY KEY (scope, key)
+        )""",
+        "CREATE INDEX threads_page ON {s}.threads (scope, seq)",
+        """CREATE TABLE {s}.items (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            scope text NOT NULL,
+            thread_key bytea NOT NULL,
+            key bytea NOT NULL,
+            thread_id text NOT NULL,
+            id text NOT NULL,
+            data text NOT NULL,
+            UNIQUE (scope, thread_key, key),
+            FOREIGN KEY (scope, thread_key) REFERENCES {s}.threads (scope, key) ON DELETE CASCADE
+        )""",
+        "CREATE INDEX items_page ON {s}.items (scope, thread_key, seq)",
+        """CREATE TABLE {s}.attachments (
+            scope text NOT NULL,
+            key bytea NOT NULL,
+            thread_key bytea,
+            id text NOT NULL,
+            thread_id text,
+            data text NOT NULL,
+            PRIMARY KEY (scope, key)
+        )""",
+        "CREATE INDEX attachments_thread ON {s}.attachments (scope, thread_key)",
+    ],
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_QUERIES = {
+    "load_thread": "SELECT data FROM {s}.threads WHERE scope = %s AND key = %s",
+    "save_thread": """INSERT INTO {s}.threads (scope, key, id, data) VALUES (%s, %s, %s, %s)
+        ON CONFLICT (scope, key) DO UPDATE SET data = excluded.data""",
+    "thread_seq": "SELECT seq FROM {s}.threads WHERE scope = %s AND key = %s",
+    "threads_asc": "SELECT data FROM {s}.threads WHERE scope = %s AND seq > %s ORDER BY seq ASC LIMIT %s",
+    "threads_desc": "SELECT data FROM {s}.threads WHERE scope = %s AND seq < %s ORDER BY seq DESC LIMIT %s",
+    "delete_thread_attachments": "DELETE FROM {s}.attachments WHERE scope = %s AND thread_key = %s",
+    "delete_thread": "DELETE FROM {s}.threads WHERE scope = %s AND key = %s",
+    "item_seq": "SELECT seq FROM {s}.items WHERE scope = %s AND thread_key = %s AND key = %s",
+    "items_asc": """SELECT data FROM {s}.items WHERE scope = %s AND thread_key = %s AND seq > %s
+        ORDER BY seq ASC LIMIT %s""",
+    "items_desc": """SELECT data FROM {s}.items WHERE scope = %s AND thread_key = %s AND seq < %s
+        ORDER BY seq DESC LIMIT %s""",
+    "thread_exists": "SELECT 1 FROM {s}.threads WHERE scope = %s AND key = %s",
+    "save_item": """INSERT INTO {s}.items (scope, thread_key, key, thread_id, id, data) VALUES (%s, %s, %s, %s, %s, %s)
+        ON CONFLICT (scope, thread_key, key) DO UPDATE SET data = excluded.data""",
+    "load_item": "SELECT data FROM {s}.items WHERE scope = %s AND thread_key = %s AND key = %s",
+    # The data-modifying CTE always runs; the count says whether the thread exists.
+    "delete_item": """WITH gone AS (DELETE FROM {s}.items WHERE scope = %s AND thread_key = %s AND key = %s)
+        SELECT count(*) FROM {s}.threads WHERE scope = %s AND key = %s""",
+    "save_attachment": """INSERT INTO {s}.attachments (scope, key, thread_key, id, thread_id, data)
+        VALUES (%s, %s, %s, %s, %s, %s)
+        ON CONFLICT (scope, key) DO UPDATE SET thread_key = excluded.thread_key, thread_id = excluded.thread_id,
+        data = excluded.data""",
+    "load_attachment": "SELECT data FROM {s}.attachments WHERE scope = %s AND key = %s",
+    "delete_attachment": "DELETE FROM {s}.attachments WHERE scope = %s AND key = %s",
+}
+
+
+def _key(value: str) -> bytes:
+    return hashlib.sha256(value.encode()).digest()
+
+
+def _lock_id(name: str) -> int:
+    """A signed 64-bit advisory lock id, the same in every process."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def _start(bound: int | None, ascending: bool) -> int:
+    if bound is not None:
+        return bound
+    return -1 if ascending else 2**63 - 1
+
+
+class PostgresStore(ScopedStore):
+    """Keeps threads, items and attachments in a PostgreSQL schema, through an async connection pool.
+
+    Give a `dsn` (the store owns its pool) or an open `pool` of your own (the store leaves it open).
+    """
+
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        pool: AsyncConnectionPool[Any] | None = None,
+        schema: str = "chatkit",
+        scope: ScopeFunction = default_scope,
+        single_tenant: bool = False,
+        min_size: int = 1,
+        max_size: int = 10,
+        timeout: float = 10.0,
+    ) -> None:
+        try:
+            import psycopg  # noqa: F401
+            import psycopg_pool  # noqa: F401
+        except ImportError as exc:
+            raise ImportError(_INSTALL_HINT) from exc
+        if dsn is not None and pool is not None:
+            raise ValueError("Give PostgresStore a dsn or a pool, not both")
+        if not _SCHEMA_NAME.fullmatch(schema):
+            raise ValueError(f"Schema name {schema!r} must be a plain SQL identifier (letters, digits, underscores)")
+        super().__init__(scope=scope, single_tenant=single_tenant)
+        self.schema = schema
+        self._dsn = dsn
+        self._given_pool = pool
+        self._min_size = min_size
+        self._max_size = max_size
+        self._timeout = timeout
+        self._pool: AsyncConnectionPool[Any] | None = None
+        # Turn locks hold a connection for a whole turn: they get their own pool, so holders never
+        # starve the work they serialize.
+        self._lock_pool: AsyncConnectionPool[Any] | None = None
+        self._locks = KeyedLocks()
+        # Validated above, so quoting cannot be escaped; quoted, the name keeps its case.
+        self._quoted_schema = f'"{schema}"'
+        self._sql = {name: query.format(s=self._quoted_schema).encode() for name, query in _QUERIES.items()}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def _open(self) -> None:
+        from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+        if self._given_pool is not None:
+            pool = self._given_pool
+            conninfo: Any = pool.conninfo
+            kwargs: Any = pool.kwargs
+        else:
+            conninfo = self._dsn or ""
+            kwargs = {"autocommit": True, "connect_timeout": max(2, math.ceil(self._timeout))}
+            pool = AsyncConnectionPool(
+                conninfo,
+                kwargs=kwargs,
+                min_size=self._min_size,
+                max_size=self._max_size,
+                timeout=self._timeout,
+                open=False,
+                name=f"chatkit-{self.schema}",
+            )
+            try:
+                await pool.open(wait=True, timeout=self._timeout)
+            except PoolTimeout as exc:
+                await pool.close()
+                raise StoreUnavailableError(f"PostgreSQL did not answer within {self._timeout} s: {exc}") from exc
+        lock_pool = AsyncConnectionPool(
+            conninfo,
+            kwargs=kwargs,
+            min_size=0,
+            max_size=self._max_size,
+            open=False,
+            name=f"chatkit-{self.schema}-locks",
+        )
+        await lock_pool.open()
+        self._pool, self._lock_pool = pool, lock_pool
+        try:
+            await self._run_open(self._migrate, transaction=True)
+        except BaseException:
+            await self._close()
+            raise
+
+    async def _close(self) -> None:
+        pool, self._pool = self._pool, None
+        lock_pool, self._lock_pool = self._lock_pool, None
+        if lock_pool is not None:
+            await lock_pool.close()
+        if pool is not None and pool is not self._given_pool:
+            await pool.close()
+
+    async def _migrate(self, conn: AsyncConnection[Any]) -> None:
+        s = self._quoted_schema
+        # The transaction-scoped advisory lock makes concurrent migrations (several processes
+        # starting at once) take turns; the later ones find the schema current.
+        await conn.execute(b"SELECT pg_advisory_xact_lock(%s)", (_lock_id(f"chatkit-migrate\0{self.schema}"),))
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s}".encode())
+        await conn.execute(f"CREATE TABLE IF NOT EXISTS {s}.schema_version (version integer NOT NULL)".encode())
+        row = await (await conn.execute(f"SELECT version FROM {s}.schema_version".encode())).fetchone()
+        version = 0 if row is None else int(row[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"The database schema {self.schema!r} is at version {version}, newer than this chatkit supports "
+                f"({SCHEMA_VERSION}); upgrade chatkit-server."
+            )
+        for statements in MIGRATIONS[version:]:
+            for statement in statements:
+                await conn.execute(statement.format(s=s).encode())
+        if row is None:
+            await conn.execute(f"INSERT INTO {s}.schema_version (version) VALUES (%s)".encode(), (SCHEMA_VERSION,))
+        else:
+            await conn.execute(f"UPDATE {s}.schema_version SET version = %s".encode(), (SCHEMA_VERSION,))
+
+    async def schema_version(self) -> int:
+        """The schema version recorded in the database."""
+
+        async def work(conn: AsyncConnection[Any]) -> int:
+            cursor = await conn.execute(f"SELECT version FROM {self._quoted_schema}.schema_version".encode())
+            row = await cursor.fetchone()
+            assert row is not None
+            return int(row[0])
+
+        return await self._run(work)
+
+    # -- running work on a pooled connection -------------------------------------------------
+
+    async def _run(self, work: Callable[[AsyncConnection[Any]], Awaitable[T]], *, transaction: bool = False) -> T:
+        await self._ready()
+        return await self._run_open(work, transaction=transaction)
+
+    async def _run_open(self, work: Callable[[AsyncConnection[Any]], Awaitable[T]], *, transaction: bool = False) -> T:
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        pool = self._pool
+        if pool is None:
+            raise StoreError("The PostgreSQL store was closed while an operation was starting")
+        # A connection the server dropped (restart, pg_terminate_backend) fails on first use; every
+        # operation is idempotent, so it is retried on another connection, once per pooled one.
+        attempts = (pool.max_size or self._max_size) + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                async with pool.connection(timeout=self._timeout) as conn:
+                    try:
+                        if transaction or not conn.autocommit:
+                            async with conn.transaction():
+                                return await work(conn)
+                        return await work(conn)
+                    except psycopg.OperationalError as exc:
+                        if not conn.broken or attempt == attempts:
+                            raise StoreUnavailableError(f"PostgreSQL operation failed: {exc}") from exc
+            except PoolTimeout as exc:
+                raise StoreUnavailableError(
+                    f"No PostgreSQL connection within {self._timeout} s (is the server up?): {exc}"
+                ) from exc
+        raise StoreUnavailableError("PostgreSQL connections kept failing")
+
+    async def _fetch(self, query: str, params: tuple[Any, ...]) -> list[Any]:
+        async def work(conn: AsyncConnection[Any]) -> list[Any]:
+            return await (await conn.execute(self._sql[query], params)).fetchall()
+
+        return await self._run(work)
+
+    async def _execute(self, query: str, params: tuple[Any, ...]) -> None:
+        async def work(conn: AsyncConnection[Any]) -> None:
+            await conn.execute(self._sql[query], params)
+
+        await self._run(work)
+
+    @asynccontextmanager
+    async def turn_lock(self, thread_id: str, context: Any) -> AsyncIterator[None]:
+        """Serialize the turns run on one thread across tasks, processes and hosts (an advisory lock)."""
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        name = f"{self._scope(context)}\0{thread_id}"
+        lock_id = _lock_id(f"chatkit-turn\0{self.schema}\0{name}")
+        # Tasks of this process queue here first, so they hold one lock connection per thread, not one each.
+        async with self._locks.hold(name):
+            await self._ready()
+            assert self._lock_pool is not None
+            try:
+                async with self._lock_pool.connection(timeout=self._timeout) as conn:
+                    if not conn.autocommit:
+                        await conn.set_autocommit(True)
+                    try:
+                        await conn.execute(b"SELECT pg_advisory_lock(%s)", (lock_id,))
+                    except BaseException:
+                        # Interrupted while waiting: ending the session drops the request and any lock.
+                        await conn.close()
+                        raise
+                    try:
+                        yield
+                    finally:
+                        try:
+                            await conn.execute(b"SELECT pg_advisory_unlock(%s)", (lock_id,))
+                        except psycopg.Error:
+                            await conn.close()
+            except PoolTimeout as exc:
+                raise StoreUnavailableError(f"No PostgreSQL connection for a turn lock: {exc}") from exc
+            except psycopg.OperationalError as exc:
+                raise StoreUnavailableError(f"PostgreSQL turn lock failed: {exc}") from exc
+
+    # -- threads -----------------------------------------------------------------------------
+
+    async def load_thread(self, thread_id: str, context: Any) -> ThreadMetadata:
+        """The thread's metadata; `NotFoundError` if the caller has no such thread."""
+        rows = await self._fetch("load_thread", (self._scope(context), _key(thread_id)))
+        if not rows:
+            raise NotFoundError(f"Thread {thread_id!r} not found")
+        return _codec.load_thread(rows[0][0])
+
+    async def save_thread(self, thread: ThreadMetadata, context: Any) -> None:
+        """Create or update the thread's metadata."""
+        data = _codec.dump_thread(thread)
+        await self._execute("save_thread", (self._scope(context), _key(thread.id), thread.id, data))
+
+    async def load_threads(self, limit: int, after: str | None, order: str, context: Any) -> Page[ThreadMetadata]:
+        """A page of the caller's threads in creation order."""
+        scope = self._scope(context)
+        limit = max(limit, 0)
+        ascending = order == "asc"
+
+        async def work(conn: AsyncConnection[Any]) -> list[Any]:
+            bound = None
+            if after is not None:
+                found = await (await conn.execute(self._sql["thread_seq"], (scope, _key(after)))).fetchone()
+                if found is None:
+                    raise NotFoundError(f"Thread cursor {after!r} not found")
+                bound = int(found[0])
+            query = self._sql["threads_asc" if ascending else "threads_desc"]
+            return await (await conn.execute(query, (scope, _start(bound, ascending), limit + 1))).fetchall()
+
+        rows = await self._run(work)
+        return page_of([_codec.load_thread(data) for (data,) in rows], limit)
+
+    async def delete_thread(self, thread_id: str, context: Any) -> None:
+        """Delete the thread, its items and its attachment records at once; a missing thread is fine."""
+        key = (self._scope(context), _key(thread_id))
+
+        async def work(conn: AsyncConnection[Any]) -> None:
+            await conn.execute(self._sql["delete_thread_attachments"], key)
+            # The items go with the thread: ON DELETE CASCADE.
+            await conn.execute(self._sql["delete_thread"], key)
+
+        await self._run(work, transaction=True)
+
+    # -- items -------------------------------------------------------------------------------
+
+    async def load_thread_items(
+        self, thread_id: str, after: str | None, limit: int, order: str, context: Any
+    ) -> Page[ThreadItem]:
+        """A page of the thread's items in insertion order."""
+        scope = self._scope(context)
+        thread_key = _key(thread_id)
+        limit = max(limit, 0)
+        ascending = order == "asc"
+
+        async def work(conn: AsyncConnection[Any]) -> list[Any]:
+            bound = None
+            if after is not None:
+                cursor = await conn.execute(self._sql["item_seq"], (scope, thread_key, _key(after)))
+                found = await cursor.fetchone()
+                if found is None:
+                    raise NotFoundError(f"Item cursor {after!r} not found in thread {thread_id!r}")
+                bound = int(found[0])
+            query = self._sql["items_asc" if ascending else "items_desc"]
+            rows = await (
+                await conn.execute(query, (scope, thread_key, _start(bound, ascending), limit + 1))
+            ).fetchall()
+            # An existing cursor item proves the thread exists; otherwise an empty page must check.
+            if not rows and bound is None:
+                exists = await (await conn.execute(self._sql["thread_exists"], (scope, thread_key))).fetchone()
+                if exists is None:
+                    raise NotFoundError(f"Thread {thread_id!r} not found")
+            return rows
+
+        rows = await self._run(work)
+        return page_of([_codec.load_item(data) for (data,) in rows], limit)
+
+    async def add_thread_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
+        """Append the item, or update it in place if the thread already has its id."""
+        await self.save_item(thread_id, item, context)
+
+    async def save_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
+        """Create or replace the item."""
+        import psycopg
+
+        row = (self._scope(context), _key(thread_id), _key(item.id), thread_id, item.id, _codec.dump_item(item))
+        try:
+            await self._execute("save_item", row)
+        except psycopg.errors.ForeignKeyViolation:
+            raise NotFoundError(f"Thread {thread_id!r} not found") from None
+
+    async def load_item(self, thread_id: str, item_id: str, context: Any) -> ThreadItem:
+        """One item of the thread; `NotFoundError` if there is none."""
+        rows = await self._fetch("load_item", (self._scope(context), _key(thread_id), _key(item_id)))
+        if not rows:
+            raise NotFoundError(f"Item {item_id!r} not found in thread {thread_id!r}")
+        return _codec.load_item(rows[0][0])
+
+    async def delete_thread_item(self, thread_id: str, item_id: str, context: Any) -> None:
+        """Delete one item; a missing item is fine, a missing thread is `NotFoundError`."""
+        scope, thread_key = self._scope(context), _key(thread_id)
+        rows = await self._fetch("delete_item", (scope, thread_key, _key(item_id), scope, thread_key))
+        if rows[0][0] == 0:
+            raise NotFoundError(f"Thread {thread_id!r} not found")
+
+    # -- attachments -------------------------------------------------------------------------
+
+    async def save_attachment(self, attachment: Attachment, context: Any) -> None:
+        """Create or update the attachment record."""
+        thread_id = attachment.thread_id
+        row = (
+            self._scope(context),
+            _key(attachment.id),
+            None if thread_id is None else _key(thread_id),
+            attachment.id,
+            thread_id,
+            _codec.dump_attachment(attachment),
+        )
+        await self._execute("save_attachment", row)
+
+    async def load_attachment(self, attachment_id: str, context: Any) -> Attachment:
+        """The attachment record; `NotFoundError` if the caller has none."""
+        rows = await self._fetch("load_attachment", (self._scope(context), _key(attachment_id)))
+        if not rows:
+            raise NotFoundError(f"Attachment {attachment_id!r} not found")
+        return _codec.load_attachment(rows[0][0])
+
+    async def delete_attachment(self, attachment_id: str, context: Any) -> None:
+        """Delete the attachment record; a missing one is fine."""
+        await self._execute("delete_attachment", (self._scope(context), _key(attachment_id)))

@@ -1,0 +1,238 @@
+"""What only the PostgreSQL store promises: cross-process turn locks, recovery, clear failures."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import AsyncConnectionPool
+
+from chatkit.stores import PostgresStore, StoreError, StoreUnavailableError
+
+from .backends import drop_postgres_schema, postgres_schema
+from .samples import thread, user_message
+
+ALICE = {"user_id": "alice"}
+
+HOLD_LOCK_CHILD = """
+import asyncio, sys
+from chatkit.stores import PostgresStore
+
+async def main():
+    async with PostgresStore(sys.argv[1], schema=sys.argv[2]) as store:
+        async with store.turn_lock("thr_1", {"user_id": "alice"}):
+            print("locked", flush=True)
+            await asyncio.sleep(1.0)
+        print("released", flush=True)
+
+asyncio.run(main())
+"""
+
+
+@pytest.fixture
+async def schema(postgres_dsn: str, tmp_path: Path) -> AsyncIterator[str]:
+    name = postgres_schema(tmp_path)
+    yield name
+    await drop_postgres_schema(name)
+
+
+async def test_the_schema_version_is_recorded_and_a_newer_one_refused(postgres_dsn: str, schema: str) -> None:
+    async with PostgresStore(postgres_dsn, schema=schema) as store:
+        assert await store.schema_version() == 1
+    async with await psycopg.AsyncConnection.connect(postgres_dsn, autocommit=True) as conn:
+        await conn.execute(f'UPDATE "{schema}".schema_version SET version = 7'.encode())
+    with pytest.raises(StoreError, match="version 7"):
+        await PostgresStore(postgres_dsn, schema=schema).open()
+
+
+async def test_turn_lock_serializes_across_processes(postgres_dsn: str, schema: str) -> None:
+    async with PostgresStore(postgres_dsn, schema=schema) as store:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", HOLD_LOCK_CHILD, postgres_dsn, schema, stdout=asyncio.subprocess.PIPE
+        )
+        assert child.stdout is not None
+        try:
+            assert await asyncio.wait_for(child.stdout.readline(), 30) == b"locked\n"
+            started = time.perf_counter()
+            async with store.turn_lock("thr_1", ALICE):
+                waited = time.perf_counter() - started
+                assert await asyncio.wait_for(child.stdout.readline(), 5) == b"released\n"
+            assert waited > 0.5
+            # Another thread, or the same thread id of another tenant, is not held up.
+            async with store.turn_lock("thr_2", ALICE), store.turn_lock("thr_1", {"user_id": "bob"}):
+                pass
+        finally:
+            await asyncio.wait_for(child.wait(), 30)
+        assert child.returncode == 0
+
+
+async def test_turn_lock_serializes_two_stores_on_one_database(postgres_dsn: str, schema: str) -> None:
+    async with (
+        PostgresStore(postgres_dsn, schema=schema) as first,
+        PostgresStore(postgres_dsn, schema=schema) as second,
+    ):
+        order: list[str] = []
+        held = asyncio.Event()
+
+        async def hold() -> None:
+            async with first.turn_lock("thr_1", ALICE):
+                held.set()
+                await asyncio.sleep(0.3)
+                order.append("first released")
+
+        async def wait() -> None:
+            await held.wait()
+            async with second.turn_lock("thr_1", ALICE):
+                order.append("second acquired")
+
+        await asyncio.wait_for(asyncio.gather(hold(), wait()), 30)
+        assert order == ["first released", "second acquired"]
+
+
+async def test_a_cancelled_lock_wait_leaves_no_lock_behind(postgres_dsn: str, schema: str) -> None:
+    async with (
+        PostgresStore(postgres_dsn, schema=schema) as first,
+        PostgresStore(postgres_dsn, schema=schema) as second,
+    ):
+        async with first.turn_lock("thr_1", ALICE):
+
+            async def wait_forever() -> None:
+                async with second.turn_lock("thr_1", ALICE):
+                    pass
+
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(wait_forever(), 0.3)
+
+        async def both() -> None:
+            async with second.turn_lock("thr_1", ALICE), first.turn_lock("thr_2", ALICE):
+                pass
+
+        await asyncio.wait_for(both(), 10)
+
+
+async def test_the_pool_recovers_from_terminated_connections(postgres_dsn: str, schema: str) -> None:
+    application = f"chatkit_test_{uuid.uuid4().hex[:8]}"
+    dsn = f"{postgres_dsn}?application_name={application}"
+    async with PostgresStore(dsn, schema=schema, min_size=3, max_size=3) as store:
+        await store.save_thread(thread("thr_1"), ALICE)
+        await asyncio.gather(*(store.load_thread("thr_1", ALICE) for _ in range(6)))
+        async with await psycopg.AsyncConnection.connect(postgres_dsn, autocommit=True) as admin:
+            cursor = await admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+                (application,),
+            )
+            killed = await cursor.fetchone()
+        assert killed is not None and killed[0] >= 1
+        await asyncio.sleep(0.1)
+        for number in range(5):
+            await store.add_thread_item("thr_1", user_message("thr_1", f"msg_{number}"), ALICE)
+        assert len((await store.load_thread_items("thr_1", None, 10, "asc", ALICE)).data) == 5
+
+
+async def test_a_server_that_is_down_is_a_clear_error_not_a_hang() -> None:
+    store = PostgresStore("postgresql://postgres@127.0.0.1:9/test", timeout=1.0)
+    started = time.perf_counter()
+    with pytest.raises(StoreUnavailableError, match="PostgreSQL"):
+        await store.open()
+    with pytest.raises(StoreUnavailableError):
+        await store.load_thread("thr_1", ALICE)
+    assert time.perf_counter() - started < 10
+
+
+async def test_a_pool_of_your_own_is_used_and_left_open(postgres_dsn: str, schema: str) -> None:
+    # Connections of this pool are not autocommit: the store must still commit its writes.
+    pool = AsyncConnectionPool(postgres_dsn, min_size=1, max_size=2, open=False)
+    await pool.open()
+    try:
+        async with PostgresStore(pool=pool, schema=schema) as store:
+            await store.save_thread(thread("thr_1"), ALICE)
+            await store.add_thread_item("thr_1", user_message("thr_1", "msg_1"), ALICE)
+            async with store.turn_lock("thr_1", ALICE):
+                pass
+        assert not pool.closed
+        async with PostgresStore(postgres_dsn, schema=schema) as other:
+            assert [item.id for item in (await other.load_thread_items("thr_1", None, 5, "asc", ALICE)).data] == [
+                "msg_1"
+            ]
+    finally:
+        await pool.close()
+
+
+def test_construction_checks_its_arguments_without_connecting() -> None:
+    with pytest.raises(ValueError, match="not both"):
+        PostgresStore("postgresql://nowhere.invalid/db", pool=AsyncConnectionPool("", open=False))
+    with pytest.raises(ValueError, match="plain SQL identifier"):
+        PostgresStore("postgresql://nowhere.invalid/db", schema='x"; DROP SCHEMA public; --')
+    PostgresStore("postgresql://nowhere.invalid/db", schema="Tenant_Data")
+
+
+class _Proxy:
+    """A TCP proxy in front of PostgreSQL that the test can cut and restore, like a network outage."""
+
+    def __init__(self, port: int) -> None:
+        self.upstream_port = port
+        self.server: asyncio.Server | None = None
+        self.port = 0
+        self.writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in list(self.writers):
+            writer.close()
+        await self.server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        self.writers.update((writer, up_writer))
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except ConnectionError:
+                pass
+            finally:
+                sink.close()
+                self.writers.discard(sink)
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+async def test_a_database_that_goes_down_mid_use_fails_clearly_then_recovers(postgres_dsn: str, schema: str) -> None:
+    upstream = conninfo_to_dict(postgres_dsn)
+    proxy = _Proxy(int(upstream.get("port") or 5432))
+    await proxy.start()
+    dsn = make_conninfo(postgres_dsn, host="127.0.0.1", port=str(proxy.port))
+    async with PostgresStore(dsn, schema=schema, min_size=2, max_size=2, timeout=1.0) as store:
+        await store.save_thread(thread("thr_1"), ALICE)
+        await proxy.cut()
+        started = time.perf_counter()
+        with pytest.raises(StoreUnavailableError):
+            await store.add_thread_item("thr_1", user_message("thr_1", "msg_1"), ALICE)
+        with pytest.raises(StoreUnavailableError):
+            await store.load_thread("thr_1", ALICE)
+        assert time.perf_counter() - started < 10
+        await proxy.start()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                await store.add_thread_item("thr_1", user_message("thr_1", "msg_1"), ALICE)
+                break
+            except StoreUnavailableError:
+                assert time.monotonic() < deadline, "the pool did not recover once the database was back"
+                await asyncio.sleep(0.2)
+        assert [item.id for item in (await store.load_thread_items("thr_1", None, 5, "asc", ALICE)).data] == ["msg_1"]
+    await proxy.cut()
