@@ -1,0 +1,7 @@
+"""`python -m chatkit` runs the `chatkit` command."""
+
+import sys
+
+from chatkit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,218 @@
+"""The `chatkit` command: `chatkit serve MODULE:ATTR` runs any `ChatKitServer`; `chatkit demo` runs the demo.
+
+Both serve the ChatKit endpoint at `/chatkit` and the playground at `/` with uvicorn, which comes
+with the `serve` extra (`pip install 'chatkit-server[serve]'`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+
+    from chatkit.server import ChatKitServer
+    from chatkit.store import Store
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+# `--reload` makes uvicorn import the app in a fresh worker process; the target travels there in these.
+_RELOAD_TARGET_ENV = "CHATKIT_SERVE_TARGET"
+_RELOAD_STORE_ENV = "CHATKIT_SERVE_STORE"
+_RELOAD_CONTEXT_ENV = "CHATKIT_SERVE_CONTEXT"
+LOCAL_USER = "local"
+
+
+class UsageError(Exception):
+    """A command line that cannot be carried out; reported as one line and exit status 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `chatkit` command with `argv` (default: `sys.argv[1:]`) and return its exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "demo":
+            return _demo(args)
+    except UsageError as error:
+        print(f"chatkit: error: {error}", file=sys.stderr)
+        return 2
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chatkit", description="Serve ChatKit servers over HTTP.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve a ChatKitServer (instance or factory) with the playground",
+        description="Serve MODULE:ATTR, a ChatKitServer instance or a factory returning one, at /chatkit "
+        "with the playground at /. With --store the factory is called with the store built from the URL.",
+    )
+    serve.add_argument("target", metavar="MODULE:ATTR", help="e.g. myapp.server:server or myapp.server:make_server")
+    serve.add_argument("--store", metavar="URL", help="store URL, e.g. sqlite:///chat.db or postgresql://…")
+    serve.add_argument(
+        "--context",
+        metavar="MODULE:ATTR",
+        help=f"function building the request context from the Starlette request (default: user {LOCAL_USER!r})",
+    )
+    _add_bind_options(serve, port_help=f"port to bind (default: {DEFAULT_PORT})")
+    serve.add_argument("--reload", action="store_true", help="restart when Python files change (development)")
+
+    demo = commands.add_parser(
+        "demo",
+        help="run the demo assistant and playground",
+        description="Run the demo: an Agents SDK assistant (offline scripted model unless OPENAI_API_KEY is set) "
+        "storing threads in ./chatkit-demo.db, with the playground at /.",
+    )
+    _add_bind_options(demo, port_help=f"port to bind (default: $PORT, else {DEFAULT_PORT})")
+    return parser
+
+
+def _add_bind_options(parser: argparse.ArgumentParser, *, port_help: str) -> None:
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"interface to bind (default: {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, help=port_help)
+
+
+def _port_from_env() -> int:
+    value = os.environ.get("PORT") or str(DEFAULT_PORT)
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise UsageError(f"PORT must be a TCP port number, not {value!r}")
+    return int(value)
+
+
+# -- serve --------------------------------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace) -> int:
+    uvicorn = _require_uvicorn()
+    if args.reload:
+        # Fail here, with a clear message, rather than in every reloaded worker.
+        build_app(args.target, args.store, args.context)
+        os.environ[_RELOAD_TARGET_ENV] = args.target
+        os.environ[_RELOAD_STORE_ENV] = args.store or ""
+        os.environ[_RELOAD_CONTEXT_ENV] = args.context or ""
+        uvicorn.run(
+            "chatkit.cli:app_from_environment",
+            factory=True,
+            reload=True,
+            reload_dirs=[os.getcwd()],
+            host=args.host,
+            port=args.port or DEFAULT_PORT,
+        )
+        return 0
+    uvicorn.run(build_app(args.target, args.store, args.context), host=args.host, port=args.port or DEFAULT_PORT)
+    return 0
+
+
+def build_app(target: str, store_url: str | None = None, context_target: str | None = None) -> Starlette:
+    """The ASGI app `chatkit serve` runs: the server named by `target` at `/chatkit`, the playground at `/`."""
+    from chatkit.playground import playground_app
+
+    store = _store_from_url(store_url) if store_url else None
+    server = resolve_server(load_target(target), store)
+    context = load_target(context_target) if context_target else local_context
+    if not callable(context):
+        raise UsageError(f"--context must name a function of the request, not a {type(context).__name__}")
+    return playground_app(server, context=context)
+
+
+def local_context(request: Request) -> dict[str, Any]:
+    """The request context without `--context`: a single local user, and the browser's preferred locale."""
+    return {"user_id": LOCAL_USER, "locale": getattr(request.state, "locale", None)}
+
+
+def app_from_environment() -> Starlette:
+    """Build the app of a `chatkit serve --reload` worker from the targets its parent process passed on."""
+    return build_app(
+        os.environ[_RELOAD_TARGET_ENV],
+        os.environ.get(_RELOAD_STORE_ENV) or None,
+        os.environ.get(_RELOAD_CONTEXT_ENV) or None,
+    )
+
+
+def load_target(target: str) -> Any:
+    """Import `MODULE:ATTR` (ATTR may be dotted), looking in the current directory first, as uvicorn does."""
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise UsageError(f"expected MODULE:ATTR, e.g. myapp.server:server, not {target!r}")
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        value: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name is not None and module_name.startswith(error.name):
+            raise UsageError(f"cannot import module {module_name!r}: {error}") from error
+        raise
+    for name in attribute.split("."):
+        try:
+            value = getattr(value, name)
+        except AttributeError:
+            raise UsageError(f"module {module_name!r} has no attribute {attribute!r}") from None
+    return value
+
+
+def resolve_server(value: Any, store: Store[Any] | None = None) -> ChatKitServer[Any]:
+    """The server a target names: the instance itself, or what the factory returns (given `store` if set)."""
+    from chatkit.server import ChatKitServer
+
+    if isinstance(value, ChatKitServer):
+        if store is not None:
+            raise UsageError("--store needs a factory (a callable taking the store), not a ready server instance")
+        return value  # pyright: ignore[reportUnknownVariableType]
+    if not callable(value):
+        raise UsageError(f"the target is a {type(value).__name__}, not a ChatKitServer or a factory returning one")
+    server = value(store) if store is not None else value()
+    if inspect.isawaitable(server):
+        if inspect.iscoroutine(server):
+            server.close()
+        raise UsageError("the factory must return a ChatKitServer, not an awaitable (use a plain function)")
+    if not isinstance(server, ChatKitServer):
+        raise UsageError(f"the factory returned a {type(server).__name__}, not a ChatKitServer")
+    return server  # pyright: ignore[reportUnknownVariableType]
+
+
+def _store_from_url(url: str) -> Store[Any]:
+    from chatkit.stores import store_from_url
+
+    try:
+        return store_from_url(url)
+    except ValueError as error:
+        raise UsageError(f"--store: {error}") from error
+
+
+# -- demo ---------------------------------------------------------------------------------------
+
+
+def _demo(args: argparse.Namespace) -> int:
+    uvicorn = _require_uvicorn()
+    from chatkit.demo import create_demo_app
+
+    port = args.port or _port_from_env()
+    print(f"ChatKit demo: open http://{args.host}:{port}/ in your browser", file=sys.stderr)
+    uvicorn.run(create_demo_app(), host=args.host, port=port)
+    return 0
+
+
+def _require_uvicorn() -> Any:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn
+    except ImportError as error:
+        raise UsageError(
+            f"{error.name} is missing; install the serve extra: pip install 'chatkit-server[serve]'"
+        ) from error
+    return uvicorn

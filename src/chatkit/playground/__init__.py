@@ -1,0 +1,88 @@
+"""The playground: a static web client for any ChatKit server, shipped with the package.
+
+It is plain HTML, CSS and JavaScript modules (no build step) that speak the ChatKit protocol
+directly. `playground_routes()` serves it at `/` with its files under `/playground/`.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from starlette.routing import BaseRoute
+
+    from chatkit.asgi import ContextBuilder
+    from chatkit.attachments import LocalAttachmentStore
+    from chatkit.server import ChatKitServer
+
+PLAYGROUND_DIR = Path(__file__).resolve().parent / "static"
+"""The folder holding the playground's files (and nothing else, as it is served whole)."""
+
+
+@runtime_checkable
+class _Lifecycle(Protocol):
+    async def open(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+_ENDPOINT_META = '<meta name="chatkit-endpoint" content="/chatkit">'
+
+
+def playground_routes(endpoint: str = "/chatkit") -> list[BaseRoute]:
+    """Starlette routes serving the playground page at `/`, talking to the ChatKit `endpoint`."""
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
+
+    page = (PLAYGROUND_DIR / "index.html").read_text(encoding="utf-8")
+    page = page.replace(_ENDPOINT_META, f'<meta name="chatkit-endpoint" content="{html.escape(endpoint)}">')
+
+    async def index(request: Request) -> HTMLResponse:
+        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+    return [
+        Route("/", index, methods=["GET", "HEAD"]),
+        Mount("/playground", app=StaticFiles(directory=PLAYGROUND_DIR), name="playground"),
+    ]
+
+
+def playground_app(
+    server: ChatKitServer[Any],
+    *,
+    context: ContextBuilder | None = None,
+    attachment_store: LocalAttachmentStore[Any] | None = None,
+    path: str = "/chatkit",
+    **options: Any,
+) -> Starlette:
+    """`chatkit.asgi.create_app(server, ...)` with the playground at `/`; the app opens and closes the store."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from chatkit.asgi import create_app
+
+    api = create_app(server, context=context, path=path, attachment_store=attachment_store, **options)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Stores may open lazily, but opening at startup reports a bad database before the first request.
+        store = server.store
+        if not isinstance(store, _Lifecycle):
+            yield
+            return
+        await store.open()
+        try:
+            yield
+        finally:
+            await store.aclose()
+
+    return Starlette(routes=[*playground_routes(path), Mount("/", app=api)], lifespan=lifespan)
+
+
+__all__ = ["PLAYGROUND_DIR", "playground_app", "playground_routes"]
