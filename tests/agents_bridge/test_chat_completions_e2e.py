@@ -14,7 +14,7 @@ import pytest
 from agents import Agent, OpenAIChatCompletionsModel, RunContextWrapper, StopAtTools, function_tool
 from openai import AsyncOpenAI
 
-from chatkit.agents import AgentContext, ClientToolCall, ThreadItemConverter
+from chatkit.agents import AgentContext, ChatCompletionsItemConverter, ClientToolCall
 from chatkit.stores import MemoryStore
 from chatkit.types import AssistantMessageItem
 
@@ -99,18 +99,6 @@ async def pick(ctx: RunContextWrapper[AgentContext[Any]], query: str, note: str,
     return "asked the client"
 
 
-class ChatCompletionsConverter(ThreadItemConverter):
-    """Replays assistant text in the output-message form the SDK's Chat Completions model accepts.
-
-    The default (the reference's) form, an id-less assistant message of `output_text` parts, suits
-    the Responses API, but the SDK's Chat Completions conversion rejects it as unknown content.
-    """
-
-    async def assistant_message_to_input(self, item: AssistantMessageItem) -> Any:
-        content = [{"type": "output_text", "text": part.text, "annotations": []} for part in item.content]
-        return {"type": "message", "role": "assistant", "id": item.id, "status": "completed", "content": content}
-
-
 @pytest.mark.parametrize("call_id", ["call_0", "__fake_id__"])
 async def test_repeated_placeholder_tool_call_ids_stay_paired_over_three_turns(call_id: str) -> None:
     provider = ChatCompletionsServer(
@@ -130,7 +118,7 @@ async def test_repeated_placeholder_tool_call_ids_stay_paired_over_three_turns(c
             tools=[pick],
             tool_use_behavior=StopAtTools(stop_at_tool_names=["pick"]),
         )
-        server = AgentServer(store, agent, ChatCompletionsConverter())
+        server = AgentServer(store, agent, ChatCompletionsItemConverter())
         first = await send(server, "threads.create", input=user_input("First"))
         thread_id = first[0]["thread"]["id"]
         await send(server, "threads.add_client_tool_output", thread_id=thread_id, result=TRICKY_OUTPUT)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from tests.server.scripted import (
     ALICE,
+    BOB,
     Context,
     ScriptedServer,
     UploadTargets,
@@ -143,9 +144,28 @@ async def test_threads_delete_removes_the_thread_and_its_items(store: Store[Cont
 
 async def test_items_feedback_calls_the_hook(store: Store[Context]) -> None:
     server = ScriptedServer(store)
-    body = request("items.feedback", thread_id="thr_x", item_ids=["a", "b"], kind="negative")
+    await seed_threads(store, 1)
+    body = request("items.feedback", thread_id="thr_00", item_ids=["a", "b"], kind="negative")
     assert await call(server, body) == {}
-    assert server.calls == [("add_feedback", ("thr_x", ["a", "b"], "negative"))]
+    assert server.calls == [("add_feedback", ("thr_00", ["a", "b"], "negative"))]
+
+
+async def test_another_users_thread_and_attachments_are_not_found(store: Store[Context]) -> None:
+    uploads = UploadTargets()
+    server = ScriptedServer(store, uploads)
+    await seed_threads(store, 1)
+    created = await call(server, request("attachments.create", name="a.txt", size=1, mime_type="text/plain"))
+    for body in (
+        request("threads.delete", thread_id="thr_00"),
+        request("items.feedback", thread_id="thr_00", item_ids=[], kind="positive"),
+        request("threads.update", thread_id="thr_00", title="mine now"),
+        request("attachments.delete", attachment_id=created["id"]),
+    ):
+        with pytest.raises(NotFoundError):
+            await call(server, body, BOB)
+    assert uploads.deleted == [] and server.calls == []
+    assert (await store.load_thread("thr_00", ALICE)).title == "thr_00"
+    assert (await store.load_attachment(created["id"], ALICE)).name == "a.txt"
 
 
 async def test_attachments_create_saves_and_delete_removes_from_both_stores(store: Store[Context]) -> None:

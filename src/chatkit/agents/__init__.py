@@ -8,7 +8,7 @@ tools stream events, widgets and workflows, or hand a tool call to the client.
 from typing import TypeVar
 
 from chatkit.agents._context import AgentContext, ClientToolCall, TContext
-from chatkit.agents._input import ThreadItemConverter, simple_to_agent_input
+from chatkit.agents._input import ChatCompletionsItemConverter, ThreadItemConverter, simple_to_agent_input
 from chatkit.agents._stream import (
     ResponseStreamConverter,
     StreamingThoughtTracker,
@@ -23,6 +23,7 @@ T2 = TypeVar("T2")
 
 __all__ = [
     "AgentContext",
+    "ChatCompletionsItemConverter",
     "ClientToolCall",
     "ResponseStreamConverter",
     "StreamingThoughtTracker",

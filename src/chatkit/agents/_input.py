@@ -140,8 +140,7 @@ class ThreadItemConverter:
             {"annotations": [], "text": part.text, "type": "output_text", "logprobs": None} for part in item.content
         ]
         # The reference's form, kept for compatibility, suits the Responses API; the Agents SDK's Chat
-        # Completions models reject its content parts, so integrations using them override this hook
-        # to add the item id (which makes it the output-message form those models accept).
+        # Completions models reject its content parts: ChatCompletionsItemConverter replays plain text.
         return cast(TResponseInputItem, {"type": "message", "content": content, "role": "assistant"})
 
     async def client_tool_call_to_input(self, item: ClientToolCallItem) -> ConvertedItem:
@@ -200,6 +199,19 @@ class ThreadItemConverter:
 
 
 _DEFAULT_CONVERTER = ThreadItemConverter()
+
+
+class ChatCompletionsItemConverter(ThreadItemConverter):
+    """A `ThreadItemConverter` for models served over Chat Completions (local and compatible servers).
+
+    The Agents SDK's Chat Completions models reject the default replay of assistant text (a list of
+    `output_text` parts); this converter replays it as plain assistant text, which both APIs accept.
+    """
+
+    async def assistant_message_to_input(self, item: AssistantMessageItem) -> ConvertedItem:
+        """The assistant's text as one plain-text assistant message."""
+        text = "".join(part.text for part in item.content)
+        return cast(TResponseInputItem, {"type": "message", "role": "assistant", "content": text})
 
 
 async def simple_to_agent_input(thread_items: Sequence[ThreadItem] | ThreadItem) -> list[TResponseInputItem]:

@@ -182,10 +182,13 @@ class ChatKitServer(ABC, Generic[TContext]):
             await store.save_thread(thread, context)
             result = _with_items(thread)
         elif isinstance(request, ThreadsDeleteReq):
+            # Loading first makes another user's (or an unknown) thread a NotFoundError, not a silent no-op.
+            await store.load_thread(request.params.thread_id, context)
             await store.delete_thread(request.params.thread_id, context)
             result = None
         elif isinstance(request, ItemsFeedbackReq):
             params = request.params
+            await store.load_thread(params.thread_id, context)
             await self.add_feedback(params.thread_id, params.item_ids, params.kind, context)
             result = None
         elif isinstance(request, AttachmentsCreateReq):
@@ -194,7 +197,10 @@ class ChatKitServer(ABC, Generic[TContext]):
             result = attachment
         elif isinstance(request, AttachmentsDeleteReq):
             attachment_id = request.params.attachment_id
-            await self._require_attachment_store().delete_attachment(attachment_id, context)
+            attachment_store = self._require_attachment_store()
+            # The record is the proof of ownership: check it before any bytes are deleted.
+            await store.load_attachment(attachment_id, context)
+            await attachment_store.delete_attachment(attachment_id, context)
             await store.delete_attachment(attachment_id, context)
             result = None
         elif isinstance(request, InputTranscribeReq):
