@@ -1,0 +1,26 @@
+"""Serve a `ChatKitServer` over HTTP: a Starlette app (mountable in FastAPI) with uploads and CORS.
+
+Needs the `serve` extra: `pip install chatkit-server[serve]`.
+"""
+
+try:
+    import starlette  # noqa: F401
+except ImportError as error:  # pragma: no cover - exercised only without the extra
+    raise ImportError("chatkit.asgi needs Starlette: pip install 'chatkit-server[serve]'") from error
+
+from chatkit.asgi._app import create_app
+from chatkit.asgi._endpoint import ChatKitEndpoint
+from chatkit.asgi._http import ContextBuilder, HTTPAuthError
+from chatkit.asgi._observe import AccessLogMiddleware
+from chatkit.asgi._streaming import DisconnectPolicy
+from chatkit.asgi._turns import TurnPolicy
+
+__all__ = [
+    "AccessLogMiddleware",
+    "ChatKitEndpoint",
+    "ContextBuilder",
+    "DisconnectPolicy",
+    "HTTPAuthError",
+    "TurnPolicy",
+    "create_app",
+]

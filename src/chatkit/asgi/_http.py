@@ -1,0 +1,218 @@
+"""HTTP plumbing shared by the endpoints: error answers, bounded body reads, the context hook."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.types import Message, Receive, Scope, Send
+
+from chatkit.asgi._observe import access_record
+from chatkit.attachments import AttachmentRejectedError
+from chatkit.logger import logger
+from chatkit.store import NotFoundError
+
+ContextBuilder = Callable[[Request], Any]
+"""Builds the request context from the HTTP request; may be async and may raise `HTTPAuthError`."""
+
+
+class HTTPAuthError(Exception):
+    """Raised by a context builder to refuse a request: 401 (who are you?) or 403 (not allowed)."""
+
+    def __init__(self, status: int = 401, message: str = "unauthorized", *, headers: Mapping[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+class HTTPProblem(Exception):
+    """An answer other than success, decided before the response started."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        details: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = dict(headers or {})
+
+
+def problem_from(error: BaseException) -> HTTPProblem:
+    """The HTTP answer for an exception raised while handling a request."""
+    if isinstance(error, HTTPProblem):
+        return error
+    if isinstance(error, HTTPAuthError):
+        code = "forbidden" if error.status == 403 else "unauthorized"
+        return HTTPProblem(error.status, code, error.message, headers=error.headers)
+    if isinstance(error, ValidationError):
+        details = error.errors(include_url=False, include_context=False, include_input=False)
+        return HTTPProblem(400, "invalid_request", _summarize(error), details=details)
+    if isinstance(error, AttachmentRejectedError):
+        return HTTPProblem(error.status_code, "attachment_rejected", error.message)
+    if isinstance(error, NotFoundError):
+        return HTTPProblem(404, "not_found", str(error) or "not found")
+    if isinstance(error, ValueError) and not _is_misuse(error):
+        return HTTPProblem(400, "invalid_request", str(error) or type(error).__name__)
+    if isinstance(error, NotImplementedError):
+        return HTTPProblem(501, "not_implemented", str(error) or "not implemented")
+    if _is_unavailable(error):
+        return HTTPProblem(503, "unavailable", "the store is unavailable, try again later")
+    logger.error("request failed", exc_info=error)
+    return HTTPProblem(500, "internal_error", "internal server error")
+
+
+def _summarize(error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"])
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}" if where else f"{first['msg']}{more}"
+
+
+def _error_names(error: BaseException) -> set[str]:
+    # Compared by name so that the optional stores package is never imported from here.
+    return {f"{cls.__module__}.{cls.__qualname__}" for cls in type(error).__mro__}
+
+
+def _is_misuse(error: BaseException) -> bool:
+    return "chatkit.stores._errors.ScopeError" in _error_names(error)
+
+
+def _is_unavailable(error: BaseException) -> bool:
+    return "chatkit.stores._errors.StoreUnavailableError" in _error_names(error)
+
+
+def problem_body(problem: HTTPProblem, request_id: str | None) -> bytes:
+    """The JSON document describing a problem to the client."""
+    error: dict[str, Any] = {"code": problem.code, "message": problem.message}
+    if problem.details is not None:
+        error["details"] = problem.details
+    if request_id is not None:
+        error["request_id"] = request_id
+    return json.dumps({"error": error}, default=str).encode()
+
+
+async def send_bytes(
+    send: Send, status: int, body: bytes, content_type: bytes, headers: Mapping[str, str] | None = None
+) -> None:
+    """Send a complete response in two messages."""
+    raw = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if headers:
+        raw.extend((name.lower().encode(), value.encode()) for name, value in headers.items())
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_problem(
+    send: Send, problem: HTTPProblem, request_id: str | None, headers: Mapping[str, str] | None = None
+) -> int:
+    """Answer with a problem as JSON; the number of body bytes sent."""
+    body = problem_body(problem, request_id)
+    await send_bytes(send, problem.status, body, b"application/json", {**problem.headers, **(headers or {})})
+    return len(body)
+
+
+class BodyTooLarge(HTTPProblem):
+    """The request body exceeds the configured limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, "payload_too_large", f"the request body exceeds {limit} bytes")
+
+
+def check_content_length(scope: Scope, limit: int) -> None:
+    """Refuse early when the declared length is over `limit`."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                declared = int(value)
+            except ValueError:
+                raise HTTPProblem(400, "invalid_request", "malformed Content-Length") from None
+            if declared > limit:
+                raise BodyTooLarge(limit)
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The whole request body, refusing (413) more than `limit` bytes."""
+    check_content_length(scope, limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise HTTPProblem(400, "client_disconnected", "the client went away")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def limited_receive(receive: Receive, limit: int) -> Receive:
+    """A `receive` that raises `BodyTooLarge` once more than `limit` body bytes went through."""
+    seen = 0
+
+    async def wrapped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge(limit)
+        return message
+
+    return wrapped
+
+
+async def build_context(builder: ContextBuilder | None, request: Request) -> Any:
+    """Run the integrator's context builder (sync or async); None without one.
+
+    The builder finds the preferred `Accept-Language` tag in `request.state.locale` and the
+    request id in `request.state.request_id`.
+    """
+    request.state.locale = preferred_locale(request.headers.get("accept-language"))
+    record = access_record(request.scope)
+    request.state.request_id = record.request_id if record is not None else None
+    if builder is None:
+        return None
+    context = builder(request)
+    if inspect.isawaitable(context):
+        context = await context
+    return context
+
+
+def preferred_locale(accept_language: str | None) -> str | None:
+    """The language tag the client prefers most in an `Accept-Language` header (None if absent)."""
+    if not accept_language:
+        return None
+    best: tuple[float, str] | None = None
+    for position, part in enumerate(accept_language.split(",")):
+        tag, _, params = part.strip().partition(";")
+        tag = tag.strip()
+        if not tag or tag == "*":
+            continue
+        weight = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                weight = float(params[2:])
+            except ValueError:
+                continue
+        # Earlier entries win ties, as the header lists preferences in order.
+        key = (weight - position * 1e-6, tag)
+        if weight > 0 and (best is None or key[0] > best[0]):
+            best = key
+    return best[1] if best else None

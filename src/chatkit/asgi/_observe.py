@@ -1,0 +1,149 @@
+"""Request ids, one structured access-log record per request, and OpenTelemetry spans if available."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+try:
+    from opentelemetry import trace as otel_trace
+except ImportError:  # pragma: no cover - exercised only without opentelemetry-api
+    otel_trace = None
+
+access_logger = logging.getLogger("chatkit.access")
+_tracer: Any = otel_trace.get_tracer("chatkit.asgi") if otel_trace is not None else None
+
+_SCOPE_KEY = "chatkit.access"
+_INCOMING_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+
+
+class AccessRecord:
+    """What the access log says about one request; endpoints fill in the ChatKit details."""
+
+    __slots__ = ("bytes_sent", "outcome", "request_id", "request_type", "status", "thread_id")
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        self.request_type: str | None = None
+        self.thread_id: str | None = None
+        self.outcome: str | None = None
+        self.status: int | None = None
+        self.bytes_sent = 0
+
+
+def access_record(scope: Scope) -> AccessRecord | None:
+    """The access record of the current request, when `AccessLogMiddleware` is in front."""
+    return scope.get(_SCOPE_KEY)
+
+
+@contextmanager
+def observed(scope: Scope) -> Iterator[AccessRecord]:
+    """Give the request an id and a record, trace it, and log the record when the block ends."""
+    record = AccessRecord(_request_id(scope))
+    scope[_SCOPE_KEY] = record
+    started = time.perf_counter()
+    if _tracer is None:
+        try:
+            yield record
+        finally:
+            _log(scope, record, started)
+        return
+    kind = otel_trace.SpanKind.SERVER if otel_trace is not None else None
+    with _tracer.start_as_current_span(f"{scope['method']} {scope['path']}", kind=kind) as span:
+        try:
+            yield record
+        finally:
+            _log(scope, record, started)
+            _annotate(span, scope, record)
+
+
+class AccessLogMiddleware:
+    """Gives each request an id (`X-Request-ID`, kept from the client if sane) and logs it once done.
+
+    Records go to the `chatkit.access` logger with the fields as attributes (`request_id`,
+    `http_method`, `http_path`, `http_status`, `duration_ms`, `bytes_sent`, `chatkit_request_type`,
+    `chatkit_thread_id`, `chatkit_outcome`), ready for a JSON formatter. With `opentelemetry-api`
+    installed, each request is also a server span.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI call."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with observed(scope) as record:
+            header = (b"x-request-id", record.request_id.encode())
+
+            async def send_and_note(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    record.status = message["status"]
+                    message = {**message, "headers": [*message.get("headers", ()), header]}
+                else:
+                    record.bytes_sent += len(message.get("body", b""))
+                await send(message)
+
+            await self.app(scope, receive, send_and_note)
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id" and _INCOMING_ID.fullmatch(value):
+            return value.decode()
+    return secrets.token_hex(8)
+
+
+def _log(scope: Scope, record: AccessRecord, started: float) -> None:
+    status = record.status or 500
+    level = logging.ERROR if status >= 500 else logging.INFO
+    if not access_logger.isEnabledFor(level):
+        return
+    duration_ms = round((time.perf_counter() - started) * 1000, 2)
+    method, path = scope["method"], scope["path"]
+    detail = " ".join(part for part in (record.request_type, record.outcome) if part)
+    access_logger.log(
+        level,
+        "%s %s %s %d %.1fms",
+        method,
+        path,
+        detail or "-",
+        status,
+        duration_ms,
+        extra={
+            "request_id": record.request_id,
+            "http_method": method,
+            "http_path": path,
+            "http_status": status,
+            "duration_ms": duration_ms,
+            "bytes_sent": record.bytes_sent,
+            "chatkit_request_type": record.request_type,
+            "chatkit_thread_id": record.thread_id,
+            "chatkit_outcome": record.outcome,
+        },
+    )
+
+
+def _annotate(span: Any, scope: Scope, record: AccessRecord) -> None:
+    if record.request_type:
+        span.update_name(f"chatkit {record.request_type}")
+    attributes = {
+        "http.request.method": scope["method"],
+        "url.path": scope["path"],
+        "http.response.status_code": record.status or 500,
+        "chatkit.request_id": record.request_id,
+        "chatkit.request_type": record.request_type,
+        "chatkit.thread_id": record.thread_id,
+        "chatkit.outcome": record.outcome,
+    }
+    span.set_attributes({key: value for key, value in attributes.items() if value is not None})
+    if (record.status or 500) >= 500 and otel_trace is not None:
+        span.set_status(otel_trace.Status(otel_trace.StatusCode.ERROR))

@@ -1,0 +1,132 @@
+"""One turn at a time per thread, and what to do with a request that finds the thread busy."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Literal
+
+from chatkit.asgi._http import HTTPProblem
+from chatkit.store import Store
+
+TurnPolicy = Literal["wait", "reject", "interrupt"]
+
+# How long `reject` lets the store's lock answer: long enough for a database round trip, far
+# shorter than any turn.
+_REJECT_PROBE_SECONDS = 0.5
+
+
+class TurnBusy(HTTPProblem):
+    """The thread is in the middle of a turn and the policy does not let this request wait for it."""
+
+    def __init__(self, thread_id: str, waited: bool) -> None:
+        reason = "is still busy after waiting" if waited else "is in the middle of a turn"
+        super().__init__(409, "thread_busy", f"thread {thread_id} {reason}; try again later")
+
+
+class Turn:
+    """A running turn, which another request may interrupt."""
+
+    def __init__(self) -> None:
+        self._interrupt: Callable[[], None] | None = None
+        self.interrupted = False
+
+    def on_interrupt(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when a newer request interrupts this turn."""
+        self._interrupt = callback
+        if self.interrupted:
+            callback()
+
+    def interrupt(self) -> None:
+        """Stop this turn in favour of a newer one."""
+        if not self.interrupted:
+            self.interrupted = True
+            if self._interrupt is not None:
+                self._interrupt()
+
+
+class TurnGate:
+    """Serializes the turns of each thread: in this process first, then through the store's lock."""
+
+    def __init__(self, store: Store[Any], policy: TurnPolicy, wait_timeout: float) -> None:
+        if policy not in ("wait", "reject", "interrupt"):
+            raise ValueError(f"turn_policy must be 'wait', 'reject' or 'interrupt', not {policy!r}")
+        self._store_lock: Callable[[str, Any], AbstractAsyncContextManager[Any]] | None = getattr(
+            store, "turn_lock", None
+        )
+        self._store = store
+        self._policy = policy
+        self._wait_timeout = wait_timeout
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._running: dict[str, Turn] = {}
+
+    @asynccontextmanager
+    async def turn(self, thread_id: str, context: Any) -> AsyncIterator[Turn]:
+        """Hold the thread for one turn, applying the busy policy; raises `TurnBusy` (409)."""
+        if thread_id in self._running and self._policy != "wait":
+            # Only the thread's owner may learn that it is busy, let alone stop its turn.
+            await self._store.load_thread(thread_id, context)
+            if self._policy == "reject":
+                raise TurnBusy(thread_id, waited=False)
+            running = self._running.get(thread_id)
+            if running is not None:
+                running.interrupt()
+        timeout = _REJECT_PROBE_SECONDS if self._policy == "reject" else self._wait_timeout
+        deadline = time.monotonic() + timeout
+        lock = self._checkout(thread_id)
+        try:
+            if not await _within(lock.acquire(), deadline):
+                raise TurnBusy(thread_id, waited=self._policy != "reject")
+            try:
+                async with self._hold_store_lock(thread_id, context, deadline):
+                    turn = Turn()
+                    self._running[thread_id] = turn
+                    try:
+                        yield turn
+                    finally:
+                        del self._running[thread_id]
+            finally:
+                lock.release()
+        finally:
+            self._checkin(thread_id)
+
+    @asynccontextmanager
+    async def _hold_store_lock(self, thread_id: str, context: Any, deadline: float) -> AsyncIterator[None]:
+        if self._store_lock is None:
+            yield
+            return
+        manager = self._store_lock(thread_id, context)
+        if not await _within(manager.__aenter__(), deadline):
+            raise TurnBusy(thread_id, waited=self._policy != "reject")
+        try:
+            yield
+        except BaseException as error:
+            if not await manager.__aexit__(type(error), error, error.__traceback__):
+                raise
+        else:
+            await manager.__aexit__(None, None, None)
+
+    def _checkout(self, thread_id: str) -> asyncio.Lock:
+        lock, users = self._locks.get(thread_id, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[thread_id] = (lock, users + 1)
+        return lock
+
+    def _checkin(self, thread_id: str) -> None:
+        lock, users = self._locks[thread_id]
+        if users == 1:
+            del self._locks[thread_id]
+        else:
+            self._locks[thread_id] = (lock, users - 1)
+
+
+async def _within(acquire: Any, deadline: float) -> bool:
+    """Await `acquire` until `deadline`; False if it did not complete in time."""
+    try:
+        await asyncio.wait_for(acquire, max(deadline - time.monotonic(), 0.001))
+    except asyncio.TimeoutError:
+        return False
+    return True

@@ -1,0 +1,186 @@
+"""Upload and download endpoints of a `LocalAttachmentStore`.
+
+- `PUT|POST {path}/uploads/{id}?token=…`: second phase of a two-phase upload (raw or multipart body);
+- `POST {path}/upload`: direct upload of a multipart `file` field, answering the attachment;
+- `GET {path}/files/{id}`: the file, with a signed preview token or for the caller who owns it.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any, NamedTuple
+
+from pydantic import TypeAdapter
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from chatkit.asgi._http import (
+    ContextBuilder,
+    HTTPProblem,
+    build_context,
+    check_content_length,
+    limited_receive,
+    problem_body,
+    problem_from,
+    read_body,
+)
+from chatkit.asgi._observe import access_record
+from chatkit.attachments import LocalAttachmentStore, is_valid_attachment_id, request_base_url
+from chatkit.store import NotFoundError, Store
+from chatkit.types import Attachment
+from chatkit.types.wire import WIRE_CONTEXT
+
+_ATTACHMENT: TypeAdapter[Attachment] = TypeAdapter(Attachment)
+# Room for the multipart envelope around a file of the maximum size.
+_MULTIPART_OVERHEAD = 64 * 1024
+_INLINE_TYPES = ("image/", "application/pdf")
+
+
+class UploadEndpoints:
+    """The HTTP side of a `LocalAttachmentStore`, recording attachments in the server's `Store`."""
+
+    def __init__(self, files: LocalAttachmentStore[Any], store: Store[Any], context: ContextBuilder | None) -> None:
+        self.files = files
+        self.store = store
+        self.context_builder = context
+
+    def routes(self, path: str) -> list[Route]:
+        """The upload and file routes below `path`."""
+        return [
+            Route(f"{path}/uploads/{{attachment_id}}", self.two_phase_upload, methods=["PUT", "POST"]),
+            Route(f"{path}/upload", self.direct_upload, methods=["POST"]),
+            Route(f"{path}/files/{{attachment_id}}", self.serve_file, methods=["GET", "HEAD"]),
+        ]
+
+    async def two_phase_upload(self, request: Request) -> Response:
+        """Receive the bytes of an attachment announced by `attachments.create`."""
+        try:
+            attachment_id = self._attachment_id(request)
+            if not self.files.verify("upload", attachment_id, request.query_params.get("token", "")):
+                raise HTTPProblem(403, "invalid_token", "the upload token is invalid or has expired")
+            context = await build_context(self.context_builder, request)
+            attachment = await self.store.load_attachment(attachment_id, context)
+            if attachment.upload_descriptor is None:
+                raise HTTPProblem(409, "already_uploaded", f"attachment {attachment_id} was uploaded already")
+            upload = await self._receive_file(request)
+            _use_endpoint_url(request, f"/uploads/{attachment_id}")
+            mime_type = self.files.verify_content(attachment.mime_type, upload.data)
+            await self.files.save_file(attachment_id, attachment.name, mime_type, upload.data)
+            uploaded = self.files.describe(attachment_id, attachment.name, mime_type)
+            uploaded.thread_id, uploaded.metadata = attachment.thread_id, attachment.metadata
+            await self.store.save_attachment(uploaded, context)
+        except Exception as error:
+            return _problem_response(request, error)
+        return _attachment_response(uploaded)
+
+    async def direct_upload(self, request: Request) -> Response:
+        """Store a file posted as multipart `file` and answer its attachment."""
+        try:
+            context = await build_context(self.context_builder, request)
+            upload = await self._receive_file(request, multipart_only=True)
+            _use_endpoint_url(request, "/upload")
+            mime_type = self.files.verify_content(upload.content_type, upload.data)
+            attachment_id = self.files.generate_attachment_id(mime_type, context)
+            name = _safe_name(upload.filename)
+            await self.files.save_file(attachment_id, name, mime_type, upload.data)
+            attachment = self.files.describe(attachment_id, name, mime_type)
+            await self.store.save_attachment(attachment, context)
+        except Exception as error:
+            return _problem_response(request, error)
+        return _attachment_response(attachment)
+
+    async def serve_file(self, request: Request) -> Response:
+        """Send a stored file to a holder of its preview token, or to its owner."""
+        try:
+            attachment_id = self._attachment_id(request)
+            token = request.query_params.get("token")
+            if token is not None:
+                if not self.files.verify("file", attachment_id, token):
+                    raise HTTPProblem(403, "invalid_token", "the file token is invalid or has expired")
+            else:
+                context = await build_context(self.context_builder, request)
+                await self.store.load_attachment(attachment_id, context)
+            stored = await self.files.load_file(attachment_id)
+            if stored is None:
+                raise NotFoundError(f"attachment {attachment_id} has no uploaded file")
+        except Exception as error:
+            return _problem_response(request, error)
+        inline = stored.mime_type.startswith(_INLINE_TYPES)
+        return FileResponse(
+            stored.path,
+            media_type=stored.mime_type,
+            filename=stored.name,
+            content_disposition_type="inline" if inline else "attachment",
+            headers={
+                "x-content-type-options": "nosniff",
+                "content-security-policy": "default-src 'none'; sandbox",
+                "cache-control": "private, max-age=3600",
+            },
+        )
+
+    def _attachment_id(self, request: Request) -> str:
+        attachment_id = request.path_params["attachment_id"]
+        if not is_valid_attachment_id(attachment_id):
+            raise NotFoundError(f"no attachment {attachment_id!r}")
+        return attachment_id
+
+    async def _receive_file(self, request: Request, *, multipart_only: bool = False) -> _Upload:
+        """The uploaded file: the `file` field of a multipart body, or else the raw body."""
+        content_type = request.headers.get("content-type")
+        if not (content_type or "").startswith("multipart/form-data"):
+            if multipart_only:
+                raise HTTPProblem(400, "invalid_request", "send the file as multipart/form-data in a field named file")
+            data = await read_body(request.scope, request.receive, self.files.max_bytes)
+            return _Upload(None, content_type, data)
+        limit = self.files.max_bytes + _MULTIPART_OVERHEAD
+        check_content_length(request.scope, limit)
+        bounded = Request(request.scope, limited_receive(request.receive, limit))
+        try:
+            form = await bounded.form(max_files=1, max_fields=16)
+        except HTTPException as error:
+            raise HTTPProblem(400, "invalid_request", f"malformed multipart body: {error.detail}") from None
+        try:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise HTTPProblem(400, "invalid_request", "the multipart body has no file field named file")
+            if upload.size is not None and upload.size > self.files.max_bytes:
+                raise HTTPProblem(413, "payload_too_large", f"the file exceeds {self.files.max_bytes} bytes")
+            return _Upload(upload.filename, upload.content_type, await upload.read())
+        finally:
+            await form.close()
+
+
+class _Upload(NamedTuple):
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
+def _use_endpoint_url(request: Request, suffix: str) -> None:
+    """Make new preview URLs point below the ChatKit endpoint this route hangs from."""
+    url = str(request.url.replace(query=""))
+    request_base_url.set(url[: -len(suffix)] if url.endswith(suffix) else url)
+
+
+def _safe_name(filename: str | None) -> str:
+    """A display name from a client-supplied file name: no directories, no control characters."""
+    name = PurePosixPath((filename or "").replace("\\", "/")).name
+    name = "".join(char for char in name if char.isprintable())[:255]
+    return name or "upload"
+
+
+def _attachment_response(attachment: Attachment) -> Response:
+    body = _ATTACHMENT.dump_json(attachment, by_alias=True, exclude_none=True, context=WIRE_CONTEXT)
+    return Response(body, media_type="application/json")
+
+
+def _problem_response(request: Request, error: Exception) -> Response:
+    problem = problem_from(error)
+    record = access_record(request.scope)
+    if record is not None:
+        record.outcome = problem.code
+    body = problem_body(problem, record.request_id if record is not None else None)
+    return Response(body, status_code=problem.status, media_type="application/json", headers=problem.headers)

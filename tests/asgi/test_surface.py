@@ -1,0 +1,40 @@
+"""The public names of `chatkit.asgi` and `chatkit.attachments`, and what importing them costs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import chatkit.asgi
+import chatkit.attachments
+
+
+def test_public_names() -> None:
+    assert sorted(chatkit.asgi.__all__) == [
+        "AccessLogMiddleware",
+        "ChatKitEndpoint",
+        "ContextBuilder",
+        "DisconnectPolicy",
+        "HTTPAuthError",
+        "TurnPolicy",
+        "create_app",
+    ]
+    assert sorted(chatkit.attachments.__all__) == [
+        "AttachmentRejectedError",
+        "DEFAULT_ALLOWED_MIME_TYPES",
+        "LocalAttachmentConverter",
+        "LocalAttachmentStore",
+        "StoredFile",
+        "is_valid_attachment_id",
+        "sniff_mime_type",
+    ]
+    for name in chatkit.asgi.__all__:
+        assert getattr(chatkit.asgi, name) is not None
+    for name in chatkit.attachments.__all__:
+        assert getattr(chatkit.attachments, name) is not None
+
+
+def test_serving_does_not_load_the_agents_sdk() -> None:
+    code = "import sys, chatkit.asgi, chatkit.attachments; print('agents' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -1,0 +1,174 @@
+"""Turn policies (two requests on one thread) and disconnect policies (the client drops mid-stream)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from tests.asgi.conftest import Harness, message, parse_frames
+
+
+async def start_held_turn(h: Harness, thread_id: str) -> tuple[asyncio.Task[httpx.Response], asyncio.Event]:
+    """Start a turn that parks before its last word; returns its task and an event set once it is mid-answer."""
+    h.server.first_word_sent.clear()
+    task = asyncio.create_task(h.post(message("hold on", thread_id)))
+    await asyncio.wait_for(h.server.first_word_sent.wait(), 5)
+    return task, h.server.first_word_sent
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
+    """Wait until `check()` holds."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+def kinds(items: list[dict[str, Any]]) -> list[str]:
+    """Item types with the text of messages, for comparing whole threads."""
+    described = []
+    for item in items:
+        if item["type"] in ("user_message", "assistant_message"):
+            described.append(f"{item['type']}:{item['content'][0]['text']}")
+        else:
+            described.append(item["type"])
+    return described
+
+
+async def test_wait_policy_runs_the_second_turn_after_the_first(make_harness: Any) -> None:
+    async with make_harness() as h:
+        thread_id = await h.new_thread("start")
+        first, _ = await start_held_turn(h, thread_id)
+        second = asyncio.create_task(h.post(message("next", thread_id)))
+        await asyncio.sleep(0.3)
+        assert not second.done()
+        h.server.release.set()
+        responses = await asyncio.gather(first, second)
+        assert [response.status_code for response in responses] == [200, 200]
+        texts = kinds(await h.items(thread_id))
+    assert texts == [
+        "user_message:start",
+        "assistant_message:start:0 start:1 start:2 start:3 start:4 ",
+        "user_message:hold on",
+        "assistant_message:hold on:0 hold on:1 hold on:2 hold on:3 hold on:4 ",
+        "user_message:next",
+        "assistant_message:next:0 next:1 next:2 next:3 next:4 ",
+    ]
+
+
+async def test_wait_policy_gives_up_after_the_timeout(make_harness: Any) -> None:
+    async with make_harness(turn_wait_timeout=0.3) as h:
+        thread_id = await h.new_thread()
+        first, _ = await start_held_turn(h, thread_id)
+        started = time.monotonic()
+        second = await h.post(message("next", thread_id))
+        assert time.monotonic() - started >= 0.3
+        assert second.status_code == 409
+        assert second.json()["error"]["code"] == "thread_busy"
+        h.server.release.set()
+        assert (await first).status_code == 200
+        assert "user_message:next" not in kinds(await h.items(thread_id))
+
+
+async def test_reject_policy_answers_409_at_once(make_harness: Any) -> None:
+    async with make_harness(turn_policy="reject") as h:
+        thread_id = await h.new_thread()
+        first, _ = await start_held_turn(h, thread_id)
+        started = time.monotonic()
+        second = await h.post(message("next", thread_id))
+        assert time.monotonic() - started < 0.25
+        assert second.status_code == 409
+        # Other threads are not affected.
+        assert (await h.stream(message("elsewhere")))[0].status_code == 200
+        h.server.release.set()
+        assert (await first).status_code == 200
+        third, _ = await h.stream(message("later", thread_id))
+        assert third.status_code == 200
+
+
+async def test_interrupt_policy_stops_the_running_turn_and_keeps_its_partial_answer(make_harness: Any) -> None:
+    async with make_harness(turn_policy="interrupt") as h:
+        thread_id = await h.new_thread("start")
+        first, _ = await start_held_turn(h, thread_id)
+        second, events = await h.stream(message("next", thread_id))
+        assert second.status_code == 200
+        assert events[-1]["item"]["content"][0]["text"] == "next:0 next:1 next:2 next:3 next:4 "
+        interrupted = await first
+        assert interrupted.status_code == 200
+        assert parse_frames(interrupted.content)[-1]["type"] == "thread.item.updated"
+        texts = kinds(await h.items(thread_id))
+    assert texts == [
+        "user_message:start",
+        "assistant_message:start:0 start:1 start:2 start:3 start:4 ",
+        "user_message:hold on",
+        "assistant_message:hold on:0 hold on:1 hold on:2 hold on:3 ",
+        "sdk_hidden_context",
+        "user_message:next",
+        "assistant_message:next:0 next:1 next:2 next:3 next:4 ",
+    ]
+
+
+async def drop_mid_stream(h: Harness, thread_id: str) -> None:
+    """Start a held turn and close the connection once part of the answer arrived."""
+    received = b""
+    async with h.client.stream(
+        "POST", f"{h.url}/chatkit", json=message("hold on", thread_id), headers={"x-user": "alice"}
+    ) as response:
+        chunks = response.aiter_raw()
+        while b"hold on:3" not in received:
+            received += await asyncio.wait_for(anext(chunks), 5)
+
+
+async def test_cancel_on_disconnect_saves_the_partial_answer(make_harness: Any) -> None:
+    async with make_harness() as h:
+        thread_id = await h.new_thread("start")
+        await drop_mid_stream(h, thread_id)
+
+        async def saved() -> bool:
+            return kinds(await h.items(thread_id))[-1] == "sdk_hidden_context"
+
+        await eventually(saved)
+        h.server.release.set()
+        await asyncio.sleep(0.1)
+        texts = kinds(await h.items(thread_id))
+        assert h.server.turns_finished == 1
+    assert texts[2:] == [
+        "user_message:hold on",
+        "assistant_message:hold on:0 hold on:1 hold on:2 hold on:3 ",
+        "sdk_hidden_context",
+    ]
+
+
+async def test_finish_on_disconnect_completes_the_turn_in_the_background(make_harness: Any) -> None:
+    async with make_harness(disconnect_policy="finish") as h:
+        thread_id = await h.new_thread("start")
+        await drop_mid_stream(h, thread_id)
+        await asyncio.sleep(0.2)
+        assert h.server.turns_finished == 1
+        h.server.release.set()
+
+        async def finished() -> bool:
+            return h.server.turns_finished == 2
+
+        await eventually(finished)
+        thread = (await h.post({"type": "threads.get_by_id", "params": {"thread_id": thread_id}})).json()
+    assert kinds(thread["items"]["data"])[2:] == [
+        "user_message:hold on",
+        "assistant_message:hold on:0 hold on:1 hold on:2 hold on:3 hold on:4 ",
+    ]
+
+
+async def test_another_user_can_neither_interrupt_nor_probe_a_busy_thread(make_harness: Any) -> None:
+    for policy in ("interrupt", "reject"):
+        async with make_harness(turn_policy=policy) as h:
+            thread_id = await h.new_thread()
+            first, _ = await start_held_turn(h, thread_id)
+            intruder = await h.post(message("stop it", thread_id), user="bob")
+            assert intruder.status_code == 404, policy
+            h.server.release.set()
+            finished = await first
+            assert parse_frames(finished.content)[-1]["type"] == "thread.item.done", policy
