@@ -16,24 +16,16 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
+from agents import Agent, OpenAIChatCompletionsModel, RunConfig, Runner
 from openai import AsyncOpenAI
 
-from agents import Agent, OpenAIChatCompletionsModel, RunConfig, Runner, TResponseInputItem
-from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
+from chatkit.agents import AgentContext, ChatCompletionsItemConverter, stream_agent_response
 from chatkit.server import ChatKitServer
 from chatkit.store import Store
-from chatkit.types import AssistantMessageItem, ThreadMetadata, ThreadStreamEvent, UserMessageItem
+from chatkit.types import ThreadMetadata, ThreadStreamEvent, UserMessageItem
 
 Context = dict[str, Any]
 HISTORY = 40
-
-
-class PlainTextConverter(ThreadItemConverter):
-    """Replays the assistant's earlier answers as plain strings, the form Chat Completions accepts."""
-
-    async def assistant_message_to_input(self, item: AssistantMessageItem) -> TResponseInputItem:
-        """The assistant's text as one plain assistant message."""
-        return {"role": "assistant", "content": "".join(part.text for part in item.content)}
 
 
 class LocalModelServer(ChatKitServer[Context]):
@@ -44,7 +36,8 @@ class LocalModelServer(ChatKitServer[Context]):
         self.agent = Agent[AgentContext[Context]](
             name="Assistant", instructions="You are a concise, friendly assistant.", model=model
         )
-        self.converter = PlainTextConverter()
+        # Earlier answers are replayed as plain text, the form Chat Completions models accept.
+        self.converter = ChatCompletionsItemConverter()
         # Traces would be sent to the OpenAI platform: not wanted with another provider.
         self.run_config = RunConfig(tracing_disabled=True)
 

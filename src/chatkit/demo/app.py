@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agents import Model
+
 from chatkit.demo.model import OfflineModel
 
 if TYPE_CHECKING:
@@ -33,9 +34,8 @@ def demo_model(pace: float = DEFAULT_PACE) -> Model:
     """
     if not os.environ.get("OPENAI_API_KEY"):
         return OfflineModel(delay=pace)
-    from openai import AsyncOpenAI
-
     from agents import OpenAIChatCompletionsModel, OpenAIResponsesModel
+    from openai import AsyncOpenAI
 
     name = os.environ.get("CHATKIT_DEMO_MODEL") or DEFAULT_OPENAI_MODEL
     default_api = "chat_completions" if os.environ.get("OPENAI_BASE_URL") else "responses"
@@ -57,8 +57,13 @@ def create_demo_app(
     `pace` (seconds per streamed word, env `CHATKIT_DEMO_PACE`) slows the offline model down;
     `CHATKIT_DEMO_CORS_ORIGINS` (comma-separated) replaces the origins allowed to call it.
     """
+    from chatkit.agents import ChatCompletionsItemConverter
     from chatkit.attachments import LocalAttachmentConverter, LocalAttachmentStore
     from chatkit.demo.server import DemoServer
+
+    class DemoConverter(LocalAttachmentConverter, ChatCompletionsItemConverter):
+        """Attachments as model input, earlier answers as plain text (which both OpenAI APIs accept)."""
+
     from chatkit.playground import playground_app
     from chatkit.stores import SQLiteStore
 
@@ -71,7 +76,7 @@ def create_demo_app(
         SQLiteStore(db_path),
         attachments,
         model=model,
-        converter=LocalAttachmentConverter(attachments),
+        converter=DemoConverter(attachments),
         # Research steps take ten words' time: long enough to watch, short enough not to wait.
         pace=pace * 10,
         # Traces go to the OpenAI platform: pointless for the offline model or another provider.
