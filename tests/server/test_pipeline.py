@@ -12,6 +12,7 @@ from unittest.mock import ANY
 from tests.server.scripted import ALICE, Context, ScriptedServer, assistant, request, stream, types_of, user_input
 
 from chatkit.errors import CustomStreamError, ErrorCode, StreamError
+from chatkit.server import StreamingResult
 from chatkit.store import Store
 from chatkit.types import (
     AssistantMessageContent,
@@ -343,3 +344,38 @@ async def test_an_item_finished_again_in_a_later_turn_is_updated_in_place(store:
     ]
     resumed = await store.load_item(thread_id, "asst_resumed", ALICE)
     assert isinstance(resumed, AssistantMessageItem) and resumed.content[0].text == "Finished"
+
+
+async def test_a_consumer_closing_the_stream_early_keeps_the_partial_answer(store: Store[Context]) -> None:
+    closed = asyncio.Event()
+
+    async def streaming(thread: ThreadMetadata, _: UserMessageItem | None, __: Context) -> Responder:
+        try:
+            yield ThreadItemAddedEvent(
+                item=AssistantMessageItem(
+                    id="asst_1",
+                    thread_id=thread.id,
+                    created_at=datetime.now(),
+                    content=[AssistantMessageContent(text="")],
+                )
+            )
+            for word in ("Once", " upon", " a", " time"):
+                yield ThreadItemUpdatedEvent(
+                    item_id="asst_1", update=AssistantMessageContentPartTextDelta(content_index=0, delta=word)
+                )
+        finally:
+            closed.set()
+
+    server = ScriptedServer(store)
+    server.responder = streaming
+    result = await server.process(request("threads.create", input=user_input("Story")), ALICE)
+    assert isinstance(result, StreamingResult)
+    iterator = aiter(result)
+    for _frame in range(6):  # created, the user's message, options, added, two deltas
+        await anext(iterator)
+    await result.json_events.aclose()
+    assert closed.is_set()  # the responder was closed too
+    thread_id = (await store.load_threads(1, None, "desc", ALICE)).data[0].id
+    saved = await stored(store, thread_id)
+    assert [item.type for item in saved] == ["assistant_message", "sdk_hidden_context"]
+    assert saved[0].content[0].text == "Once upon"

@@ -269,8 +269,10 @@ class ChatKitServer(ABC, Generic[TContext]):
             yield encode_event(StreamOptionsEvent(stream_options=self.get_stream_options(thread, context)))
             pending = PendingItems()
             seen = _ThreadSnapshot(thread)
+            events: AsyncIterator[ThreadStreamEvent] | None = None
             try:
-                async for event in plan.responder():
+                events = plan.responder()
+                async for event in events:
                     # Most events of a reply are text deltas: test for them first.
                     if isinstance(event, ThreadItemUpdatedEvent):
                         pending.apply(event.item_id, event.update)
@@ -298,7 +300,9 @@ class ChatKitServer(ABC, Generic[TContext]):
                     if seen.changed():
                         await store.save_thread(thread, context)
                         yield encode_event(ThreadUpdatedEvent(thread=_with_items(thread)))
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, GeneratorExit):
+                # A stop, a reload and a dropped connection all end here: a cancelled task, or a
+                # consumer that closed the stream. Either way the user saw a partial answer; keep it.
                 await self.handle_stream_cancelled(thread, pending.items(), context)
                 raise
             except CustomStreamError as error:
@@ -308,6 +312,11 @@ class ChatKitServer(ABC, Generic[TContext]):
             except Exception:
                 logger.exception("response to thread %s failed", thread.id)
                 yield encode_event(ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=True))
+            finally:
+                # A responder left mid-stream (the consumer closed ours) gets to clean up now.
+                close = getattr(events, "aclose", None)
+                if close is not None:
+                    await close()
             if seen.changed():
                 await store.save_thread(thread, context)
                 yield encode_event(ThreadUpdatedEvent(thread=_with_items(thread)))
