@@ -3,24 +3,32 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-SPEC := ../shared/spec
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: install test lint demo bench clean
+.PHONY: install browser test lint demo bench docs fuzz soak clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints/test.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints/test.txt -e ".[dev,postgres,serve]"
+	$(PY) -m pip install -q -c constraints/test.txt -e ".[dev,postgres,serve,docs,examples]"
 	touch $(STAMP)
 
+# The browser tests drive Debian's Chromium (never a downloaded browser build).
+browser:
+	@test -x $(CHROMIUM) || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+		else echo "install Chromium for the browser tests: sudo apt-get install chromium"; fi; }
+
+LINTED := $(wildcard src tests benchmarks examples scripts docs/_hooks)
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/pyright
 
-test: lint
+test: lint browser
 	$(PY) -m pytest
 
 demo: $(STAMP)
@@ -29,5 +37,8 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site
