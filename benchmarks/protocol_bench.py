@@ -55,7 +55,9 @@ def reply_events(thread_id: str, deltas: int) -> list[ThreadStreamEvent]:
     events.extend([delta] * deltas)
     final = AssistantMessageContent(text=DELTA * deltas)
     events.append(
-        ThreadItemUpdatedEvent(item_id=message.id, update=AssistantMessageContentPartDone(content_index=0, content=final))
+        ThreadItemUpdatedEvent(
+            item_id=message.id, update=AssistantMessageContentPartDone(content_index=0, content=final)
+        )
     )
     events.append(ThreadItemDoneEvent(item=message.model_copy(update={"content": [final]})))
     return events

@@ -19,10 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
-from openai import AsyncOpenAI
-from starlette.requests import Request
-
 from agents import (
     Agent,
     Model,
@@ -34,6 +30,10 @@ from agents import (
     TResponseInputItem,
     function_tool,
 )
+from fastapi import FastAPI
+from openai import AsyncOpenAI
+from starlette.requests import Request
+
 from chatkit.actions import Action
 from chatkit.agents import AgentContext, ClientToolCall, ThreadItemConverter, stream_agent_response
 from chatkit.asgi import HTTPAuthError, create_app

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from agents import Handoff, Model, ModelResponse, ModelSettings, ModelTracing, Tool, Usage
 from agents.agent_output import AgentOutputSchemaBase
 from agents.items import TResponseInputItem, TResponseOutputItem, TResponseStreamEvent
 from openai.types.responses import (
@@ -37,8 +38,6 @@ from openai.types.responses import (
     ResponseTextDoneEvent,
 )
 from openai.types.responses.response_prompt_param import ResponsePromptParam
-
-from agents import Handoff, Model, ModelResponse, ModelSettings, ModelTracing, Tool, Usage
 
 MODEL_NAME = "chatkit-demo-offline"
 RESEARCH_TOOL = "research_topic"
