@@ -37,6 +37,12 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
+fuzz: $(STAMP)
+	$(PY) scripts/reliability/fuzz.py --requests 100000 --postgres
+
+soak: $(STAMP)
+	$(PY) scripts/reliability/soak.py --clients 500 --seconds 60
+
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict
 

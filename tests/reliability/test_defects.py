@@ -1,0 +1,144 @@
+"""Regression tests for the defects the reliability suite found, each pinned to the smallest request.
+
+The fixes belong to code other people own (`chatkit.server`, `chatkit.stores`, `chatkit.asgi`),
+so each test is a strict xfail until its fix lands: it then passes, strict mode turns that into a
+failure, and whoever fixed it removes the mark (and the matching `KNOWN_DEFECTS` entry of
+`fuzzing.py`). Tests without the mark guard defects already fixed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from chatkit.asgi import create_app
+from chatkit.attachments import LocalAttachmentStore
+from chatkit.server import NonStreamingResult, StreamingResult
+from chatkit.store import NotFoundError
+from tests.reliability.scripted import CannedServer
+from tests.reliability.serving import user_context
+from tests.reliability.world import Tenant, seed_tenant, user_input
+from tests.stores.backends import PERSISTENT_BACKENDS, make_store
+
+BASE_URL = "http://127.0.0.1/chatkit"
+
+
+async def two_tenants(server: CannedServer, tmp_path: Path) -> tuple[Tenant, Tenant, LocalAttachmentStore[Any]]:
+    """Alice's and Bob's seeded worlds, and the attachment files."""
+    files = server.attachment_store
+    assert isinstance(files, LocalAttachmentStore)
+    return await seed_tenant(server, files, "alice"), await seed_tenant(server, files, "bob"), files
+
+
+def canned(store: Any, tmp_path: Path) -> CannedServer:
+    """The canned server with local attachment files under `tmp_path`."""
+    return CannedServer(store, LocalAttachmentStore(tmp_path / "files", secret="s", base_url=BASE_URL), pause=0)
+
+
+@pytest.mark.parametrize("backend", PERSISTENT_BACKENDS)
+async def test_another_users_attachment_delete_leaves_the_file(backend: str, tmp_path: Path) -> None:
+    """Found by the fuzzer: Bob's attachments.delete removed Alice's file; fixed in chatkit/server/core.py."""
+    async with make_store(backend, tmp_path) as store:
+        server = canned(store, tmp_path)
+        alice, bob, files = await two_tenants(server, tmp_path)
+        request = json.dumps({"type": "attachments.delete", "params": {"attachment_id": alice.attachment}})
+        with pytest.raises(NotFoundError):
+            await server.process(request, bob.context)
+        assert await files.load_file(alice.attachment) is not None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="threads.create saves the thread and sends thread.created before loading the attachments, "
+    "so an unknown attachment fails mid-stream after writing (chatkit/server/core.py: _stream)",
+)
+@pytest.mark.parametrize("backend", PERSISTENT_BACKENDS)
+async def test_create_with_someone_elses_attachment_writes_nothing(backend: str, tmp_path: Path) -> None:
+    async with make_store(backend, tmp_path) as store:
+        server = canned(store, tmp_path)
+        alice, bob, _ = await two_tenants(server, tmp_path)
+        request = {"type": "threads.create", "params": {"input": user_input("hi", [alice.attachment])}}
+        result = await server.process(json.dumps(request), bob.context)
+        assert isinstance(result, StreamingResult)
+        frames: list[bytes] = []
+        with pytest.raises(NotFoundError):
+            async for frame in result:
+                frames.append(frame)
+        assert frames == []
+        assert len((await store.load_threads(100, None, "asc", bob.context)).data) == len(bob.threads)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a page limit of 2**63 - 1 or more overflows the database integer (OverflowError on SQLite, "
+    "NumericValueOutOfRange on PostgreSQL); the stores should clamp `limit` before `limit + 1`",
+)
+@pytest.mark.parametrize("backend", PERSISTENT_BACKENDS)
+@pytest.mark.parametrize("request_type", ["threads.list", "items.list"])
+async def test_a_huge_page_limit_is_served(backend: str, request_type: str, tmp_path: Path) -> None:
+    async with make_store(backend, tmp_path) as store:
+        server = canned(store, tmp_path)
+        alice, _, _ = await two_tenants(server, tmp_path)
+        params: dict[str, Any] = {"limit": 2**63 - 1}
+        if request_type == "items.list":
+            params["thread_id"] = alice.threads["chat"]
+        result = await server.process(json.dumps({"type": request_type, "params": params}), alice.context)
+        assert isinstance(result, NonStreamingResult)
+        assert json.loads(result.json)["data"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps({"type": {"a": 1}, "params": {"thread_id": "thr_1"}}).encode(),
+        json.dumps({"type": ["threads.create"], "params": {"thread_id": "thr_1"}}).encode(),
+        b'{"type": "threads.list", "params": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    ],
+    ids=["object_type", "array_type", "deep_nesting"],
+)
+async def test_a_malformed_request_is_a_400(body: bytes, tmp_path: Path) -> None:
+    """Found by the fuzzer (a 500 from the endpoint's peek at the body); fixed in chatkit/asgi/_endpoint.py."""
+    async with make_store("sqlite", tmp_path) as store:
+        app = create_app(canned(store, tmp_path), context=user_context, max_body_bytes=len(body))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+            answer = await client.post(BASE_URL, content=body, headers={"x-user": "alice"})
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize("backend", PERSISTENT_BACKENDS)
+@pytest.mark.parametrize("request_type", ["threads.delete", "items.feedback"])
+async def test_another_users_thread_is_not_found(backend: str, request_type: str, tmp_path: Path) -> None:
+    """Found by the isolation tests: these answered {} for another user's thread; fixed in chatkit/server/core.py."""
+    async with make_store(backend, tmp_path) as store:
+        server = canned(store, tmp_path)
+        alice, bob, _ = await two_tenants(server, tmp_path)
+        request = next(template for template in alice.templates() if template["type"] == request_type)
+        with pytest.raises(NotFoundError):
+            await server.process(json.dumps(request), bob.context)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a negative page limit answers has_more=true with no `after` cursor, so a paginating client loops "
+    "forever; chatkit/server/core.py should treat limit < 1 like no limit (or refuse it)",
+)
+@pytest.mark.parametrize("request_type", ["threads.list", "items.list"])
+async def test_a_negative_page_limit_gives_a_usable_page(request_type: str, tmp_path: Path) -> None:
+    async with make_store("sqlite", tmp_path) as store:
+        server = canned(store, tmp_path)
+        alice, _, _ = await two_tenants(server, tmp_path)
+        params: dict[str, Any] = {"limit": -1}
+        if request_type == "items.list":
+            params["thread_id"] = alice.threads["chat"]
+        try:
+            result = await server.process(json.dumps({"type": request_type, "params": params}), alice.context)
+        except ValueError:
+            return
+        assert isinstance(result, NonStreamingResult)
+        page = json.loads(result.json)
+        assert page["data"] and (not page["has_more"] or page.get("after"))
