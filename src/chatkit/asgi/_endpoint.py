@@ -87,6 +87,8 @@ class ChatKitEndpoint:
             if request_type == "attachments.create":
                 # Upload and preview URLs hang below the URL the client reached this endpoint at.
                 request_base_url.set(str(request.url.replace(query="")).rstrip("/"))
+            elif request_type == "threads.create":
+                await _require_attachments(self.server, body, context)
             result = await self.server.process(body, context)
         except Exception as error:
             problem = problem_from(error)
@@ -140,3 +142,19 @@ def _peek(body: bytes) -> tuple[str | None, str | None]:
     thread_id = params.get("thread_id") if isinstance(params, dict) else None
     streaming = request_type in _STREAMING_TYPES
     return request_type, thread_id if isinstance(thread_id, str) and streaming else None
+
+
+async def _require_attachments(server: ChatKitServer[Any], body: bytes, context: Any) -> None:
+    """Refuse a `threads.create` naming an attachment the caller does not have, before anything is written.
+
+    `process()` keeps the reference's order (the thread is created and announced, then the
+    attachments are loaded), which over HTTP would be a 200 stream cut short and an empty thread.
+    """
+    try:
+        attachment_ids = json.loads(body)["params"]["input"]["attachments"]
+    except (ValueError, KeyError, TypeError):
+        return  # malformed: process() refuses it with a precise validation error
+    if isinstance(attachment_ids, list):
+        for attachment_id in attachment_ids:
+            if isinstance(attachment_id, str):
+                await server.store.load_attachment(attachment_id, context)

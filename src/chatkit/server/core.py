@@ -168,12 +168,12 @@ class ChatKitServer(ABC, Generic[TContext]):
             result = await self._load_full_thread(request.params.thread_id, context)
         elif isinstance(request, ThreadsListReq):
             params = request.params
-            page = await store.load_threads(params.limit or DEFAULT_PAGE_SIZE, params.after, params.order, context)
+            page = await store.load_threads(_page_size(params.limit), params.after, params.order, context)
             return encode_thread_listing(page)
         elif isinstance(request, ItemsListReq):
             params = request.params
             page = await store.load_thread_items(
-                params.thread_id, params.after, params.limit or DEFAULT_PAGE_SIZE, params.order, context
+                params.thread_id, params.after, _page_size(params.limit), params.order, context
             )
             result = _visible(page)
         elif isinstance(request, ThreadsUpdateReq):
@@ -476,6 +476,13 @@ def _with_items(thread: ThreadMetadata, items: Page[ThreadItem] | None = None) -
     """The thread as the client receives it: metadata plus a page of items (empty by default)."""
     fields = {name: value for name, value in thread.__dict__.items() if name != "items"}
     return Thread.model_construct(**fields, items=items if items is not None else _empty_page())
+
+
+def _page_size(limit: int | None) -> int:
+    """The page size a listing asks for: missing, zero or negative means the default."""
+    # A negative limit would answer an empty page that claims more rows follow: a client paging
+    # through it would never stop.
+    return limit if limit is not None and limit > 0 else DEFAULT_PAGE_SIZE
 
 
 def _visible(page: Page[ThreadItem]) -> Page[ThreadItem]:

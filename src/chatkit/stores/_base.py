@@ -77,6 +77,15 @@ class ScopedStore(Store[Any]):
         return resolve_scope(self._scope_function, self._single_tenant, context)
 
 
+MAX_PAGE_SIZE = 10_000
+"""The most rows one page holds, whatever the caller asks: paging goes on with `after`."""
+
+
+def clamp_limit(limit: int) -> int:
+    """A page size the database can take: negative is empty, huge is `MAX_PAGE_SIZE`."""
+    return min(max(limit, 0), MAX_PAGE_SIZE)
+
+
 def page_of(rows: Sequence[T], limit: int) -> Page[T]:
     """A page from up to `limit + 1` rows: the extra row only says that more follow."""
     data = list(rows[:limit])

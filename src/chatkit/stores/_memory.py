@@ -8,7 +8,7 @@ from typing import Any
 
 from chatkit.store import NotFoundError
 from chatkit.stores import _codec
-from chatkit.stores._base import ScopedStore, page_of
+from chatkit.stores._base import ScopedStore, clamp_limit, page_of
 from chatkit.stores._locks import KeyedLocks
 from chatkit.stores._scope import ScopeFunction, default_scope
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
@@ -23,7 +23,7 @@ def _window(ids: list[str], after: str | None, limit: int, order: str, what: str
             start = ordered.index(after) + 1
         except ValueError:
             raise NotFoundError(f"{what} cursor {after!r} not found") from None
-    return ordered[start : start + max(limit, 0) + 1]
+    return ordered[start : start + limit + 1]
 
 
 class MemoryStore(ScopedStore):
@@ -69,6 +69,7 @@ class MemoryStore(ScopedStore):
     async def load_threads(self, limit: int, after: str | None, order: str, context: Any) -> Page[ThreadMetadata]:
         """A page of the caller's threads in creation order."""
         threads = self._threads.get(self._scope(context), {})
+        limit = clamp_limit(limit)
         ids = _window(list(threads), after, limit, order, "Thread")
         return page_of([_codec.load_thread(threads[thread_id]) for thread_id in ids], limit)
 
@@ -86,6 +87,7 @@ class MemoryStore(ScopedStore):
     ) -> Page[ThreadItem]:
         """A page of the thread's items in insertion order."""
         items = self._thread_items(thread_id, context)
+        limit = clamp_limit(limit)
         ids = _window(list(items), after, limit, order, "Item")
         return page_of([_codec.load_item(items[item_id]) for item_id in ids], limit)
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatkit.store import NotFoundError
 from chatkit.stores import _codec
-from chatkit.stores._base import ScopedStore, page_of
+from chatkit.stores._base import ScopedStore, clamp_limit, page_of
 from chatkit.stores._errors import StoreError, StoreUnavailableError
 from chatkit.stores._locks import KeyedLocks
 from chatkit.stores._scope import ScopeFunction, default_scope
@@ -332,7 +332,7 @@ class PostgresStore(ScopedStore):
     async def load_threads(self, limit: int, after: str | None, order: str, context: Any) -> Page[ThreadMetadata]:
         """A page of the caller's threads in creation order."""
         scope = self._scope(context)
-        limit = max(limit, 0)
+        limit = clamp_limit(limit)
         ascending = order == "asc"
 
         async def work(conn: AsyncConnection[Any]) -> list[Any]:
@@ -367,7 +367,7 @@ class PostgresStore(ScopedStore):
         """A page of the thread's items in insertion order."""
         scope = self._scope(context)
         thread_key = _key(thread_id)
-        limit = max(limit, 0)
+        limit = clamp_limit(limit)
         ascending = order == "asc"
 
         async def work(conn: AsyncConnection[Any]) -> list[Any]:

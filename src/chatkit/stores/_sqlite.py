@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from chatkit.store import NotFoundError
 from chatkit.stores import _codec
-from chatkit.stores._base import ScopedStore, page_of
+from chatkit.stores._base import ScopedStore, clamp_limit, page_of
 from chatkit.stores._errors import StoreError, StoreUnavailableError
 from chatkit.stores._locks import KeyedLocks
 from chatkit.stores._scope import ScopeFunction, default_scope
@@ -225,7 +225,7 @@ class SQLiteStore(ScopedStore):
     async def load_threads(self, limit: int, after: str | None, order: str, context: Any) -> Page[ThreadMetadata]:
         """A page of the caller's threads in creation order."""
         scope = self._scope(context)
-        limit = max(limit, 0)
+        limit = clamp_limit(limit)
         ascending = order == "asc"
 
         def work(db: sqlite3.Connection) -> list[ThreadMetadata]:
@@ -260,7 +260,7 @@ class SQLiteStore(ScopedStore):
     ) -> Page[ThreadItem]:
         """A page of the thread's items in insertion order."""
         scope = self._scope(context)
-        limit = max(limit, 0)
+        limit = clamp_limit(limit)
         ascending = order == "asc"
 
         def work(db: sqlite3.Connection) -> list[ThreadItem]:
