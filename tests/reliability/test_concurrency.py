@@ -12,7 +12,6 @@ import uuid
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.reliability.clients import Turn, all_items, message_request, stream_turn, turns_of
 from tests.reliability.processes import store_options, tagged, terminate_backends
@@ -83,11 +82,6 @@ async def test_two_processes_serialize_the_turns_of_a_thread(tmp_path: Path) -> 
                 await server.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PostgresStore.turn_lock is a session advisory lock: when the holder's session dies mid-turn the "
-    "lock is released while the turn keeps streaming, and a waiting process starts a second turn on the thread",
-)
 async def test_a_turn_whose_lock_session_dies_does_not_overlap_the_next(tmp_path: Path) -> None:
     tags = [f"chatkit-lock-{uuid.uuid4().hex[:8]}" for _ in range(2)]
     async with store_options("postgres", tmp_path) as options:

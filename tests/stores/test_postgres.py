@@ -14,7 +14,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
-from chatkit.stores import PostgresStore, StoreError, StoreUnavailableError
+from chatkit.stores import PostgresStore, StoreError, StoreUnavailableError, TurnLockLostError
 
 from .backends import drop_postgres_schema, postgres_schema
 from .samples import thread, user_message
@@ -115,6 +115,32 @@ async def test_a_cancelled_lock_wait_leaves_no_lock_behind(postgres_dsn: str, sc
                 pass
 
         await asyncio.wait_for(both(), 10)
+
+
+async def test_a_turn_whose_lock_session_ended_may_not_write_its_thread(postgres_dsn: str, schema: str) -> None:
+    """Found by the reliability suite: a lost lock let two turns interleave their items."""
+    application = f"chatkit_test_{uuid.uuid4().hex[:8]}"
+    async with (
+        PostgresStore(f"{postgres_dsn}?application_name={application}", schema=schema) as store,
+        await psycopg.AsyncConnection.connect(postgres_dsn, autocommit=True) as admin,
+    ):
+        for thread_id in ("thr_1", "thr_2"):
+            await store.save_thread(thread(thread_id), ALICE)
+        with pytest.raises(TurnLockLostError):
+            async with store.turn_lock("thr_1", ALICE):
+                await store.add_thread_item("thr_1", user_message("thr_1", "msg_before"), ALICE)
+                # The session holding the lock ends, as in a failover: the lock is released with it.
+                await admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s"
+                    " AND pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted)",
+                    (application,),
+                )
+                await store.add_thread_item("thr_2", user_message("thr_2", "msg_elsewhere"), ALICE)
+                await store.add_thread_item("thr_1", user_message("thr_1", "msg_after"), ALICE)
+        items = await store.load_thread_items("thr_1", None, 10, "asc", ALICE)
+        assert [item.id for item in items.data] == ["msg_before"]
+        async with store.turn_lock("thr_1", ALICE):
+            await store.add_thread_item("thr_1", user_message("thr_1", "msg_next_turn"), ALICE)
 
 
 async def test_the_pool_recovers_from_terminated_connections(postgres_dsn: str, schema: str) -> None:

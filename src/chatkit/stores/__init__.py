@@ -7,7 +7,7 @@ use) and offers `turn_lock(thread_id, context)` to serialize the turns run on on
 """
 
 from chatkit.stores._base import ScopedStore
-from chatkit.stores._errors import ScopeError, StoreError, StoreUnavailableError
+from chatkit.stores._errors import ScopeError, StoreError, StoreUnavailableError, TurnLockLostError
 from chatkit.stores._memory import MemoryStore
 from chatkit.stores._postgres import PostgresStore
 from chatkit.stores._scope import ScopeFunction, default_scope
@@ -23,6 +23,7 @@ __all__ = [
     "ScopedStore",
     "StoreError",
     "StoreUnavailableError",
+    "TurnLockLostError",
     "default_scope",
     "store_from_url",
 ]

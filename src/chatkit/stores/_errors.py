@@ -18,3 +18,7 @@ class ScopeError(StoreError, ValueError):
 
 class StoreUnavailableError(StoreError):
     """The database could not be reached, or the connection failed during an operation."""
+
+
+class TurnLockLostError(StoreUnavailableError):
+    """A turn's lock ended with its database session; the turn may no longer write the thread."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from chatkit.store import NotFoundError
 from chatkit.stores import _codec
 from chatkit.stores._base import ScopedStore, clamp_limit, page_of
-from chatkit.stores._errors import StoreError, StoreUnavailableError
+from chatkit.stores._errors import StoreError, StoreUnavailableError, TurnLockLostError
 from chatkit.stores._locks import KeyedLocks
 from chatkit.stores._scope import ScopeFunction, default_scope
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
@@ -95,6 +95,10 @@ _QUERIES = {
 }
 
 
+_FENCE_CHECK = b"""SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = %s
+    AND classid::bigint = %s AND objid::bigint = %s AND objsubid = 1"""
+
+
 def _key(value: str) -> bytes:
     return hashlib.sha256(value.encode()).digest()
 
@@ -148,6 +152,8 @@ class PostgresStore(ScopedStore):
         # Turn locks hold a connection for a whole turn: they get their own pool, so holders never
         # starve the work they serialize.
         self._lock_pool: AsyncConnectionPool[Any] | None = None
+        # Threads whose turn lock this process holds: (scope, key) -> (backend pid, lock id).
+        self._fences: dict[tuple[str, bytes], tuple[int, int]] = {}
         self._locks = KeyedLocks()
         # Validated above, so quoting cannot be escaped; quoted, the name keeps its case.
         self._quoted_schema = f'"{schema}"'
@@ -275,15 +281,37 @@ class PostgresStore(ScopedStore):
 
         return await self._run(work)
 
-    async def _execute(self, query: str, params: tuple[Any, ...]) -> None:
+    async def _execute(self, query: str, params: tuple[Any, ...], thread: tuple[str, bytes] | None = None) -> None:
+        """Run a write; one to `thread` (scope, key) is checked against its turn lock, if held here."""
+
         async def work(conn: AsyncConnection[Any]) -> None:
+            await self._check_fence(conn, thread)
             await conn.execute(self._sql[query], params)
 
-        await self._run(work)
+        await self._run(work, transaction=thread in self._fences)
+
+    async def _check_fence(self, conn: AsyncConnection[Any], thread: tuple[str, bytes] | None) -> None:
+        """Refuse to write a thread whose turn lock this process held but lost.
+
+        A session that ended (failover, `pg_terminate_backend`) released its advisory lock, so
+        another process may already run a turn on the thread: writing would interleave the two.
+        """
+        fence = self._fences.get(thread) if thread is not None else None
+        if fence is None:
+            return
+        pid, lock_id = fence
+        # pg_locks splits a bigint advisory key into two unsigned 32-bit halves.
+        halves = ((lock_id >> 32) & 0xFFFFFFFF, lock_id & 0xFFFFFFFF)
+        if await (await conn.execute(_FENCE_CHECK, (pid, *halves))).fetchone() is None:
+            raise TurnLockLostError("the turn lock was lost (its PostgreSQL session ended); refusing to write")
 
     @asynccontextmanager
     async def turn_lock(self, thread_id: str, context: Any) -> AsyncIterator[None]:
-        """Serialize the turns run on one thread across tasks, processes and hosts (an advisory lock)."""
+        """Serialize the turns run on one thread across tasks, processes and hosts (an advisory lock).
+
+        While it is held, writes to the thread check that the lock still is: if its session ended,
+        they raise `TurnLockLostError` instead of interleaving with the next holder's turn.
+        """
         import psycopg
         from psycopg_pool import PoolTimeout
 
@@ -303,9 +331,12 @@ class PostgresStore(ScopedStore):
                         # Interrupted while waiting: ending the session drops the request and any lock.
                         await conn.close()
                         raise
+                    fence_key = (self._scope(context), _key(thread_id))
+                    self._fences[fence_key] = (conn.info.backend_pid, lock_id)
                     try:
                         yield
                     finally:
+                        del self._fences[fence_key]
                         try:
                             await conn.execute(b"SELECT pg_advisory_unlock(%s)", (lock_id,))
                         except psycopg.Error:
@@ -327,7 +358,8 @@ class PostgresStore(ScopedStore):
     async def save_thread(self, thread: ThreadMetadata, context: Any) -> None:
         """Create or update the thread's metadata."""
         data = _codec.dump_thread(thread)
-        await self._execute("save_thread", (self._scope(context), _key(thread.id), thread.id, data))
+        scope, key = self._scope(context), _key(thread.id)
+        await self._execute("save_thread", (scope, key, thread.id, data), thread=(scope, key))
 
     async def load_threads(self, limit: int, after: str | None, order: str, context: Any) -> Page[ThreadMetadata]:
         """A page of the caller's threads in creation order."""
@@ -353,6 +385,7 @@ class PostgresStore(ScopedStore):
         key = (self._scope(context), _key(thread_id))
 
         async def work(conn: AsyncConnection[Any]) -> None:
+            await self._check_fence(conn, key)
             await conn.execute(self._sql["delete_thread_attachments"], key)
             # The items go with the thread: ON DELETE CASCADE.
             await conn.execute(self._sql["delete_thread"], key)
@@ -402,7 +435,7 @@ class PostgresStore(ScopedStore):
 
         row = (self._scope(context), _key(thread_id), _key(item.id), thread_id, item.id, _codec.dump_item(item))
         try:
-            await self._execute("save_item", row)
+            await self._execute("save_item", row, thread=(row[0], row[1]))
         except psycopg.errors.ForeignKeyViolation:
             raise NotFoundError(f"Thread {thread_id!r} not found") from None
 
@@ -416,7 +449,13 @@ class PostgresStore(ScopedStore):
     async def delete_thread_item(self, thread_id: str, item_id: str, context: Any) -> None:
         """Delete one item; a missing item is fine, a missing thread is `NotFoundError`."""
         scope, thread_key = self._scope(context), _key(thread_id)
-        rows = await self._fetch("delete_item", (scope, thread_key, _key(item_id), scope, thread_key))
+        params = (scope, thread_key, _key(item_id), scope, thread_key)
+
+        async def work(conn: AsyncConnection[Any]) -> list[Any]:
+            await self._check_fence(conn, (scope, thread_key))
+            return await (await conn.execute(self._sql["delete_item"], params)).fetchall()
+
+        rows = await self._run(work, transaction=(scope, thread_key) in self._fences)
         if rows[0][0] == 0:
             raise NotFoundError(f"Thread {thread_id!r} not found")
 
