@@ -231,3 +231,16 @@ async def test_signed_ids_with_dots_never_reach_the_disk(h: Harness) -> None:
     token = h.files.sign("file", "x.json", ttl=None)
     meta = await h.client.get(f"{h.url}/chatkit/files/x.json?token={token}")
     assert meta.status_code == 404
+
+
+async def test_a_multipart_body_cut_off_mid_file_is_refused_unparsed(h: Harness) -> None:
+    """Found by the upload fuzzer: parsing a cut-off part leaked the parser's temporary file."""
+    body = b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n'
+    response = await h.client.post(
+        f"{h.url}/chatkit/upload",
+        content=body + png()[:10],
+        headers={"x-user": "alice", "content-type": "multipart/form-data; boundary=XyZ"},
+    )
+    assert response.status_code == 400, response.text
+    assert "boundary" in response.json()["error"]["message"]
+    assert files_on_disk(h.files) == []

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from starlette.types import ASGIApp
 
 from chatkit.asgi import create_app
@@ -141,12 +140,6 @@ async def test_upload_routes_survive_fuzzing(tmp_path: Path) -> None:
     assert statuses.get(200, 0) > 10 and sum(count for status, count in statuses.items() if status >= 400) > 100
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a multipart body cut off inside the file part leaves Starlette's parser holding a temporary file "
-    "it never closes (chatkit/asgi/_uploads.py _receive_file: buffer the bounded body and refuse it unless "
-    "it ends with the closing boundary, before parsing)",
-)
 async def test_a_truncated_multipart_upload_leaks_nothing(tmp_path: Path) -> None:
     files = LocalAttachmentStore[Any](tmp_path / "files", secret="s", max_bytes=2048)
     async with make_store("sqlite", tmp_path) as store:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 from typing import Any, NamedTuple
 
@@ -22,7 +23,6 @@ from chatkit.asgi._http import (
     HTTPProblem,
     build_context,
     check_content_length,
-    limited_receive,
     problem_body,
     problem_from,
     read_body,
@@ -36,6 +36,7 @@ from chatkit.types.wire import WIRE_CONTEXT
 _ATTACHMENT: TypeAdapter[Attachment] = TypeAdapter(Attachment)
 # Room for the multipart envelope around a file of the maximum size.
 _MULTIPART_OVERHEAD = 64 * 1024
+_BOUNDARY = re.compile(r'boundary="?([^";]+)"?')
 _INLINE_TYPES = ("image/", "application/pdf")
 
 
@@ -137,9 +138,19 @@ class UploadEndpoints:
             return _Upload(None, content_type, data)
         limit = self.files.max_bytes + _MULTIPART_OVERHEAD
         check_content_length(request.scope, limit)
-        bounded = Request(request.scope, limited_receive(request.receive, limit))
+        body = await read_body(request.scope, request.receive, limit)
+        # Starlette's parser never closes the temporary file of a part cut off mid-way, so a body
+        # that does not end with its closing boundary is refused before it is parsed.
+        boundary = _BOUNDARY.search(content_type or "")
+        if boundary is None or not body.rstrip(b"\r\n").endswith(b"--" + boundary.group(1).encode() + b"--"):
+            raise HTTPProblem(400, "invalid_request", "malformed multipart body: it does not end with its boundary")
+
+        async def replay() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        buffered = Request(request.scope, replay)
         try:
-            form = await bounded.form(max_files=1, max_fields=16)
+            form = await buffered.form(max_files=1, max_fields=16)
         except HTTPException as error:
             raise HTTPProblem(400, "invalid_request", f"malformed multipart body: {error.detail}") from None
         try:
