@@ -9,8 +9,9 @@ The invariants, checked after every request:
 - a refused request changed nothing: every row and every file is as before;
 - no request changed another tenant's rows or files.
 
-Failures matching a `KNOWN_DEFECTS` entry are counted apart: each has a strict-xfail regression
-test in `tests/reliability/test_defects.py`; delete the entry once the defect is fixed.
+Failures matching a `KNOWN_DEFECTS` entry are counted apart: an open defect has a strict-xfail
+regression test in `tests/reliability/test_defects.py` (delete the entry once it is fixed); the one
+entry left is the reference's own behaviour, kept on purpose and tested there too.
 """
 
 from __future__ import annotations
