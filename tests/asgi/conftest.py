@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.requests import Request
 from starlette.types import ASGIApp
 
@@ -20,28 +17,9 @@ from chatkit.asgi import HTTPAuthError
 from chatkit.attachments import LocalAttachmentStore
 from chatkit.stores import MemoryStore
 from tests.asgi.scripted import Context, ScriptedServer
-
-
-@asynccontextmanager
-async def serving(app: ASGIApp) -> AsyncIterator[str]:
-    """Serve `app` with uvicorn on a free port of 127.0.0.1; yields the base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+from tests.http import parse_events as parse_frames
+from tests.http import serving
+from tests.http import user_message as message
 
 
 def user_context(request: Request) -> Context:
@@ -52,28 +30,6 @@ def user_context(request: Request) -> Context:
     if user == "mallory":
         raise HTTPAuthError(403, "not you")
     return {"user_id": user, "locale": request.state.locale}
-
-
-def message(text: str, thread_id: str | None = None, attachments: list[str] | None = None) -> dict[str, Any]:
-    """A `threads.create` (no thread id) or `threads.add_user_message` request."""
-    user_input = {
-        "content": [{"type": "input_text", "text": text}],
-        "attachments": attachments or [],
-        "inference_options": {},
-    }
-    if thread_id is None:
-        return {"type": "threads.create", "params": {"input": user_input}}
-    return {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": user_input}}
-
-
-def parse_frames(body: bytes) -> list[dict[str, Any]]:
-    """The events of an SSE body, checking every frame is exactly `data: <json>\\n\\n`."""
-    assert body.endswith(b"\n\n") or not body
-    events = []
-    for frame in body.split(b"\n\n")[:-1]:
-        assert frame.startswith(b"data: "), frame
-        events.append(json.loads(frame[len(b"data: ") :]))
-    return events
 
 
 class Harness:

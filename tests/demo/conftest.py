@@ -2,52 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
+from tests.http import free_port as free_port
+from tests.http import parse_events as parse_events
+from tests.http import user_message as user_message
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 STARTUP_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def parse_events(body: bytes) -> list[dict[str, Any]]:
-    """The events of an SSE body, checking every frame is exactly `data: <json>` and a blank line."""
-    assert body.endswith(b"\n\n"), body[-200:]
-    events: list[dict[str, Any]] = []
-    for frame in body.split(b"\n\n")[:-1]:
-        assert frame.startswith(b"data: "), frame
-        events.append(json.loads(frame[len(b"data: ") :]))
-    return events
-
-
-def user_message(text: str, thread_id: str | None = None, attachments: list[str] | None = None) -> dict[str, Any]:
-    """A `threads.create` request, or `threads.add_user_message` when `thread_id` is given."""
-    user_input = {
-        "content": [{"type": "input_text", "text": text}],
-        "attachments": attachments or [],
-        "inference_options": {},
-    }
-    if thread_id is None:
-        return {"type": "threads.create", "params": {"input": user_input}}
-    return {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": user_input}}
 
 
 class RunningProcess:

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from starlette.types import ASGIApp
 
 from chatkit.cli import build_app, main
 from chatkit.stores import SQLiteStore
 from tests.demo.conftest import free_port, parse_events, user_message
+from tests.http import serving
 
 SAMPLES = "tests.demo.sample_servers"
 
@@ -82,32 +77,12 @@ def test_demo_refuses_a_bad_port_in_the_environment(
     assert f"PORT must be a TCP port number, not {port!r}" in err
 
 
-@asynccontextmanager
-async def serving(app: ASGIApp) -> AsyncIterator[str]:
-    """Run `app` with uvicorn (lifespan included) on a free port; yields the base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", ws="none"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
-
-
 async def test_serve_app_runs_a_factory_on_the_store_from_the_url(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     app = build_app(f"{SAMPLES}:make_server", "sqlite:///served.db")
-    async with serving(app) as base_url, httpx.AsyncClient(base_url=base_url) as client:
+    async with serving(app, lifespan="on") as base_url, httpx.AsyncClient(base_url=base_url) as client:
         page = await client.get("/")
         assert page.status_code == 200
         assert '<meta name="chatkit-endpoint" content="/chatkit">' in page.text
@@ -129,7 +104,7 @@ async def test_serve_app_runs_a_factory_on_the_store_from_the_url(
 
 async def test_serve_app_uses_the_context_builder_it_is_given() -> None:
     app = build_app(f"{SAMPLES}:server", None, f"{SAMPLES}:header_context")
-    async with serving(app) as base_url, httpx.AsyncClient(base_url=base_url) as client:
+    async with serving(app, lifespan="on") as base_url, httpx.AsyncClient(base_url=base_url) as client:
         response = await client.post("/chatkit", json=user_message("hi"), headers={"X-User": "ada"})
         events = parse_events(response.content)
     texts = [e["item"]["content"][0]["text"] for e in events if e.get("item", {}).get("type") == "assistant_message"]
@@ -138,7 +113,7 @@ async def test_serve_app_uses_the_context_builder_it_is_given() -> None:
 
 async def test_serve_app_ships_the_playground_files_and_nothing_else() -> None:
     app = build_app(f"{SAMPLES}:server")
-    async with serving(app) as base_url, httpx.AsyncClient(base_url=base_url) as client:
+    async with serving(app, lifespan="on") as base_url, httpx.AsyncClient(base_url=base_url) as client:
         for name, kind in [("app.js", "javascript"), ("style.css", "text/css"), ("official.html", "text/html")]:
             response = await client.get(f"/playground/{name}")
             assert response.status_code == 200, name

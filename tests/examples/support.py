@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import socket
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -14,15 +12,11 @@ from typing import Any
 
 import httpx
 
+from tests.http import free_port as free_port
+from tests.http import parse_events as parse_events
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 STARTUP_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RunningApp:
@@ -85,16 +79,6 @@ def user_input(text: str, attachments: Sequence[str] = ()) -> dict[str, Any]:
         "attachments": list(attachments),
         "inference_options": {},
     }
-
-
-def parse_events(body: bytes) -> list[dict[str, Any]]:
-    """The events of an SSE body, checking that every frame is exactly `data: <json>` and a blank line."""
-    assert body.endswith(b"\n\n"), body[-200:]
-    events: list[dict[str, Any]] = []
-    for frame in body.split(b"\n\n")[:-1]:
-        assert frame.startswith(b"data: "), frame
-        events.append(json.loads(frame[len(b"data: ") :]))
-    return events
 
 
 async def stream(client: httpx.AsyncClient, url: str, request: dict[str, Any]) -> list[dict[str, Any]]:

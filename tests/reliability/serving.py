@@ -9,21 +9,17 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from starlette.requests import Request
-from starlette.types import ASGIApp
 
 from chatkit.asgi import HTTPAuthError
+from tests.http import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,34 +30,6 @@ def user_context(request: Request) -> dict[str, Any]:
     if not user:
         raise HTTPAuthError(401, "say who you are in X-User")
     return {"user_id": user}
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@asynccontextmanager
-async def serve_in_process(app: ASGIApp) -> AsyncIterator[str]:
-    """Serve `app` with uvicorn on 127.0.0.1 in this event loop; yields the base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 class ServerProcess:

@@ -21,10 +21,11 @@ import pytest
 from chatkit.asgi import create_app
 from chatkit.server import NonStreamingResult, StreamingResult
 from chatkit.stores import ScopedStore
+from tests.http import serving
 from tests.reliability.fuzz_run import MAX_BODY_BYTES, files_of, fuzz_asgi, fuzz_process, probed
 from tests.reliability.fuzzing import Case, FuzzReport, HTTPTarget, Probe, ProcessTarget, fuzz_in_rounds, run_fuzz
 from tests.reliability.scripted import CannedServer
-from tests.reliability.serving import serve_in_process, user_context
+from tests.reliability.serving import user_context
 from tests.reliability.world import seed_tenant
 from tests.stores.backends import make_store
 
@@ -63,7 +64,7 @@ async def test_real_http_fuzz(tmp_path: Path) -> None:
     async with fuzz_world("sqlite", tmp_path) as (server, probe):
         files = files_of(server)
         app = create_app(server, context=user_context, attachment_store=files, max_body_bytes=MAX_BODY_BYTES)
-        async with serve_in_process(app) as url, httpx.AsyncClient(timeout=30) as client:
+        async with serving(app) as url, httpx.AsyncClient(timeout=30) as client:
             report = await fuzz_in_rounds(HTTPTarget(client, f"{url}/chatkit"), probe, server, files, total=400, seed=8)
     assert_clean(report, 400)
 
@@ -75,7 +76,7 @@ async def test_http_envelope_abuse(tmp_path: Path) -> None:
         tenants = [await seed_tenant(server, files_of(server), user) for user in ("alice", "bob")]
         before = await probe.snapshot()
         valid = json.dumps(tenants[0].templates()[1]).encode()
-        async with serve_in_process(app) as url, httpx.AsyncClient(timeout=10) as client:
+        async with serving(app) as url, httpx.AsyncClient(timeout=10) as client:
             endpoint = f"{url}/chatkit"
             answers = [
                 await client.post(endpoint, content=valid),

@@ -13,8 +13,9 @@ import pytest
 
 from chatkit.asgi import create_app
 from chatkit.attachments import LocalAttachmentStore
+from tests.http import serving
 from tests.reliability.scripted import CannedServer
-from tests.reliability.serving import serve_in_process, user_context
+from tests.reliability.serving import user_context
 from tests.reliability.world import SQLiteProbe
 from tests.stores.backends import make_store
 
@@ -50,7 +51,7 @@ async def uploads(tmp_path: Path) -> AsyncIterator[Uploads]:
         app = create_app(CannedServer(store, files), context=user_context)
         probe = SQLiteProbe(tmp_path / "chatkit.db", files.root)
         try:
-            async with serve_in_process(app) as url, httpx.AsyncClient(timeout=10) as client:
+            async with serving(app) as url, httpx.AsyncClient(timeout=10) as client:
                 yield Uploads(url, client, files, probe)
         finally:
             probe.close()

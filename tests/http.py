@@ -1,0 +1,63 @@
+"""HTTP test support shared by the suites that talk to a real server: serving, ports, SSE bodies."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@asynccontextmanager
+async def serving(app: ASGIApp, *, lifespan: Literal["on", "off"] = "off") -> AsyncIterator[str]:
+    """Serve `app` with uvicorn on a free port of 127.0.0.1 in this event loop; yields the base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, ws="none", timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+def parse_events(body: bytes) -> list[dict[str, Any]]:
+    """The events of an SSE body, checking every frame is exactly `data: <json>` and a blank line."""
+    assert body.endswith(b"\n\n") or not body, body[-200:]
+    events: list[dict[str, Any]] = []
+    for frame in body.split(b"\n\n")[:-1]:
+        assert frame.startswith(b"data: "), frame
+        events.append(json.loads(frame[len(b"data: ") :]))
+    return events
+
+
+def user_message(text: str, thread_id: str | None = None, attachments: list[str] | None = None) -> dict[str, Any]:
+    """A `threads.create` request, or `threads.add_user_message` when `thread_id` is given."""
+    user_input = {
+        "content": [{"type": "input_text", "text": text}],
+        "attachments": attachments or [],
+        "inference_options": {},
+    }
+    if thread_id is None:
+        return {"type": "threads.create", "params": {"input": user_input}}
+    return {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": user_input}}
