@@ -37,6 +37,7 @@ def test_exported_names() -> None:
         "ScopedStore",
         "StoreError",
         "StoreUnavailableError",
+        "TurnLockLostError",
         "default_scope",
         "store_from_url",
     ]
