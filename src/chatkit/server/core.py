@@ -246,7 +246,9 @@ class ChatKitServer(ABC, Generic[TContext]):
         """The SSE frames of a streaming request.
 
         Everything that can fail because of the request (unknown ids, wrong item states) happens
-        before the first frame, so an HTTP layer can still answer with a 4xx instead.
+        before the first frame, so an HTTP layer can still answer with a 4xx instead; the one
+        exception, kept from the reference, is an unknown attachment of `threads.create`, which
+        fails right after `thread.created` (`chatkit.asgi` checks attachments before calling us).
         """
         with agents_sdk_user_agent_override():
             if isinstance(request, ThreadsCreateReq):
