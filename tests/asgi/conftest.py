@@ -17,9 +17,7 @@ from chatkit.asgi import HTTPAuthError
 from chatkit.attachments import LocalAttachmentStore
 from chatkit.stores import MemoryStore
 from tests.asgi.scripted import Context, ScriptedServer
-from tests.http import parse_events as parse_frames
-from tests.http import serving
-from tests.http import user_message as message
+from tests.http import parse_events, serving, user_message
 
 
 def user_context(request: Request) -> Context:
@@ -51,11 +49,11 @@ class Harness:
     async def stream(self, body: Any, user: str = "alice") -> tuple[httpx.Response, list[dict[str, Any]]]:
         """POST a streaming request and collect its events."""
         response = await self.post(body, user)
-        return response, parse_frames(response.content)
+        return response, parse_events(response.content)
 
     async def new_thread(self, text: str = "hello") -> str:
         """Create a thread with one finished turn; its id."""
-        response, events = await self.stream(message(text))
+        response, events = await self.stream(user_message(text))
         assert response.status_code == 200, response.text
         return events[0]["thread"]["id"]
 

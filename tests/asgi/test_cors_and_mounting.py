@@ -12,9 +12,10 @@ from starlette.routing import Mount
 from chatkit.asgi import create_app
 from chatkit.attachments import LocalAttachmentStore
 from chatkit.stores import MemoryStore
-from tests.asgi.conftest import Harness, message, serving, user_context
+from tests.asgi.conftest import Harness, user_context
 from tests.asgi.scripted import ScriptedServer
 from tests.asgi.test_uploads import png
+from tests.http import serving, user_message
 
 ORIGIN = "https://chat.example"
 
@@ -54,7 +55,7 @@ async def test_responses_carry_cors_headers(h: Harness) -> None:
     plain = await h.post({"type": "threads.list", "params": {}}, headers={"origin": ORIGIN})
     assert plain.headers["access-control-allow-origin"] == ORIGIN
     assert "x-request-id" in plain.headers["access-control-expose-headers"].lower()
-    streamed = await h.post(message("hi"), headers={"origin": ORIGIN})
+    streamed = await h.post(user_message("hi"), headers={"origin": ORIGIN})
     assert streamed.headers["access-control-allow-origin"] == ORIGIN
     assert streamed.headers["content-type"].startswith("text/event-stream")
     uploaded = await h.client.post(
@@ -99,7 +100,7 @@ async def test_mounted_under_a_prefix(files: LocalAttachmentStore[Any]) -> None:
         uploaded = await client.put(attachment["upload_descriptor"]["url"], content=png(), headers=headers)
         assert uploaded.status_code == 200
         assert (await client.get(attachment["preview_url"])).content == png()
-        streamed = await client.post(f"{url}/api/kit", json=message("hi"), headers=headers)
+        streamed = await client.post(f"{url}/api/kit", json=user_message("hi"), headers=headers)
         assert streamed.status_code == 200 and streamed.content.startswith(b"data: ")
 
 
@@ -117,7 +118,7 @@ async def test_opentelemetry_spans(make_harness: Any) -> None:
         trace.set_tracer_provider(provider)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     async with make_harness() as h:
-        response = await h.post(message("hi"), headers={"x-request-id": "span-test"})
+        response = await h.post(user_message("hi"), headers={"x-request-id": "span-test"})
         missing = await h.post({"type": "threads.get_by_id", "params": {"thread_id": "thr_x"}})
     spans = [span for span in exporter.get_finished_spans() if span.name.startswith("chatkit ")]
     assert [span.name for span in spans] == ["chatkit threads.create", "chatkit threads.get_by_id"]

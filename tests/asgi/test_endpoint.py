@@ -13,8 +13,8 @@ from starlette.routing import Route
 
 from chatkit.asgi import ChatKitEndpoint
 from chatkit.stores import MemoryStore
-from tests.asgi.conftest import message, parse_frames, serving
 from tests.asgi.scripted import ScriptedServer
+from tests.http import parse_events, serving, user_message
 
 
 async def test_a_route_in_an_existing_app(caplog: pytest.LogCaptureFixture) -> None:
@@ -26,12 +26,12 @@ async def test_a_route_in_an_existing_app(caplog: pytest.LogCaptureFixture) -> N
     with caplog.at_level(logging.INFO, logger="chatkit.access"):
         async with serving(app) as url, httpx.AsyncClient() as client:
             assert (await client.get(f"{url}/health")).text == "ok"
-            streamed = await client.post(f"{url}/api/chat", json=message("hi"), headers={"x-request-id": "own-1"})
+            streamed = await client.post(f"{url}/api/chat", json=user_message("hi"), headers={"x-request-id": "own-1"})
             missing = await client.post(
                 f"{url}/api/chat", json={"type": "threads.get_by_id", "params": {"thread_id": "thr_nope"}}
             )
     assert streamed.headers["x-request-id"] == "own-1"
-    assert parse_frames(streamed.content)[-1]["item"]["content"][0]["text"] == "hi:0 hi:1 hi:2 hi:3 hi:4 "
+    assert parse_events(streamed.content)[-1]["item"]["content"][0]["text"] == "hi:0 hi:1 hi:2 hi:3 hi:4 "
     assert missing.status_code == 404
     assert missing.json()["error"]["request_id"] == missing.headers["x-request-id"]
     records = [record for record in caplog.records if record.name == "chatkit.access"]

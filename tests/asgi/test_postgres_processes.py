@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from tests.asgi.conftest import message, parse_frames
 from tests.asgi.test_turns import kinds
+from tests.http import parse_events, user_message
 from tests.stores.backends import drop_postgres_schema, postgres_schema, require_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,7 +70,7 @@ async def start_slow_turn(client: httpx.AsyncClient, url: str, thread_id: str) -
     async def run() -> bytes:
         body = b""
         async with client.stream(
-            "POST", f"{url}/chatkit", json=message("slow", thread_id), headers={"x-user": "alice"}
+            "POST", f"{url}/chatkit", json=user_message("slow", thread_id), headers={"x-user": "alice"}
         ) as response:
             async for chunk in response.aiter_raw():
                 body += chunk
@@ -84,8 +84,8 @@ async def start_slow_turn(client: httpx.AsyncClient, url: str, thread_id: str) -
 
 
 async def create_thread(client: httpx.AsyncClient, url: str) -> str:
-    response = await client.post(f"{url}/chatkit", json=message("start"), headers={"x-user": "alice"})
-    return parse_frames(response.content)[0]["thread"]["id"]
+    response = await client.post(f"{url}/chatkit", json=user_message("start"), headers={"x-user": "alice"})
+    return parse_events(response.content)[0]["thread"]["id"]
 
 
 async def thread_items(client: httpx.AsyncClient, url: str, thread_id: str) -> list[dict[str, Any]]:
@@ -101,7 +101,9 @@ async def test_wait_across_processes(tmp_path: Path) -> None:
     async with two_processes(tmp_path, "wait") as (first, second), httpx.AsyncClient(timeout=30) as client:
         thread_id = await create_thread(client, first)
         running = await start_slow_turn(client, first, thread_id)
-        queued = await client.post(f"{second}/chatkit", json=message("next", thread_id), headers={"x-user": "alice"})
+        queued = await client.post(
+            f"{second}/chatkit", json=user_message("next", thread_id), headers={"x-user": "alice"}
+        )
         assert running.done()
         assert queued.status_code == 200
         await running
@@ -119,7 +121,9 @@ async def test_reject_across_processes(tmp_path: Path) -> None:
     async with two_processes(tmp_path, "reject") as (first, second), httpx.AsyncClient(timeout=30) as client:
         thread_id = await create_thread(client, first)
         running = await start_slow_turn(client, first, thread_id)
-        refused = await client.post(f"{second}/chatkit", json=message("next", thread_id), headers={"x-user": "alice"})
+        refused = await client.post(
+            f"{second}/chatkit", json=user_message("next", thread_id), headers={"x-user": "alice"}
+        )
         assert refused.status_code == 409
         assert not running.done()
         await running

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from chatkit.server import ChatKitServer
-from tests.asgi.conftest import Harness, message, parse_frames
+from tests.asgi.conftest import Harness
+from tests.http import parse_events, user_message
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ async def h(make_harness: Any) -> Any:
 
 
 async def test_threads_create_streams_server_sent_events(h: Harness) -> None:
-    response, events = await h.stream(message("hi"))
+    response, events = await h.stream(user_message("hi"))
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
     assert response.headers["cache-control"] == "no-cache"
@@ -42,7 +43,7 @@ async def test_frames_arrive_while_the_turn_is_still_running(h: Harness) -> None
     thread_id = await h.new_thread()
     received = b""
     async with h.client.stream(
-        "POST", f"{h.url}/chatkit", json=message("hold on", thread_id), headers={"x-user": "alice"}
+        "POST", f"{h.url}/chatkit", json=user_message("hold on", thread_id), headers={"x-user": "alice"}
     ) as response:
         chunks = response.aiter_raw()
         while b"hold on:3" not in received:
@@ -52,12 +53,12 @@ async def test_frames_arrive_while_the_turn_is_still_running(h: Harness) -> None
         h.server.release.set()
         async for chunk in chunks:
             received += chunk
-    assert parse_frames(received)[-1]["item"]["content"][0]["text"].endswith("hold on:4 ")
+    assert parse_events(received)[-1]["item"]["content"][0]["text"].endswith("hold on:4 ")
 
 
 async def test_add_user_message_then_plain_requests(h: Harness) -> None:
     thread_id = await h.new_thread("first")
-    response, events = await h.stream(message("second", thread_id))
+    response, events = await h.stream(user_message("second", thread_id))
     assert response.status_code == 200
     assert events[0]["type"] == "thread.item.done" and events[0]["item"]["type"] == "user_message"
 
@@ -106,7 +107,7 @@ async def test_client_tool_output_and_structured_input(h: Harness) -> None:
     stored = await h.items(thread_id)
     assert stored[1]["type"] == "client_tool_call" and stored[1]["status"] == "completed"
 
-    await h.stream(message("ask me", thread_id))
+    await h.stream(user_message("ask me", thread_id))
     question = (await h.items(thread_id))[-1]
     assert question["type"] == "structured_input"
     response, events = await h.stream(
@@ -211,7 +212,7 @@ async def test_validation_errors_name_the_problem(h: Harness) -> None:
 
 
 async def test_streaming_requests_in_a_wrong_state_answer_json_not_a_stream(h: Harness) -> None:
-    missing = await h.post(message("hi", "thr_missing"))
+    missing = await h.post(user_message("hi", "thr_missing"))
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/json"
 
@@ -234,7 +235,7 @@ async def test_streaming_requests_in_a_wrong_state_answer_json_not_a_stream(h: H
 
 async def test_body_over_the_limit_is_413(make_harness: Any) -> None:
     async with make_harness(max_body_bytes=2000) as h:
-        big = message("x" * 3000)
+        big = user_message("x" * 3000)
         response = await h.post(big)
         assert response.status_code == 413
         assert response.json()["error"]["code"] == "payload_too_large"

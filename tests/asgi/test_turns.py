@@ -9,13 +9,14 @@ from typing import Any
 
 import httpx
 
-from tests.asgi.conftest import Harness, message, parse_frames
+from tests.asgi.conftest import Harness
+from tests.http import parse_events, user_message
 
 
 async def start_held_turn(h: Harness, thread_id: str) -> tuple[asyncio.Task[httpx.Response], asyncio.Event]:
     """Start a turn that parks before its last word; returns its task and an event set once it is mid-answer."""
     h.server.first_word_sent.clear()
-    task = asyncio.create_task(h.post(message("hold on", thread_id)))
+    task = asyncio.create_task(h.post(user_message("hold on", thread_id)))
     await asyncio.wait_for(h.server.first_word_sent.wait(), 5)
     return task, h.server.first_word_sent
 
@@ -43,7 +44,7 @@ async def test_wait_policy_runs_the_second_turn_after_the_first(make_harness: An
     async with make_harness() as h:
         thread_id = await h.new_thread("start")
         first, _ = await start_held_turn(h, thread_id)
-        second = asyncio.create_task(h.post(message("next", thread_id)))
+        second = asyncio.create_task(h.post(user_message("next", thread_id)))
         await asyncio.sleep(0.3)
         assert not second.done()
         h.server.release.set()
@@ -65,7 +66,7 @@ async def test_wait_policy_gives_up_after_the_timeout(make_harness: Any) -> None
         thread_id = await h.new_thread()
         first, _ = await start_held_turn(h, thread_id)
         started = time.monotonic()
-        second = await h.post(message("next", thread_id))
+        second = await h.post(user_message("next", thread_id))
         assert time.monotonic() - started >= 0.3
         assert second.status_code == 409
         assert second.json()["error"]["code"] == "thread_busy"
@@ -79,14 +80,14 @@ async def test_reject_policy_answers_409_at_once(make_harness: Any) -> None:
         thread_id = await h.new_thread()
         first, _ = await start_held_turn(h, thread_id)
         started = time.monotonic()
-        second = await h.post(message("next", thread_id))
+        second = await h.post(user_message("next", thread_id))
         assert time.monotonic() - started < 0.25
         assert second.status_code == 409
         # Other threads are not affected.
-        assert (await h.stream(message("elsewhere")))[0].status_code == 200
+        assert (await h.stream(user_message("elsewhere")))[0].status_code == 200
         h.server.release.set()
         assert (await first).status_code == 200
-        third, _ = await h.stream(message("later", thread_id))
+        third, _ = await h.stream(user_message("later", thread_id))
         assert third.status_code == 200
 
 
@@ -94,12 +95,12 @@ async def test_interrupt_policy_stops_the_running_turn_and_keeps_its_partial_ans
     async with make_harness(turn_policy="interrupt") as h:
         thread_id = await h.new_thread("start")
         first, _ = await start_held_turn(h, thread_id)
-        second, events = await h.stream(message("next", thread_id))
+        second, events = await h.stream(user_message("next", thread_id))
         assert second.status_code == 200
         assert events[-1]["item"]["content"][0]["text"] == "next:0 next:1 next:2 next:3 next:4 "
         interrupted = await first
         assert interrupted.status_code == 200
-        assert parse_frames(interrupted.content)[-1]["type"] == "thread.item.updated"
+        assert parse_events(interrupted.content)[-1]["type"] == "thread.item.updated"
         texts = kinds(await h.items(thread_id))
     assert texts == [
         "user_message:start",
@@ -116,7 +117,7 @@ async def drop_mid_stream(h: Harness, thread_id: str) -> None:
     """Start a held turn and close the connection once part of the answer arrived."""
     received = b""
     async with h.client.stream(
-        "POST", f"{h.url}/chatkit", json=message("hold on", thread_id), headers={"x-user": "alice"}
+        "POST", f"{h.url}/chatkit", json=user_message("hold on", thread_id), headers={"x-user": "alice"}
     ) as response:
         chunks = response.aiter_raw()
         while b"hold on:3" not in received:
@@ -167,8 +168,8 @@ async def test_another_user_can_neither_interrupt_nor_probe_a_busy_thread(make_h
         async with make_harness(turn_policy=policy) as h:
             thread_id = await h.new_thread()
             first, _ = await start_held_turn(h, thread_id)
-            intruder = await h.post(message("stop it", thread_id), user="bob")
+            intruder = await h.post(user_message("stop it", thread_id), user="bob")
             assert intruder.status_code == 404, policy
             h.server.release.set()
             finished = await first
-            assert parse_frames(finished.content)[-1]["type"] == "thread.item.done", policy
+            assert parse_events(finished.content)[-1]["type"] == "thread.item.done", policy

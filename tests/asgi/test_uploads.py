@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from chatkit.attachments import LocalAttachmentStore
-from tests.asgi.conftest import Harness, message
+from tests.asgi.conftest import Harness
+from tests.http import user_message
 
 
 def png(width: int = 2, height: int = 2) -> bytes:
@@ -75,7 +76,7 @@ async def test_two_phase_upload_of_an_image(h: Harness) -> None:
     assert again.status_code == 409
 
     # The attachment travels with a message, and deleting it removes the file.
-    response, events = await h.stream(message("look", attachments=[attachment["id"]]))
+    response, events = await h.stream(user_message("look", attachments=[attachment["id"]]))
     assert events[1]["item"]["attachments"][0]["id"] == attachment["id"]
     deleted = await h.post({"type": "attachments.delete", "params": {"attachment_id": attachment["id"]}})
     assert deleted.status_code == 200
