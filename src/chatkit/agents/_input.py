@@ -28,7 +28,6 @@ from chatkit.types import (
     WorkflowItem,
 )
 from chatkit.types.workflows import CustomTask, Task
-from chatkit.widgets import WidgetComponentBase
 
 ConvertedItem = TResponseInputItem | list[TResponseInputItem] | None
 """What one conversion hook returns: an input item, several, or nothing."""
@@ -241,22 +240,8 @@ def _task_message(task: Task) -> TResponseInputItem | None:
 
 
 def _widget_json(widget: BaseModel) -> str:
-    """Compact JSON of the props the integrator set, each component's `type` last."""
-    data = widget.model_dump(mode="json", exclude_unset=True, exclude_none=True)
-    return json.dumps(_with_types(widget, data), separators=(",", ":"), ensure_ascii=False)
-
-
-def _with_types(node: Any, data: Any) -> Any:
-    # `type` has a default, so exclude_unset drops it, yet a widget means nothing without it.
-    if isinstance(node, BaseModel) and isinstance(data, dict):
-        for key, value in data.items():
-            data[key] = _with_types(getattr(node, key, None), value)
-        if isinstance(node, WidgetComponentBase):
-            data.pop("type", None)
-            data["type"] = node.type
-    elif isinstance(node, list) and isinstance(data, list):
-        return [_with_types(child, value) for child, value in zip(node, data, strict=True)]
-    return data
+    """Compact JSON of the props that were set, in declared order (what the reference shows the model)."""
+    return widget.model_dump_json(exclude_unset=True, exclude_none=True)
 
 
 def _pair_call_ids(items: list[TResponseInputItem]) -> list[TResponseInputItem]:

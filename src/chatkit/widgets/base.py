@@ -34,7 +34,13 @@ class WidgetComponentBase(BaseModel):
         # An absent prop and a null one mean the same to the client, so dumps leave unset props
         # out (as the reference does); `children` stays, being structure rather than a prop.
         data = handler(self)
-        return _without_none(data) if isinstance(data, dict) else data
+        if not isinstance(data, dict):
+            return data
+        # A component means nothing without its `type`: a dump that left out a defaulted one
+        # (exclude_unset) gets it back, after the set props, as the reference's dump reads.
+        if "type" not in data:
+            data["type"] = self.type
+        return _without_none(data)
 
     def model_post_init(self, context: Any, /) -> None:
         # Named classes stay usable but steer authors to .widget templates, as the reference does.
