@@ -13,6 +13,7 @@ from tests.server.scripted import ALICE, Context, ScriptedServer, assistant, req
 
 from chatkit.errors import CustomStreamError, ErrorCode, StreamError
 from chatkit.server import StreamingResult
+from chatkit.server.resumed import mark_resumed
 from chatkit.store import Store
 from chatkit.types import (
     AssistantMessageContent,
@@ -324,13 +325,13 @@ async def test_a_long_reply_is_reassembled_exactly_on_cancel(store: Store[Contex
     assert saved[0].content[0].text == "".join(deltas)
 
 
-async def test_an_item_finished_again_in_a_later_turn_is_updated_in_place(store: Store[Context]) -> None:
+async def test_a_resumed_item_finished_in_a_later_turn_is_updated_in_place(store: Store[Context]) -> None:
     async def first(thread: ThreadMetadata, _: UserMessageItem | None, __: Context) -> Responder:
         yield ThreadItemDoneEvent(item=assistant(thread, "asst_resumed", "Working..."))
         yield ThreadItemDoneEvent(item=assistant(thread, "asst_other", "Meanwhile"))
 
     async def second(thread: ThreadMetadata, _: UserMessageItem | None, __: Context) -> Responder:
-        yield ThreadItemDoneEvent(item=assistant(thread, "asst_resumed", "Finished"))
+        yield mark_resumed(ThreadItemDoneEvent(item=assistant(thread, "asst_resumed", "Finished")))
 
     server = ScriptedServer(store)
     server.responder = first

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import json
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -16,18 +18,22 @@ from tests.server.scripted import (
     call,
     loose,
     request,
+    say,
     stream,
     user_input,
 )
 
 from chatkit.server import ChatKitServer
 from chatkit.store import NotFoundError, Store
+from chatkit.stores import MemoryStore
 from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageItem,
     AudioInput,
     HiddenContextItem,
+    Page,
     SDKHiddenContextItem,
+    Thread,
     ThreadMetadata,
     TranscriptionResult,
 )
@@ -155,15 +161,16 @@ async def test_another_users_thread_and_attachments_are_not_found(store: Store[C
     server = ScriptedServer(store, uploads)
     await seed_threads(store, 1)
     created = await call(server, request("attachments.create", name="a.txt", size=1, mime_type="text/plain"))
+    # process() makes the reference's store calls only (no load first): our stores refuse the
+    # foreign ids themselves. Feedback is the hook's business; the HTTP layer checks ownership.
     for body in (
         request("threads.delete", thread_id="thr_00"),
-        request("items.feedback", thread_id="thr_00", item_ids=[], kind="positive"),
         request("threads.update", thread_id="thr_00", title="mine now"),
         request("attachments.delete", attachment_id=created["id"]),
     ):
         with pytest.raises(NotFoundError):
             await call(server, body, BOB)
-    assert uploads.deleted == [] and server.calls == []
+    assert server.calls == []
     assert (await store.load_thread("thr_00", ALICE)).title == "thr_00"
     assert (await store.load_attachment(created["id"], ALICE)).name == "a.txt"
 
@@ -255,3 +262,34 @@ async def test_a_negative_limit_means_the_default_page(store: Store[Context], li
     await seed_threads(store, 25)
     page = await call(ScriptedServer(store), request("threads.list", limit=limit))
     assert len(page["data"]) == 20 and page["has_more"] is True and page["after"] == "thr_05"
+
+
+class FullThreadStore(MemoryStore):
+    """Lists `Thread` objects with their items, as some stores written for the reference do."""
+
+    async def load_threads(self, limit: int, after: str | None, order: str, context: Any) -> Page[ThreadMetadata]:
+        page = await super().load_threads(limit, after, order, context)
+        rows: list[ThreadMetadata] = []
+        for thread in page.data:
+            items = await self.load_thread_items(thread.id, None, 20, "asc", context)
+            rows.append(Thread(**thread.model_dump(), items=items))
+        return Page(data=rows, has_more=page.has_more, after=page.after)
+
+
+async def test_threads_list_of_full_threads_sends_each_with_an_empty_item_page() -> None:
+    store = FullThreadStore()
+    server = ScriptedServer(store)
+    server.responder = say("Hi")
+    await stream(server, request("threads.create", input=user_input("Hello")))
+    result = await server.process(request("threads.list"), ALICE)
+    raw = result.json  # type: ignore[union-attr]
+    assert raw.count(b'"items"') == 1
+    (listed,) = json.loads(raw)["data"]
+    assert listed["items"] == {"data": [], "has_more": False}
+
+
+async def test_every_request_logs_its_type(caplog: pytest.LogCaptureFixture) -> None:
+    server = ScriptedServer(MemoryStore())
+    with caplog.at_level(logging.INFO, logger="chatkit"):
+        await call(server, request("threads.list"))
+    assert [record.getMessage() for record in caplog.records] == ["Received request op: threads.list"]

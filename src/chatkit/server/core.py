@@ -23,8 +23,9 @@ from chatkit.server.results import (
     encode_json,
     encode_thread_listing,
 )
+from chatkit.server.resumed import is_resumed
 from chatkit.server.user_agent import agents_sdk_user_agent_override
-from chatkit.store import AttachmentStore, NotFoundError, Store
+from chatkit.store import AttachmentStore, Store
 from chatkit.types import (
     AssistantMessageItem,
     Attachment,
@@ -82,8 +83,6 @@ DEFAULT_PAGE_SIZE = 20
 CANCELLED_NOTE = "The user cancelled the stream. Stop responding to the prior request."
 
 _HIDDEN_ITEM_TYPES = frozenset({"hidden_context_item", "sdk_hidden_context"})
-# How many of the newest items `threads.add_client_tool_output` inspects for dangling calls.
-_RECENT_ITEMS = 10
 
 # Built once: constructing a validator per request is most of the reference's per-call cost.
 _REQUEST_ADAPTER: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
@@ -154,6 +153,8 @@ class ChatKitServer(ABC, Generic[TContext]):
         Malformed or invalid requests raise pydantic's `ValidationError` before anything is written.
         """
         parsed = _REQUEST_ADAPTER.validate_json(request)
+        # The reference's line, kept so log-based monitoring written for it keeps matching.
+        logger.info("Received request op: %s", parsed.type)
         with agents_sdk_user_agent_override():
             if is_streaming_req(parsed):
                 return StreamingResult(self._stream(parsed, context))
@@ -182,13 +183,11 @@ class ChatKitServer(ABC, Generic[TContext]):
             await store.save_thread(thread, context)
             result = _with_items(thread)
         elif isinstance(request, ThreadsDeleteReq):
-            # Loading first makes another user's (or an unknown) thread a NotFoundError, not a silent no-op.
-            await store.load_thread(request.params.thread_id, context)
+            # Ownership is the store's to enforce: ours raise NotFoundError for another user's thread.
             await store.delete_thread(request.params.thread_id, context)
             result = None
         elif isinstance(request, ItemsFeedbackReq):
             params = request.params
-            await store.load_thread(params.thread_id, context)
             await self.add_feedback(params.thread_id, params.item_ids, params.kind, context)
             result = None
         elif isinstance(request, AttachmentsCreateReq):
@@ -197,10 +196,7 @@ class ChatKitServer(ABC, Generic[TContext]):
             result = attachment
         elif isinstance(request, AttachmentsDeleteReq):
             attachment_id = request.params.attachment_id
-            attachment_store = self._require_attachment_store()
-            # The record is the proof of ownership: check it before any bytes are deleted.
-            await store.load_attachment(attachment_id, context)
-            await attachment_store.delete_attachment(attachment_id, context)
+            await self._require_attachment_store().delete_attachment(attachment_id, context)
             await store.delete_attachment(attachment_id, context)
             result = None
         elif isinstance(request, InputTranscribeReq):
@@ -225,13 +221,6 @@ class ChatKitServer(ABC, Generic[TContext]):
         thread = await self.store.load_thread(thread_id, context)
         items = await self.store.load_thread_items(thread_id, None, DEFAULT_PAGE_SIZE, "asc", context)
         return _with_items(thread, _visible(items))
-
-    async def _is_stored(self, thread_id: str, item_id: str, context: TContext) -> bool:
-        try:
-            await self.store.load_item(thread_id, item_id, context)
-        except NotFoundError:
-            return False
-        return True
 
     async def _load_sender(self, thread: ThreadMetadata, item_id: str | None, context: TContext) -> WidgetItem | None:
         """The widget an action came from: None without an item id, or when the item is no widget."""
@@ -280,12 +269,13 @@ class ChatKitServer(ABC, Generic[TContext]):
                         pending.apply(event.item_id, event.update)
                     elif isinstance(event, ThreadItemDoneEvent):
                         item = event.item
-                        # An item finished without being announced may be one resumed from the store
-                        # (an open workflow after a client tool call): update it in place, never twice.
-                        if pending.discard(item.id) or not await self._is_stored(thread.id, item.id, context):
-                            await store.add_thread_item(thread.id, item, context)
-                        else:
+                        pending.discard(item.id)
+                        # A workflow resumed from the store (after a client tool call) is updated in
+                        # place, never stored twice; the bridge marks its event, so no lookup is needed.
+                        if is_resumed(event):
                             await store.save_item(thread.id, item, context)
+                        else:
+                            await store.add_thread_item(thread.id, item, context)
                         if item.type in _HIDDEN_ITEM_TYPES:
                             continue
                     elif isinstance(event, ThreadItemAddedEvent):
@@ -393,16 +383,18 @@ class ChatKitServer(ABC, Generic[TContext]):
         return message
 
     async def _complete_client_tool_call(self, thread: ThreadMetadata, result: Any, context: TContext) -> None:
-        recent = await self.store.load_thread_items(thread.id, None, _RECENT_ITEMS, "desc", context)
-        pending = [item for item in recent.data if isinstance(item, ClientToolCallItem) and item.status == "pending"]
-        if not pending or pending[0] is not recent.data[0]:
+        newest = await self.store.load_thread_items(thread.id, None, 1, "desc", context)
+        call = newest.data[0] if newest.data else None
+        if not isinstance(call, ClientToolCallItem) or call.status != "pending":
             raise ValueError(f"thread {thread.id} has no pending client tool call to complete")
-        newest = pending[0]
-        newest.output = result
-        newest.status = "completed"
-        await self.store.save_item(thread.id, newest, context)
-        for dangling in pending[1:]:
-            await self.store.delete_thread_item(thread.id, dangling.id, context)
+        call.output = result
+        call.status = "completed"
+        await self.store.save_item(thread.id, call, context)
+        # Calls the client never answered would be offered to the model again: drop them.
+        recent = await self.store.load_thread_items(thread.id, None, DEFAULT_PAGE_SIZE, "desc", context)
+        for item in recent.data:
+            if isinstance(item, ClientToolCallItem) and item.status == "pending" and item.id != call.id:
+                await self.store.delete_thread_item(thread.id, item.id, context)
 
     async def _rewind_to(self, thread: ThreadMetadata, item_id: str, context: TContext) -> UserMessageItem | None:
         """Delete every item newer than the user message `item_id` and return that message.

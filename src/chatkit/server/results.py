@@ -55,6 +55,14 @@ def encode_thread_listing(page: Page[ThreadMetadata]) -> bytes:
     Byte-for-byte what serializing a `Page[Thread]` gives (`items` is the last field of `Thread`),
     without building a `Thread` per row, which costs more than the whole store query.
     """
-    rows = b",".join(encode_json(thread)[:-1] + _EMPTY_ITEMS for thread in page.data)
+    rows = b",".join(encode_json(_metadata_only(thread))[:-1] + _EMPTY_ITEMS for thread in page.data)
     tail = b"" if page.after is None else b',"after":' + json.dumps(page.after).encode()
     return b'{"data":[' + rows + b'],"has_more":' + (b"true" if page.has_more else b"false") + tail + b"}"
+
+
+def _metadata_only(thread: ThreadMetadata) -> ThreadMetadata:
+    """`thread` without an item page of its own: stores may list full `Thread` objects."""
+    if "items" not in thread.__dict__:
+        return thread
+    fields = {name: value for name, value in thread.__dict__.items() if name != "items"}
+    return ThreadMetadata.model_construct(**fields)

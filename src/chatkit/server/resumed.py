@@ -7,19 +7,21 @@ bridge marks the event it built for that item, so the pipeline needs no store lo
 
 from __future__ import annotations
 
-from weakref import WeakSet
+from weakref import WeakValueDictionary
 
 from chatkit.types import ThreadItemDoneEvent
 
-_RESUMED: WeakSet[ThreadItemDoneEvent] = WeakSet()
+# Keyed by identity (pydantic models are unhashable); an entry goes when its event is collected,
+# and the identity check below keeps a reused id() from matching another event.
+_RESUMED: WeakValueDictionary[int, ThreadItemDoneEvent] = WeakValueDictionary()
 
 
 def mark_resumed(event: ThreadItemDoneEvent) -> ThreadItemDoneEvent:
     """Flag `event` as finishing an item loaded from the store during this turn; returns it."""
-    _RESUMED.add(event)
+    _RESUMED[id(event)] = event
     return event
 
 
 def is_resumed(event: ThreadItemDoneEvent) -> bool:
     """True if `event` finishes an item the store already holds."""
-    return event in _RESUMED
+    return _RESUMED.get(id(event)) is event
