@@ -1,5 +1,8 @@
 """The public surface is a contract: every name, field and signature of the spec's API.md exists here.
 
+Every name of names.json is importable from the same module, listed in its `__all__`, and is the
+very object of the module that defines it.
+
 API.md lists, per module, functions and classes with their signatures, the fields of models and
 the members of enums. Each listed module-level name becomes one test. The protocol modules are
 also checked to import nothing beyond the standard library, pydantic, typing_extensions and jinja2.
@@ -11,15 +14,16 @@ import ast
 import enum
 import importlib
 import inspect
+import json
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from tests.spec import SPEC_DIR, require_spec
 
@@ -383,3 +387,129 @@ def test_purity_check_sees_imports(tmp_path: Path) -> None:
     sample.write_text("import os\nfrom . import x\nif True:\n    from starlette.requests import Request\n", "utf-8")
     assert imported_modules(sample) == ["os", "starlette.requests"]
     assert len(protocol_files()) > 10
+
+
+# -- every public name of the reference, as the same object ------------------------------------
+
+# Where each shared name is defined; a module re-exporting it must hand out that very object.
+HOME_MODULES = (
+    "chatkit.types",
+    "chatkit.store",
+    "chatkit.errors",
+    "chatkit.actions",
+    "chatkit.widgets",
+    "chatkit.icons",
+)
+
+
+def reference_names() -> dict[str, list[str]]:
+    return json.loads((require_spec() / "names.json").read_text("utf-8"))
+
+
+def test_every_reference_name_is_listed_in_all_and_exists() -> None:
+    for module_name, names in reference_names().items():
+        if not names:
+            continue
+        module = importlib.import_module(module_name)
+        exported = set(module.__all__)
+        assert set(names) <= exported, f"{module_name}.__all__ lacks {sorted(set(names) - exported)}"
+        assert [name for name in exported if not hasattr(module, name)] == [], module_name
+
+
+def test_re_exported_names_are_the_objects_of_their_home_module() -> None:
+    compared = 0
+    for module_name, names in reference_names().items():
+        module = importlib.import_module(module_name)
+        for name in names:
+            value = getattr(module, name)
+            if isinstance(value, TypeVar):
+                continue  # each module declares its own generic parameters, as the reference does
+            for home_name in HOME_MODULES:
+                home = importlib.import_module(home_name)
+                if home_name != module_name and name in reference_names().get(home_name, []):
+                    assert value is getattr(home, name), f"{module_name}.{name} is not {home_name}.{name}"
+                    compared += 1
+    assert compared > 100
+
+
+def test_agents_re_exports_the_responses_input_types() -> None:
+    import agents
+    from openai.types import responses
+    from openai.types.responses import response_output_message, response_output_text
+
+    import chatkit.agents
+    import chatkit.server
+
+    assert chatkit.agents.TResponseInputItem is agents.TResponseInputItem
+    assert chatkit.agents.ResponseInputContentParam is responses.ResponseInputContentParam
+    assert chatkit.agents.ResponseInputMessageContentListParam is responses.ResponseInputMessageContentListParam
+    assert chatkit.agents.ResponsesAnnotation is response_output_text.Annotation
+    assert chatkit.agents.Content is response_output_message.Content
+    assert chatkit.agents.stream_widget is chatkit.server.stream_widget
+
+
+def test_constants_hold_the_reference_values() -> None:
+    from chatkit.actions import DEFAULT_HANDLER, DEFAULT_LOADING_BEHAVIOR, ActionConfig
+    from chatkit.errors import DEFAULT_ALLOW_RETRY, DEFAULT_STATUS, ErrorCode, StreamError
+    from chatkit.server import DEFAULT_ERROR_MESSAGE, DEFAULT_PAGE_SIZE
+
+    assert (DEFAULT_HANDLER, DEFAULT_LOADING_BEHAVIOR) == ("server", "auto")
+    config = ActionConfig(type="go")
+    assert (config.handler, config.loadingBehavior) == (DEFAULT_HANDLER, DEFAULT_LOADING_BEHAVIOR)
+    assert DEFAULT_STATUS == {ErrorCode.STREAM_ERROR: 500}
+    assert DEFAULT_ALLOW_RETRY == {ErrorCode.STREAM_ERROR: True}
+    assert StreamError(ErrorCode.STREAM_ERROR).allow_retry is True
+    assert DEFAULT_PAGE_SIZE == 20
+    assert DEFAULT_ERROR_MESSAGE == "An error occurred when generating a response."
+
+
+def test_feedback_kind_is_the_literal_of_items_feedback() -> None:
+    from chatkit.types import FeedbackKind, ItemFeedbackParams
+
+    assert get_args(FeedbackKind) == ("positive", "negative")
+    assert ItemFeedbackParams.model_fields["kind"].annotation == FeedbackKind
+
+
+# The prop vocabularies the web client's types name the same way (widgets.d.ts).
+CLIENT_ALIASES = (
+    "RadiusValue", "Alignment", "Justification", "ControlVariant", "ControlSize", "TextAlign", "TextSize",
+    "TitleSize", "CaptionSize", "IconSize",
+)  # fmt: skip
+
+
+def client_literal(name: str) -> tuple[str, ...]:
+    source = (require_spec() / "client" / "widgets.d.ts").read_text("utf-8")
+    match = re.search(rf"^type {name} =([^;]*);", source, re.MULTILINE)
+    assert match, f"widgets.d.ts has no type {name}"
+    return tuple(re.findall(r"'([^']*)'", match.group(1)))
+
+
+@pytest.mark.parametrize("name", CLIENT_ALIASES)
+def test_widget_literal_aliases_match_the_client(name: str) -> None:
+    import chatkit.widgets
+
+    assert get_origin(getattr(chatkit.widgets, name)) is Literal
+    assert get_args(getattr(chatkit.widgets, name)) == client_literal(name)
+
+
+def test_widget_unions_and_series() -> None:
+    import chatkit.widgets as w
+    from chatkit.icons import IconName
+
+    assert w.WidgetIcon is IconName is w.IconName
+    assert w.ActionConfig is importlib.import_module("chatkit.actions").ActionConfig
+    series = TypeAdapter(w.Series).validate_python({"type": "line", "label": None, "dataKey": "y"})
+    assert type(series) is w.LineSeries
+    strict = TypeAdapter(w.StrictWidgetComponent)
+    assert type(strict.validate_python({"type": "Text", "value": "x"})) is w.Text
+    with pytest.raises(ValidationError):
+        strict.validate_python({"type": "Custom"})
+    roots = TypeAdapter(w.StrictWidgetRoot)
+    assert [type(roots.validate_python({"type": kind, "children": []})) for kind in ("Card", "ListView", "Basic")] == [
+        w.Card,
+        w.ListView,
+        w.BasicRoot,
+    ]
+    with pytest.raises(ValidationError):
+        roots.validate_python({"type": "Text", "value": "x"})
+    assert get_args(w.CurveType)[0] == "basis"

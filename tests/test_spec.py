@@ -1,4 +1,4 @@
-"""The package against the shared specification: wire schema and recorded transcripts."""
+"""The package against the shared specification: public names, wire schema and recorded transcripts."""
 
 from __future__ import annotations
 
@@ -19,6 +19,12 @@ def run_spec_script(*args: str) -> subprocess.CompletedProcess[str]:
         timeout=600,
         check=False,
     )
+
+
+def test_every_public_name_of_the_reference_is_importable() -> None:
+    result = run_spec_script("names_check.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "359 passed, 0 failed"
 
 
 def test_wire_schema_matches_the_reference() -> None:

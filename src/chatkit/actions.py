@@ -9,6 +9,12 @@ from pydantic import BaseModel, Field, model_validator
 Handler = Literal["client", "server"]
 LoadingBehavior = Literal["auto", "none", "self", "container"]
 
+DEFAULT_HANDLER: Handler = "server"
+"""Who runs an action when the widget does not say: the server."""
+
+DEFAULT_LOADING_BEHAVIOR: LoadingBehavior = "auto"
+"""How the client shows a running action when the widget does not say."""
+
 TType = TypeVar("TType", bound=str)
 TPayload = TypeVar("TPayload")
 
@@ -18,8 +24,8 @@ class ActionConfig(BaseModel):
 
     type: str
     payload: Any = None
-    handler: Handler = "server"
-    loadingBehavior: LoadingBehavior = "auto"
+    handler: Handler = DEFAULT_HANDLER
+    loadingBehavior: LoadingBehavior = DEFAULT_LOADING_BEHAVIOR
     streaming: bool = True
 
 
@@ -45,8 +51,8 @@ class Action(BaseModel, Generic[TType, TPayload]):
     def create(
         cls,
         payload: TPayload,
-        handler: Handler = "server",
-        loading_behavior: LoadingBehavior = "auto",
+        handler: Handler = DEFAULT_HANDLER,
+        loading_behavior: LoadingBehavior = DEFAULT_LOADING_BEHAVIOR,
         streaming: bool = True,
     ) -> ActionConfig:
         """Build the `ActionConfig` a widget needs to send this action with `payload`."""
@@ -70,4 +76,13 @@ def _literal_type(cls: type[BaseModel]) -> str | None:
     return None
 
 
-__all__ = ["Action", "ActionConfig", "Handler", "LoadingBehavior", "TPayload", "TType"]
+__all__ = [
+    "DEFAULT_HANDLER",
+    "DEFAULT_LOADING_BEHAVIOR",
+    "Action",
+    "ActionConfig",
+    "Handler",
+    "LoadingBehavior",
+    "TPayload",
+    "TType",
+]

@@ -15,7 +15,14 @@ class ErrorCode(str, Enum):
     STREAM_ERROR = "stream.error"
 
 
-_RETRYABLE_BY_DEFAULT: dict[ErrorCode, bool] = {ErrorCode.STREAM_ERROR: True}
+DEFAULT_STATUS: dict[ErrorCode, int] = {ErrorCode.STREAM_ERROR: 500}
+"""The HTTP status that goes with each error code."""
+
+DEFAULT_ALLOW_RETRY: dict[ErrorCode, bool] = {ErrorCode.STREAM_ERROR: True}
+"""Whether the client offers a retry for each error code when the raiser does not say."""
+
+DEFAULT_ERROR_MESSAGE = "An error occurred when generating a response."
+"""The reference's generic failure text (published by `chatkit.server`)."""
 
 
 class BaseStreamError(ABC, Exception):
@@ -30,7 +37,7 @@ class StreamError(BaseStreamError):
     def __init__(self, code: ErrorCode, *, allow_retry: bool | None = None) -> None:
         super().__init__(code.value if isinstance(code, ErrorCode) else code)
         self.code = code
-        self.allow_retry = _RETRYABLE_BY_DEFAULT.get(code, False) if allow_retry is None else allow_retry
+        self.allow_retry = DEFAULT_ALLOW_RETRY.get(code, False) if allow_retry is None else allow_retry
 
 
 class CustomStreamError(BaseStreamError):
@@ -42,4 +49,12 @@ class CustomStreamError(BaseStreamError):
         self.allow_retry = allow_retry
 
 
-__all__ = ["BaseStreamError", "CustomStreamError", "ErrorCode", "StreamError"]
+__all__ = [
+    "DEFAULT_ALLOW_RETRY",
+    "DEFAULT_ERROR_MESSAGE",
+    "DEFAULT_STATUS",
+    "BaseStreamError",
+    "CustomStreamError",
+    "ErrorCode",
+    "StreamError",
+]

@@ -123,4 +123,16 @@ class Store(ABC, Generic[TContext]):
         """Delete one item of a thread."""
 
 
-__all__ = ["AttachmentStore", "NotFoundError", "Store", "StoreItemType", "TContext", "default_generate_id"]
+__all__ = [
+    "Attachment",
+    "AttachmentCreateParams",
+    "AttachmentStore",
+    "NotFoundError",
+    "Page",
+    "Store",
+    "StoreItemType",
+    "TContext",
+    "ThreadItem",
+    "ThreadMetadata",
+    "default_generate_id",
+]

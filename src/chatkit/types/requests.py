@@ -182,12 +182,16 @@ class ItemsListReq(BaseReq):
     params: ItemsListParams
 
 
+FeedbackKind = Literal["positive", "negative"]
+"""A thumbs up or a thumbs down."""
+
+
 class ItemFeedbackParams(BaseModel):
     """Parameters of `items.feedback`."""
 
     thread_id: str
     item_ids: list[str]
-    kind: Literal["positive", "negative"]
+    kind: FeedbackKind
 
 
 class ItemsFeedbackReq(BaseReq):

@@ -51,13 +51,17 @@ class LineSeries(BaseModel):
     curveType: CurveType | None = None
 
 
+Series = Annotated[BarSeries | AreaSeries | LineSeries, Field(discriminator="type")]
+"""One series of a `Chart`, told apart by its `type`."""
+
+
 @named_widget
 class Chart(WidgetComponentBase):
     """A bar, area or line chart over rows of data."""
 
     type: Literal["Chart"] = "Chart"
     data: list[dict[str, str | int | float]]
-    series: list[Annotated[BarSeries | AreaSeries | LineSeries, Field(discriminator="type")]]
+    series: list[Series]
     xAxis: str | XAxisConfig
     showYAxis: bool | None = None
     showLegend: bool | None = None

@@ -8,7 +8,17 @@ from typing import Literal
 
 from chatkit.icons import IconName
 from chatkit.widgets.base import WidgetComponentBase, named_widget
-from chatkit.widgets.styles import EditableProps, Spacing, ThemeColor
+from chatkit.widgets.styles import (
+    CaptionSize,
+    EditableProps,
+    IconSize,
+    RadiusValue,
+    Spacing,
+    TextAlign,
+    TextSize,
+    ThemeColor,
+    TitleSize,
+)
 
 
 @named_widget
@@ -23,8 +33,8 @@ class Text(WidgetComponentBase):
     color: str | ThemeColor | None = None
     weight: Literal["normal", "medium", "semibold", "bold"] | None = None
     width: float | str | None = None
-    size: Literal["xs", "sm", "md", "lg", "xl"] | None = None
-    textAlign: Literal["start", "center", "end"] | None = None
+    size: TextSize | None = None
+    textAlign: TextAlign | None = None
     truncate: bool | None = None
     minLines: int | None = None
     maxLines: int | None = None
@@ -39,8 +49,8 @@ class Title(WidgetComponentBase):
     value: str
     color: str | ThemeColor | None = None
     weight: Literal["normal", "medium", "semibold", "bold"] | None = None
-    size: Literal["sm", "md", "lg", "xl", "2xl", "3xl", "4xl", "5xl"] | None = None
-    textAlign: Literal["start", "center", "end"] | None = None
+    size: TitleSize | None = None
+    textAlign: TextAlign | None = None
     truncate: bool | None = None
     maxLines: int | None = None
 
@@ -53,8 +63,8 @@ class Caption(WidgetComponentBase):
     value: str
     color: str | ThemeColor | None = None
     weight: Literal["normal", "medium", "semibold", "bold"] | None = None
-    size: Literal["sm", "md", "lg"] | None = None
-    textAlign: Literal["start", "center", "end"] | None = None
+    size: CaptionSize | None = None
+    textAlign: TextAlign | None = None
     truncate: bool | None = None
     maxLines: int | None = None
 
@@ -98,7 +108,7 @@ class Icon(WidgetComponentBase):
     type: Literal["Icon"] = "Icon"
     name: IconName
     color: str | ThemeColor | None = None
-    size: Literal["xs", "sm", "md", "lg", "xl", "2xl", "3xl"] | None = None
+    size: IconSize | None = None
 
 
 @named_widget
@@ -113,7 +123,7 @@ class Image(WidgetComponentBase):
         Literal["top left", "top", "top right", "left", "center", "right", "bottom left", "bottom", "bottom right"]
         | None
     ) = None
-    radius: Literal["2xs", "xs", "sm", "md", "lg", "xl", "2xl", "3xl", "4xl", "full", "100%", "none"] | None = None
+    radius: RadiusValue | None = None
     frame: bool | None = None
     flush: bool | None = None
     height: int | str | None = None

@@ -10,7 +10,15 @@ from typing import Literal
 from chatkit.actions import ActionConfig
 from chatkit.icons import IconName
 from chatkit.widgets.base import WidgetComponentBase, named_widget
-from chatkit.widgets.styles import RadioOption, SelectOption, ThemeColor
+from chatkit.widgets.styles import (
+    ControlSize,
+    ControlVariant,
+    RadioOption,
+    SelectOption,
+    TextAlign,
+    TextSize,
+    ThemeColor,
+)
 
 
 @named_widget
@@ -26,8 +34,8 @@ class Button(WidgetComponentBase):
     style: Literal["primary", "secondary"] | None = None
     iconSize: Literal["sm", "md", "lg", "xl", "2xl"] | None = None
     color: Literal["primary", "secondary", "info", "discovery", "success", "caution", "warning", "danger"] | None = None
-    variant: Literal["solid", "soft", "outline", "ghost"] | None = None
-    size: Literal["3xs", "2xs", "xs", "sm", "md", "lg", "xl", "2xl", "3xl"] | None = None
+    variant: ControlVariant | None = None
+    size: ControlSize | None = None
     pill: bool | None = None
     uniform: bool | None = None
     block: bool | None = None
@@ -44,8 +52,8 @@ class Select(WidgetComponentBase):
     onChangeAction: ActionConfig | None = None
     placeholder: str | None = None
     defaultValue: str | None = None
-    variant: Literal["solid", "soft", "outline", "ghost"] | None = None
-    size: Literal["3xs", "2xs", "xs", "sm", "md", "lg", "xl", "2xl", "3xl"] | None = None
+    variant: ControlVariant | None = None
+    size: ControlSize | None = None
     pill: bool | None = None
     block: bool | None = None
     clearable: bool | None = None
@@ -64,8 +72,8 @@ class DatePicker(WidgetComponentBase):
     defaultValue: datetime | None = None
     min: datetime | None = None
     max: datetime | None = None
-    variant: Literal["solid", "soft", "outline", "ghost"] | None = None
-    size: Literal["3xs", "2xs", "xs", "sm", "md", "lg", "xl", "2xl", "3xl"] | None = None
+    variant: ControlVariant | None = None
+    size: ControlSize | None = None
     side: Literal["top", "bottom", "left", "right"] | None = None
     align: Literal["start", "center", "end"] | None = None
     pill: bool | None = None
@@ -103,7 +111,7 @@ class Input(WidgetComponentBase):
     autoFocus: bool | None = None
     disabled: bool | None = None
     variant: Literal["soft", "outline"] | None = None
-    size: Literal["3xs", "2xs", "xs", "sm", "md", "lg", "xl", "2xl", "3xl"] | None = None
+    size: ControlSize | None = None
     gutterSize: Literal["2xs", "xs", "sm", "md", "lg", "xl"] | None = None
     pill: bool | None = None
 
@@ -115,9 +123,9 @@ class Label(WidgetComponentBase):
     type: Literal["Label"] = "Label"
     value: str
     fieldName: str
-    size: Literal["xs", "sm", "md", "lg", "xl"] | None = None
+    size: TextSize | None = None
     weight: Literal["normal", "medium", "semibold", "bold"] | None = None
-    textAlign: Literal["start", "center", "end"] | None = None
+    textAlign: TextAlign | None = None
     color: str | ThemeColor | None = None
 
 
@@ -150,7 +158,7 @@ class Textarea(WidgetComponentBase):
     autoFocus: bool | None = None
     disabled: bool | None = None
     variant: Literal["soft", "outline"] | None = None
-    size: Literal["3xs", "2xs", "xs", "sm", "md", "lg", "xl", "2xl", "3xl"] | None = None
+    size: ControlSize | None = None
     gutterSize: Literal["2xs", "xs", "sm", "md", "lg", "xl"] | None = None
     rows: int | None = None
     autoResize: bool | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from chatkit.actions import ActionConfig
 from chatkit.widgets.base import WidgetComponentBase, named_widget
@@ -16,17 +17,19 @@ from chatkit.widgets.charts import Chart
 from chatkit.widgets.content import Badge, Caption, Divider, Icon, Image, Markdown, Spacer, Text, Title
 from chatkit.widgets.controls import Button, Checkbox, DatePicker, Input, Label, RadioGroup, Select, Textarea
 from chatkit.widgets.styles import (
+    Alignment,
     Border,
     Borders,
     CardAction,
+    Justification,
+    RadiusValue,
     Spacing,
+    TableCellAlign,
+    TableColSize,
     ThemeColor,
     WidgetStatusWithFavicon,
     WidgetStatusWithIcon,
 )
-
-Alignment = Literal["start", "center", "end", "baseline", "stretch"]
-Radius = Literal["2xs", "xs", "sm", "md", "lg", "xl", "2xl", "3xl", "4xl", "full", "100%", "none"]
 
 
 class BoxBase(BaseModel):
@@ -34,7 +37,7 @@ class BoxBase(BaseModel):
 
     children: list[WidgetComponent] | None = None
     align: Alignment | None = None
-    justify: Literal["start", "center", "end", "between", "around", "evenly", "stretch"] | None = None
+    justify: Justification | None = None
     wrap: Literal["nowrap", "wrap", "wrap-reverse"] | None = None
     flex: int | str | None = None
     gap: int | str | None = None
@@ -50,7 +53,7 @@ class BoxBase(BaseModel):
     padding: float | str | Spacing | None = None
     margin: float | str | Spacing | None = None
     border: int | Border | Borders | None = None
-    radius: Radius | None = None
+    radius: RadiusValue | None = None
     background: str | ThemeColor | None = None
     aspectRatio: float | str | None = None
 
@@ -133,6 +136,38 @@ class ListView(WidgetComponentBase):
     theme: Literal["light", "dark"] | None = None
 
 
+@named_widget
+class Table(WidgetComponentBase):
+    """A table: rows of cells (the client's `Table`; not in the reference)."""
+
+    type: Literal["Table"] = "Table"
+    children: list[TableRow] | None = None
+
+
+@named_widget
+class TableRow(WidgetComponentBase):
+    """One row of a `Table`; a `header` row is styled as column headings."""
+
+    type: Literal["Table.Row"] = "Table.Row"
+    children: list[TableCell] | None = None
+    header: bool | None = None
+
+
+@named_widget
+class TableCell(WidgetComponentBase):
+    """One cell of a `TableRow`, holding any components."""
+
+    type: Literal["Table.Cell"] = "Table.Cell"
+    children: list[WidgetComponent] | None = None
+    width: float | str | None = None
+    padding: Spacing | None = None
+    colSpan: int | None = None
+    rowSpan: int | None = None
+    align: TableCellAlign | None = None
+    vAlign: TableCellAlign | None = None
+    colSize: TableColSize | None = None
+
+
 class DynamicWidgetComponent(WidgetComponentBase):
     """Any component, kept as loose data (what `.widget` templates produce)."""
 
@@ -154,41 +189,47 @@ class DynamicWidgetRoot(DynamicWidgetComponent):
     type: Literal["Card", "ListView", "Basic"]
 
 
-# typing.Union keeps the schema's definition names identical to the reference's.
-WidgetComponent = Union[  # noqa: UP007
-    Annotated[
-        Text
-        | Title
-        | Caption
-        | Chart
-        | Badge
-        | Markdown
-        | Box
-        | Row
-        | Col
-        | Divider
-        | Icon
-        | Image
-        | ListViewItem
-        | Button
-        | Checkbox
-        | Spacer
-        | Select
-        | DatePicker
-        | Form
-        | Input
-        | Label
-        | RadioGroup
-        | Textarea
-        | Transition,
-        Field(discriminator="type"),
-    ],
-    DynamicWidgetComponent,
+# The reference's unions, spelled as it spells them: typing.Union keeps the schema's definition
+# names identical to the reference's.
+StrictWidgetComponent = Annotated[
+    Text
+    | Title
+    | Caption
+    | Chart
+    | Badge
+    | Markdown
+    | Box
+    | Row
+    | Col
+    | Divider
+    | Icon
+    | Image
+    | ListViewItem
+    | Button
+    | Checkbox
+    | Spacer
+    | Select
+    | DatePicker
+    | Form
+    | Input
+    | Label
+    | RadioGroup
+    | Textarea
+    | Transition,
+    Field(discriminator="type"),
 ]
+"""A named component of the reference, picked by its `type`."""
+
+StrictWidgetRoot = Annotated[Card | ListView | BasicRoot, Field(discriminator="type")]
+"""A named widget root, picked by its `type`."""
+
+# The table components are ours (the client renders them, the reference lacks them). They are
+# validated as what they are but left out of the published JSON Schema, which stays the
+# reference's: there a table still matches `DynamicWidgetComponent`, as any component may.
+_TableComponent = SkipJsonSchema[Annotated[Table | TableRow | TableCell, Field(discriminator="type")]]
+
+WidgetComponent = Union[StrictWidgetComponent, _TableComponent, DynamicWidgetComponent]  # noqa: UP007
 """Any component: a named one by its `type`, else loose data."""
 
-WidgetRoot = Union[  # noqa: UP007
-    Annotated[Card | ListView | BasicRoot, Field(discriminator="type")],
-    DynamicWidgetRoot,
-]
+WidgetRoot = Union[StrictWidgetRoot, DynamicWidgetRoot]  # noqa: UP007
 """Any widget root: `Card`, `ListView` or `Basic`, named or loose."""

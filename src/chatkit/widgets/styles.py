@@ -1,4 +1,4 @@
-"""Plain-dict shapes used by widget props (colors, spacing, borders, options...)."""
+"""The vocabulary of widget props: named value sets (sizes, alignments...) and plain-dict shapes."""
 
 from typing import Literal
 
@@ -7,6 +7,22 @@ from typing_extensions import NotRequired, TypedDict, deprecated
 from chatkit.actions import ActionConfig
 from chatkit.icons import IconName
 from chatkit.widgets.base import DEPRECATION_MESSAGE
+
+RadiusValue = Literal["2xs", "xs", "sm", "md", "lg", "xl", "2xl", "3xl", "4xl", "full", "100%", "none"]
+TextAlign = Literal["start", "center", "end"]
+TextSize = Literal["xs", "sm", "md", "lg", "xl"]
+IconSize = Literal["xs", "sm", "md", "lg", "xl", "2xl", "3xl"]
+TitleSize = Literal["sm", "md", "lg", "xl", "2xl", "3xl", "4xl", "5xl"]
+CaptionSize = Literal["sm", "md", "lg"]
+Alignment = Literal["start", "center", "end", "baseline", "stretch"]
+Justification = Literal["start", "center", "end", "between", "around", "evenly", "stretch"]
+ControlVariant = Literal["solid", "soft", "outline", "ghost"]
+ControlSize = Literal["3xs", "2xs", "xs", "sm", "md", "lg", "xl", "2xl", "3xl"]
+TableCellAlign = Literal["start", "center", "end"]
+TableColSize = Literal["xs", "sm", "md", "lg", "xl"]
+
+WidgetIcon = IconName
+"""The icons a widget may show (the reference's older name for `IconName`)."""
 
 
 @deprecated(DEPRECATION_MESSAGE)
