@@ -7,12 +7,17 @@ with the `serve` extra (`pip install 'chatkit-server[serve]'`).
 from __future__ import annotations
 
 import argparse
+import asyncio
+import errno
 import importlib
 import inspect
+import logging
 import os
+import socket
 import sys
+import traceback
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -31,8 +36,23 @@ _RELOAD_CONTEXT_ENV = "CHATKIT_SERVE_CONTEXT"
 LOCAL_USER = "local"
 
 
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+# How long `serve` waits for PostgreSQL to answer before saying it timed out.
+STORE_CONNECT_TIMEOUT = 5
+
+
 class UsageError(Exception):
     """A command line that cannot be carried out; reported as one line and exit status 2."""
+
+    status = EXIT_USAGE
+
+
+class UnreachableError(UsageError):
+    """A service the command line names does not answer; reported as one line and exit status 3."""
+
+    status = EXIT_UNREACHABLE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,14 +65,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             return _demo(args)
     except UsageError as error:
+        if getattr(args, "log_level", None) in ("debug", "trace"):
+            traceback.print_exception(error)
         print(f"chatkit: error: {error}", file=sys.stderr)
-        return 2
+        return error.status
     parser.print_help(sys.stderr)
-    return 2
+    return EXIT_USAGE
+
+
+def version() -> str:
+    """The installed version of the chatkit-server distribution."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as distribution_version
+
+    try:
+        return distribution_version("chatkit-server")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, reporting a bad argument in one line (the usage block hides it on a small terminal)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print `message` and a pointer to `--help`, then exit with status 2."""
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chatkit", description="Serve ChatKit servers over HTTP.")
+    parser = _Parser(prog="chatkit", description="Serve ChatKit servers over HTTP.")
+    parser.add_argument("--version", action="version", version=f"chatkit-server {version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = commands.add_parser(
@@ -83,14 +125,50 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_bind_options(parser: argparse.ArgumentParser, *, port_help: str) -> None:
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"interface to bind (default: {DEFAULT_HOST})")
-    parser.add_argument("--port", type=int, help=port_help)
+    parser.add_argument("--port", type=_port_argument, help=port_help)
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default="info",
+        help="server log level; 'debug' also prints the full cause of a startup error (default: info)",
+    )
+
+
+def _is_port(value: str) -> bool:
+    return value.isdigit() and 0 < int(value) < 65536
+
+
+def _port_argument(value: str) -> int:
+    if not _is_port(value):
+        raise argparse.ArgumentTypeError(f"must be a TCP port number from 1 to 65535, not {value!r}")
+    return int(value)
 
 
 def _port_from_env() -> int:
     value = os.environ.get("PORT") or str(DEFAULT_PORT)
-    if not value.isdigit() or not 0 < int(value) < 65536:
-        raise UsageError(f"PORT must be a TCP port number, not {value!r}")
+    if not _is_port(value):
+        raise UsageError(f"PORT must be a TCP port number from 1 to 65535, not {value!r}")
     return int(value)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise `UsageError` unless `host:port` can be bound now (as uvicorn binds it, address reuse on)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        raise UsageError(f"--host: cannot resolve {host!r}: {error.strerror}") from error
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise UsageError(f"port {port} on {host} is already in use; choose another with --port") from error
+            if error.errno == errno.EACCES:
+                raise UsageError(f"port {port} on {host} needs more privileges; choose a port above 1023") from error
+            raise UsageError(f"cannot listen on {host}:{port}: {error.strerror}") from error
 
 
 # -- serve --------------------------------------------------------------------------------------
@@ -98,6 +176,11 @@ def _port_from_env() -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     uvicorn = _require_uvicorn()
+    port = args.port or DEFAULT_PORT
+    # Cheap checks first: a taken port or a dead database should not wait for the app's imports.
+    check_port_free(args.host, port)
+    if args.store:
+        check_store(args.store)
     if args.reload:
         # Fail here, with a clear message, rather than in every reloaded worker.
         build_app(args.target, args.store, args.context)
@@ -110,10 +193,11 @@ def _serve(args: argparse.Namespace) -> int:
             reload=True,
             reload_dirs=[os.getcwd()],
             host=args.host,
-            port=args.port or DEFAULT_PORT,
+            port=port,
+            log_level=args.log_level,
         )
         return 0
-    uvicorn.run(build_app(args.target, args.store, args.context), host=args.host, port=args.port or DEFAULT_PORT)
+    uvicorn.run(build_app(args.target, args.store, args.context), host=args.host, port=port, log_level=args.log_level)
     return 0
 
 
@@ -194,16 +278,79 @@ def _store_from_url(url: str) -> Store[Any]:
         raise UsageError(f"--store: {error}") from error
 
 
+def check_store(url: str) -> None:
+    """Raise `UsageError` (bad URL) or `UnreachableError` (no answer) unless the store at `url` opens now."""
+    from chatkit.stores import PostgresStore, SQLiteStore
+
+    store = _store_from_url(url)
+    logging.getLogger(__name__).debug("checking the store at %s", url)
+    if isinstance(store, PostgresStore):
+        asyncio.run(_check_postgres(url))
+    elif isinstance(store, SQLiteStore):
+        path = str(store.path)
+        folder = os.path.dirname(os.path.abspath(path))
+        if path != ":memory:" and not os.path.isdir(folder):
+            raise UsageError(f"--store: the directory {folder} does not exist")
+        asyncio.run(_check_sqlite(store, path))
+
+
+async def _check_sqlite(store: Any, path: str) -> None:
+    try:
+        await store.open()
+    except Exception as error:
+        raise UsageError(f"--store: cannot open the SQLite database {path}: {error}") from error
+    await store.aclose()
+
+
+async def _check_postgres(url: str) -> None:
+    import psycopg
+
+    try:
+        connection = await psycopg.AsyncConnection.connect(url, connect_timeout=STORE_CONNECT_TIMEOUT)
+    except psycopg.OperationalError as error:
+        raise _postgres_failure(url, error) from error
+    await connection.close()
+
+
+def _postgres_failure(url: str, error: Exception) -> UsageError:
+    """One line saying what went wrong, in the words of the person who typed the URL, from libpq's text."""
+    text = str(error).lower()
+    where = f"--store: PostgreSQL at {_without_password(url)}"
+    if "connection refused" in text:
+        return UnreachableError(f"{where} refused the connection (is PostgreSQL running there?)")
+    if "timeout expired" in text or "timed out" in text:
+        return UnreachableError(f"{where} did not answer within {STORE_CONNECT_TIMEOUT} s")
+    if "failed to resolve host" in text or "could not translate host name" in text:
+        return UnreachableError(f"{where}: unknown host")
+    if 'database "' in text and "does not exist" in text:
+        return UsageError(f"{where}: the database does not exist")
+    if "password authentication failed" in text or 'role "' in text or "pg_hba.conf" in text:
+        return UsageError(f"{where}: authentication failed")
+    lines = str(error).strip().splitlines()
+    return UnreachableError(f"{where}: cannot connect: {lines[0] if lines else type(error).__name__}")
+
+
+def _without_password(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
 # -- demo ---------------------------------------------------------------------------------------
 
 
 def _demo(args: argparse.Namespace) -> int:
     uvicorn = _require_uvicorn()
+    port = args.port or _port_from_env()
+    check_port_free(args.host, port)
     from chatkit.demo import create_demo_app
 
-    port = args.port or _port_from_env()
     print(f"ChatKit demo: open http://{args.host}:{port}/ in your browser", file=sys.stderr)
-    uvicorn.run(create_demo_app(), host=args.host, port=port)
+    uvicorn.run(create_demo_app(), host=args.host, port=port, log_level=args.log_level)
     return 0
 
 

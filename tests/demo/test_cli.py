@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +17,40 @@ import pytest
 
 from chatkit.cli import build_app, main
 from chatkit.stores import SQLiteStore
-from tests.demo.conftest import free_port, parse_events, user_message
+from tests.demo.conftest import REPO_ROOT, free_port, parse_events, user_message
 from tests.http import serving
 
 SAMPLES = "tests.demo.sample_servers"
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+# Long enough for a cold interpreter on a busy machine, far below the old 10 s wait for a dead database.
+QUICK_FAILURE_SECONDS = 8.0
+
+
+def run_cli(*args: str, cwd: Path = REPO_ROOT) -> tuple[int, str, float]:
+    """Run the real `chatkit` command; its exit status, what it printed, and how long it took."""
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    started = time.monotonic()
+    finished = subprocess.run(
+        [sys.executable, "-m", "chatkit", *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=60
+    )
+    return finished.returncode, finished.stdout + finished.stderr, time.monotonic() - started
+
+
+def one_error_line(output: str) -> str:
+    """The output, which must be a single `chatkit: error:` line."""
+    lines = output.strip().splitlines()
+    assert len(lines) == 1, output
+    assert "Traceback" not in output
+    return lines[0]
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A loopback port something else is listening on."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]
 
 
 def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -60,21 +97,100 @@ def test_bad_targets_fail_with_one_clear_line(
     assert "Traceback" not in err
 
 
-def test_a_bad_port_is_an_argument_error(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["serve", f"{SAMPLES}:server", "--port", "eighty"])
-    assert exit_info.value.code == 2
-    assert "invalid int value" in capsys.readouterr().err
+def test_version_names_the_installed_distribution() -> None:
+    status, output, _ = run_cli("--version")
+    assert status == 0
+    assert output.strip() == f"chatkit-server {version('chatkit-server')}"
 
 
-@pytest.mark.parametrize("port", ["eighty", "70000", "-1"])
+@pytest.mark.parametrize("command", ["serve", "demo"])
+@pytest.mark.parametrize("port", ["99999", "0", "65536", "eighty", "-1"])
+def test_a_bad_port_is_one_line_and_status_2(command: str, port: str) -> None:
+    args = [command, f"{SAMPLES}:server"] if command == "serve" else [command]
+    status, output, _ = run_cli(*args, f"--port={port}")
+    assert status == 2
+    line = one_error_line(output)
+    assert line.startswith(f"chatkit {command}: error: argument --port: must be a TCP port number from 1 to 65535")
+    assert repr(port) in line
+
+
+@pytest.mark.parametrize("port", ["eighty", "70000", "-1", "0"])
 def test_demo_refuses_a_bad_port_in_the_environment(
     port: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PORT", port)
     status, err = run_main(["demo"], capsys)
     assert status == 2
-    assert f"PORT must be a TCP port number, not {port!r}" in err
+    assert f"PORT must be a TCP port number from 1 to 65535, not {port!r}" in err
+
+
+def test_a_taken_port_is_reported_before_the_store_and_the_app(taken_port: int) -> None:
+    # Neither the module nor the database exists: the port is checked before either is touched.
+    status, output, elapsed = run_cli(
+        "serve", "surely_no_such_module:server", "--store", "postgresql://nobody@127.0.0.1:1/x", f"--port={taken_port}"
+    )
+    assert status == 2
+    assert one_error_line(output) == (
+        f"chatkit: error: port {taken_port} on 127.0.0.1 is already in use; choose another with --port"
+    )
+    assert elapsed < QUICK_FAILURE_SECONDS
+
+
+def test_demo_reports_a_taken_port(taken_port: int, tmp_path: Path) -> None:
+    status, output, _ = run_cli("demo", f"--port={taken_port}", cwd=tmp_path)
+    assert status == 2
+    assert "is already in use" in one_error_line(output)
+    assert not (tmp_path / "chatkit-demo.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("store", "status", "message"),
+    [
+        (
+            "postgresql://nobody@127.0.0.1:1/x",
+            3,
+            "--store: PostgreSQL at postgresql://nobody@127.0.0.1:1/x refused the connection "
+            "(is PostgreSQL running there?)",
+        ),
+        (
+            "postgresql://postgres@127.0.0.1:5432/surely_no_such_database",
+            2,
+            "--store: PostgreSQL at postgresql://postgres@127.0.0.1:5432/surely_no_such_database: "
+            "the database does not exist",
+        ),
+        (
+            "postgresql://surely_nobody:secret@127.0.0.1:5432/test",
+            2,
+            "--store: PostgreSQL at postgresql://surely_nobody:***@127.0.0.1:5432/test: authentication failed",
+        ),
+        ("sqlite:///no/such/folder/chat.db", 2, "--store: the directory {cwd}/no/such/folder does not exist"),
+    ],
+    ids=["refused", "unknown-database", "authentication", "missing-directory"],
+)
+def test_a_store_that_cannot_open_is_one_line(store: str, status: int, message: str, tmp_path: Path) -> None:
+    port = f"--port={free_port()}"
+    returned, output, elapsed = run_cli("serve", f"{SAMPLES}:make_server", "--store", store, port, cwd=tmp_path)
+    assert returned == status
+    assert one_error_line(output) == "chatkit: error: " + message.format(cwd=tmp_path)
+    assert elapsed < QUICK_FAILURE_SECONDS
+
+
+def test_debug_logging_shows_the_full_cause() -> None:
+    store = "postgresql://nobody@127.0.0.1:1/x"
+    port = f"--port={free_port()}"
+    status, output, _ = run_cli("serve", f"{SAMPLES}:make_server", f"--store={store}", port, "--log-level=debug")
+    assert status == 3
+    assert "Traceback" in output
+    assert "Connection refused" in output
+    assert output.strip().splitlines()[-1].startswith("chatkit: error: --store: PostgreSQL at")
+
+
+def test_a_reachable_store_passes_the_check(chatkit_process: Any) -> None:
+    port = free_port()
+    running = chatkit_process("serve", f"{SAMPLES}:make_server", "--store", POSTGRES, "--port", str(port), port=port)
+    response = httpx.post(f"{running.base_url}/chatkit", json=user_message("on postgres"), timeout=10)
+    assert "echo: on postgres (for local)" in response.text
+    assert running.stop() == 0
 
 
 async def test_serve_app_runs_a_factory_on_the_store_from_the_url(
