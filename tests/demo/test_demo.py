@@ -150,6 +150,58 @@ def test_demo_uploads_an_image_and_answers_about_it(demo: RunningProcess, tmp_pa
     assert done_items(events, "assistant_message")
 
 
+def upload(demo: RunningProcess, name: str, data: bytes, mime_type: str) -> str:
+    params = {"name": name, "size": len(data), "mime_type": mime_type}
+    created = post(demo, {"type": "attachments.create", "params": params}).json()
+    descriptor = created["upload_descriptor"]
+    uploaded = httpx.request(descriptor["method"], descriptor["url"], content=data, headers=descriptor.get("headers"))
+    assert uploaded.status_code in (200, 201), uploaded.text
+    return created["id"]
+
+
+def test_demo_counts_images_and_files_and_keeps_file_text_out_of_its_heading(demo: RunningProcess) -> None:
+    image = upload(demo, "pixel.png", (Path(__file__).parent / "pixel.png").read_bytes(), "image/png")
+    notes = upload(demo, "notes.txt", b"Some private notes that must not be echoed.", "text/plain")
+    events = parse_events(post(demo, user_message("What did I attach?", attachments=[image, notes])).content)
+    (answer,) = done_items(events, "assistant_message")
+    text = answer["content"][0]["text"]
+    assert "## About “What did I attach?”\n" in text
+    assert "You attached 1 image and 1 file; a real model would look at them." in text
+    assert "private notes" not in text
+    progress = [e["text"] for e in events if e["type"] == "progress_update"]
+    assert progress == ["Researching “What did I attach?”…"]
+
+
+@pytest.mark.parametrize(
+    ("parts", "note"),
+    [
+        ([{"type": "input_image", "image_url": "data:,"}], "You attached 1 image; a real model would look at it."),
+        ([{"type": "input_text", "text": "Attached file a.txt:\nx"}], "You attached 1 file; a real model would"),
+        (
+            [
+                {"type": "input_file", "file_data": "data:,", "filename": "a.pdf"},
+                {"type": "input_text", "text": "Attached file b.md:\n# Title"},
+                {"type": "input_image", "image_url": "data:,"},
+            ],
+            "You attached 1 image and 2 files; a real model would look at them.",
+        ),
+    ],
+)
+def test_offline_model_counts_attachments_by_kind(parts: list[dict[str, Any]], note: str) -> None:
+    typed = {"type": "input_text", "text": "What is attached?"}
+    question: Any = {"role": "user", "content": [typed, *parts]}
+    research = plan_step([question])
+    assert getattr(research, "arguments", None) == {"topic": "What is attached?"}
+    done: list[Any] = [
+        {"type": "function_call", "name": RESEARCH_TOOL, "call_id": "a", "arguments": "{}"},
+        {"type": "function_call", "name": WIDGET_TOOL, "call_id": "b", "arguments": "{}"},
+    ]
+    answer = getattr(plan_step([question, *done]), "text", "")
+    assert note in answer
+    assert "## About “What is attached?”" in answer
+    assert "Attached file" not in answer
+
+
 def test_demo_keeps_its_database_in_the_working_directory(demo: RunningProcess) -> None:
     post(demo, user_message("Remember me"))
     assert (Path(demo.log).parent / "chatkit-demo.db").is_file()

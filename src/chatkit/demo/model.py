@@ -259,8 +259,8 @@ def _answer(topic: str, attached: list[str]) -> str:
 def _attachment_note(attached: list[str]) -> str:
     if not attached:
         return ""
-    images = attached.count("input_image")
-    files = len(attached) - images
+    images = attached.count("image")
+    files = attached.count("file")
     counted = [f"{n} {noun}{'' if n == 1 else 's'}" for n, noun in ((images, "image"), (files, "file")) if n]
     pronoun = "it" if len(attached) == 1 else "them"
     return f"You attached {' and '.join(counted)}; a real model would look at {pronoun}.\n\n"
@@ -298,20 +298,24 @@ def _field(item: Any, name: str) -> Any:
 
 
 def _text_of(item: Any) -> str:
+    """What the user typed: the first part of a message (converters add attachments after it)."""
     content = _field(item, "content")
     if isinstance(content, str):
         return content.strip()
-    parts = [_field(part, "text") for part in content or []]
-    return " ".join(part.strip() for part in parts if isinstance(part, str)).strip()
+    first = _field(content[0], "text") if content else None
+    return first.strip() if isinstance(first, str) else ""
 
 
 def _attachments_of(item: Any) -> list[str]:
-    """The kinds of the non-text parts (`input_image`, `input_file`) of a message."""
+    """What the parts after the typed text are: `image` for an image, `file` for a file sent as text or data."""
     content = _field(item, "content")
-    if isinstance(content, str):
+    if isinstance(content, str) or not content:
         return []
-    kinds = [_field(part, "type") for part in content or []]
-    return [kind for kind in kinds if kind in ("input_image", "input_file")]
+    kinds = [_field(part, "type") for part in content[1:]]
+    return ["image" if kind == "input_image" else "file" for kind in kinds if kind in _ATTACHMENT_PARTS]
+
+
+_ATTACHMENT_PARTS = ("input_image", "input_file", "input_text")
 
 
 def _next_id(prefix: str) -> str:
