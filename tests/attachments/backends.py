@@ -1,8 +1,13 @@
-"""Attachment stores to run the contract suite against, behind one small driver each.
+"""Attachment stores to run the contract suite against, as the upload routes see them.
 
-The two stores share their checks and signed URLs but not how bytes go in and out:
-`LocalAttachmentStore` takes a whole body and hands back a path, `PostgresAttachmentStore`
-streams both ways. A driver hides only that difference, so every contract test reads the same.
+    @pytest.fixture(params=ATTACHMENT_BACKENDS) ...
+    async with make_files(backend, tmp_path) as files:
+        attachment = await files.store.create_attachment(params, context)
+        await files.streams.save_upload(...)
+
+Stores made again for the same `tmp_path` share their files, as processes of one deployment do:
+`LocalAttachmentStore` on one directory, `PostgresAttachmentStore` on one schema (each with its
+own pool). The PostgreSQL schema is dropped when the last of them closes.
 """
 
 from __future__ import annotations
@@ -10,9 +15,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from chatkit._file_streams import AttachmentFiles, streaming_files
+from chatkit._signed_attachments import SignedAttachmentStore
 from chatkit.attachments import LocalAttachmentStore
 from chatkit.stores._pg_attachments import PostgresAttachmentStore
 from tests.stores.backends import drop_postgres_schema, postgres_schema, require_postgres
@@ -24,88 +32,15 @@ MAX_BYTES = 64 * 1024
 # Small slices, so that even the small files of the tests span several of them.
 CHUNK_SIZE = 4096
 
-
-class Files(Protocol):
-    """One attachment store, driven the way the upload routes drive it."""
-
-    store: Any
-
-    async def upload(
-        self,
-        attachment_id: str,
-        name: str,
-        declared_mime_type: str | None,
-        pieces: Sequence[bytes],
-        context: Any,
-        *,
-        announced: bool,
-    ) -> str:
-        """Store an upload arriving in `pieces`; the type recorded."""
-        ...
-
-    async def download(self, attachment_id: str, context: Any) -> tuple[str, str, bytes] | None:
-        """The stored name, type and bytes, or None."""
-        ...
+_schema_users: dict[str, int] = {}
 
 
-class LocalFiles:
-    """`LocalAttachmentStore`: the whole body in, a file path out."""
+@dataclass
+class Files:
+    """An attachment store (`store`) and the streaming face the routes use (`streams`)."""
 
-    def __init__(self, store: LocalAttachmentStore[Any]) -> None:
-        self.store = store
-
-    async def upload(
-        self,
-        attachment_id: str,
-        name: str,
-        declared_mime_type: str | None,
-        pieces: Sequence[bytes],
-        context: Any,
-        *,
-        announced: bool,
-    ) -> str:
-        """Store an upload arriving in `pieces`; the type recorded."""
-        data = b"".join(pieces)
-        mime_type = self.store.verify_content(declared_mime_type, data)
-        await self.store.save_file(attachment_id, name, mime_type, data)
-        return mime_type
-
-    async def download(self, attachment_id: str, context: Any) -> tuple[str, str, bytes] | None:
-        """The stored name, type and bytes, or None."""
-        stored = await self.store.load_file(attachment_id)
-        if stored is None:
-            return None
-        return stored.name, stored.mime_type, await asyncio.to_thread(stored.path.read_bytes)
-
-
-class PostgresFiles:
-    """`PostgresAttachmentStore`: streamed in, streamed out."""
-
-    def __init__(self, store: PostgresAttachmentStore[Any]) -> None:
-        self.store = store
-
-    async def upload(
-        self,
-        attachment_id: str,
-        name: str,
-        declared_mime_type: str | None,
-        pieces: Sequence[bytes],
-        context: Any,
-        *,
-        announced: bool,
-    ) -> str:
-        """Store an upload arriving in `pieces`; the type recorded."""
-        saved = await self.store.save_stream(
-            attachment_id, name, declared_mime_type, stream(pieces), context, announced=announced
-        )
-        return saved.mime_type
-
-    async def download(self, attachment_id: str, context: Any) -> tuple[str, str, bytes] | None:
-        """The stored name, type and bytes, or None."""
-        opened = await self.store.open_stream(attachment_id, context)
-        if opened is None:
-            return None
-        return opened.name, opened.mime_type, b"".join([data async for data in opened])
+    store: LocalAttachmentStore[Any] | SignedAttachmentStore[Any]
+    streams: AttachmentFiles
 
 
 async def stream(pieces: Sequence[bytes]) -> AsyncIterator[bytes]:
@@ -113,6 +48,12 @@ async def stream(pieces: Sequence[bytes]) -> AsyncIterator[bytes]:
     for piece in pieces:
         await asyncio.sleep(0)
         yield piece
+
+
+async def read(files: Files, attachment_id: str, context: Any) -> bytes | None:
+    """The bytes of the caller's file, or None."""
+    opened = await files.streams.stream_file(attachment_id, files.streams.scope_key(context))
+    return None if opened is None else b"".join([data async for data in opened])
 
 
 def postgres_attachment_store(tmp_path: Path, **options: Any) -> PostgresAttachmentStore[Any]:
@@ -131,17 +72,22 @@ def postgres_attachment_store(tmp_path: Path, **options: Any) -> PostgresAttachm
 
 @asynccontextmanager
 async def make_files(backend: str, tmp_path: Path, **options: Any) -> AsyncIterator[Files]:
-    """A ready attachment store of `backend`, behind its driver; its data goes afterwards."""
+    """A ready attachment store of `backend`, sharing its files with the others of `tmp_path`."""
     if backend == "local":
-        yield LocalFiles(
-            LocalAttachmentStore(tmp_path / "files", secret=SECRET, base_url=BASE_URL, max_bytes=MAX_BYTES, **options)
+        local: LocalAttachmentStore[Any] = LocalAttachmentStore(
+            tmp_path / "files", secret=SECRET, base_url=BASE_URL, max_bytes=MAX_BYTES, **options
         )
+        yield Files(local, streaming_files(local))
         return
     if backend != "postgres":
         raise ValueError(f"Unknown attachment backend {backend!r}")
     store = postgres_attachment_store(tmp_path, **options)
+    _schema_users[store.schema] = _schema_users.get(store.schema, 0) + 1
     try:
         async with store:
-            yield PostgresFiles(store)
+            yield Files(store, streaming_files(store))
     finally:
-        await drop_postgres_schema(store.schema)
+        _schema_users[store.schema] -= 1
+        if not _schema_users[store.schema]:
+            del _schema_users[store.schema]
+            await drop_postgres_schema(store.schema)

@@ -11,7 +11,13 @@ from .backends import ATTACHMENT_BACKENDS, Files, make_files
 
 
 @pytest.fixture(params=ATTACHMENT_BACKENDS)
-async def files(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Files]:
+def backend(request: pytest.FixtureRequest) -> str:
+    """The kind of attachment store under test."""
+    return request.param
+
+
+@pytest.fixture
+async def files(backend: str, tmp_path: Path) -> AsyncIterator[Files]:
     """A ready, empty attachment store of each kind in turn."""
-    async with make_files(request.param, tmp_path) as opened:
+    async with make_files(backend, tmp_path) as opened:
         yield opened

@@ -15,35 +15,26 @@ cascade) stops an upload in flight at its next slice, and the attachment stays d
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
-import hmac
 import math
 import re
-import secrets
-import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from chatkit._file_streams import FileStream, SavedFile
+from chatkit._signed_attachments import SNIFF_BYTES, SignedAttachmentStore, base_mime
 from chatkit.attachments import (
     DEFAULT_ALLOWED_MIME_TYPES,
+    DEFAULT_PREVIEW_TTL,
     AttachmentRejectedError,
-    TokenPurpose,
     is_valid_attachment_id,
-    request_base_url,
-    sniff_mime_type,
+    safe_file_name,
 )
-from chatkit.store import AttachmentStore, NotFoundError, TContext
-from chatkit.stores._errors import StoreError, StoreUnavailableError
-from chatkit.stores._scope import ScopeFunction, default_scope, resolve_scope
-from chatkit.types import (
-    Attachment,
-    AttachmentCreateParams,
-    AttachmentUploadDescriptor,
-    FileAttachment,
-    ImageAttachment,
-)
+from chatkit.store import NotFoundError, TContext
+from chatkit.stores._errors import IdConflictError, StoreError, StoreUnavailableError
+from chatkit.stores._ids import new_id
+from chatkit.stores._scope import ScopeFunction, default_scope
+from chatkit.types import Attachment, AttachmentCreateParams, AttachmentUploadDescriptor
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -53,20 +44,19 @@ T = TypeVar("T")
 
 _INSTALL_HINT = "PostgresAttachmentStore needs psycopg 3 and psycopg-pool: pip install chatkit-server[postgres]"
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-_SNIFF_BYTES = 512
-_TEXT_LIKE = {"application/json", "application/xml", "application/x-yaml", "application/yaml"}
-_ZIP_LIKE_PREFIXES = ("application/vnd.openxmlformats-officedocument.", "application/vnd.oasis.opendocument.")
+# With 96 random bits a clash is a broken generator; a few retries keep a tiny id space usable.
+_RESERVE_ATTEMPTS = 8
 
 DEFAULT_CHUNK_SIZE = 256 * 1024
-"""Bytes per stored slice: large enough that a 20 MB file is 80 statements, small enough to hold."""
+"""Bytes per stored slice: a 20 MB file is 80 statements, and a slice is little to hold."""
 
 # Own tables and own version counter, so the attachment store shares a schema with
 # `PostgresStore` (the default, "chatkit") without either migrating the other's tables.
+# Attachment ids are checked safe and short (`is_valid_attachment_id`), so they key rows as they are.
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE {s}.attachment_files (
-            scope text NOT NULL,
-            key bytea NOT NULL,
+            scope_key text NOT NULL,
             id text NOT NULL,
             name text NOT NULL,
             mime_type text NOT NULL,
@@ -76,73 +66,65 @@ MIGRATIONS: list[list[str]] = [
             size bigint NOT NULL DEFAULT 0,
             chunks integer NOT NULL DEFAULT 0,
             touched_at timestamptz NOT NULL DEFAULT now(),
-            PRIMARY KEY (scope, key)
+            PRIMARY KEY (scope_key, id)
         )""",
-        # A signed preview URL names the file but not its owner.
-        "CREATE INDEX attachment_files_by_key ON {s}.attachment_files (key)",
         "CREATE INDEX attachment_files_uploading ON {s}.attachment_files (touched_at) WHERE state = 'uploading'",
         """CREATE TABLE {s}.attachment_chunks (
-            scope text NOT NULL,
-            key bytea NOT NULL,
+            scope_key text NOT NULL,
+            id text NOT NULL,
             attempt bigint NOT NULL,
             seq integer NOT NULL,
             data bytea NOT NULL,
-            PRIMARY KEY (scope, key, attempt, seq),
-            FOREIGN KEY (scope, key) REFERENCES {s}.attachment_files (scope, key) ON DELETE CASCADE
+            PRIMARY KEY (scope_key, id, attempt, seq),
+            FOREIGN KEY (scope_key, id) REFERENCES {s}.attachment_files (scope_key, id) ON DELETE CASCADE
         )""",
-        # Most uploads (images, PDFs) are compressed already: trying again only costs CPU.
+        # Most uploads (images, PDFs) are compressed already: compressing again only costs CPU.
         "ALTER TABLE {s}.attachment_chunks ALTER COLUMN data SET STORAGE EXTERNAL",
     ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
+_STALE = "touched_at < now() - make_interval(secs => %s)"
 _QUERIES = {
-    "announce": """INSERT INTO {s}.attachment_files (scope, key, id, name, mime_type, announced, state)
-        VALUES (%s, %s, %s, %s, %s, true, 'pending') ON CONFLICT DO NOTHING""",
-    "begin_direct": """INSERT INTO {s}.attachment_files (scope, key, id, name, mime_type, announced, state, attempt)
-        VALUES (%s, %s, %s, %s, %s, false, 'uploading', 1) ON CONFLICT DO NOTHING""",
-    # The single use of an upload token: one row update, which one caller wins. A claim left
-    # behind by a process that died mid-upload may be taken over once it is stale.
-    "claim": """UPDATE {s}.attachment_files SET state = 'uploading', attempt = attempt + 1, touched_at = now()
-        WHERE scope = %s AND key = %s AND announced
-        AND (state = 'pending' OR (state = 'uploading' AND touched_at < now() - make_interval(secs => %s)))
-        RETURNING attempt, name, mime_type""",
-    "state": "SELECT state FROM {s}.attachment_files WHERE scope = %s AND key = %s",
+    "announce": """INSERT INTO {s}.attachment_files (scope_key, id, name, mime_type, announced, state)
+        VALUES (%s, %s, %s, %s, true, 'pending') ON CONFLICT DO NOTHING""",
+    "begin_direct": """INSERT INTO {s}.attachment_files (scope_key, id, name, mime_type, announced, state, attempt)
+        VALUES (%s, %s, %s, %s, false, 'uploading', 1) ON CONFLICT DO NOTHING""",
+    # The single use of an upload token: one row update, which exactly one caller wins. A claim
+    # left behind by a process that died mid-upload may be taken over once it is stale.
+    "claim": f"""UPDATE {{s}}.attachment_files SET state = 'uploading', attempt = attempt + 1, touched_at = now()
+        WHERE scope_key = %s AND id = %s AND announced
+        AND (state = 'pending' OR (state = 'uploading' AND {_STALE})) RETURNING attempt""",
+    "state": "SELECT state FROM {s}.attachment_files WHERE scope_key = %s AND id = %s",
     # A slice is written only while its upload's claim is live: a delete or a takeover stops it.
     "write_chunk": """WITH live AS (
             UPDATE {s}.attachment_files SET touched_at = now()
-            WHERE scope = %s AND key = %s AND attempt = %s AND state = 'uploading' RETURNING scope, key
+            WHERE scope_key = %s AND id = %s AND attempt = %s AND state = 'uploading' RETURNING scope_key, id
         )
-        INSERT INTO {s}.attachment_chunks (scope, key, attempt, seq, data) SELECT scope, key, %s, %s, %s FROM live
-        ON CONFLICT (scope, key, attempt, seq) DO UPDATE SET data = excluded.data""",
+        INSERT INTO {s}.attachment_chunks (scope_key, id, attempt, seq, data)
+        SELECT scope_key, id, %s, %s, %s FROM live
+        ON CONFLICT (scope_key, id, attempt, seq) DO UPDATE SET data = excluded.data""",
     "finish": """UPDATE {s}.attachment_files SET state = 'ready', mime_type = %s, size = %s, chunks = %s,
-        touched_at = now() WHERE scope = %s AND key = %s AND attempt = %s AND state = 'uploading'""",
-    "drop_other_attempts": "DELETE FROM {s}.attachment_chunks WHERE scope = %s AND key = %s AND attempt <> %s",
+        touched_at = now() WHERE scope_key = %s AND id = %s AND attempt = %s AND state = 'uploading'""",
+    "drop_other_attempts": "DELETE FROM {s}.attachment_chunks WHERE scope_key = %s AND id = %s AND attempt <> %s",
     "release_claim": """UPDATE {s}.attachment_files SET state = 'pending', touched_at = now()
-        WHERE scope = %s AND key = %s AND attempt = %s AND state = 'uploading'""",
-    "drop_attempt": "DELETE FROM {s}.attachment_chunks WHERE scope = %s AND key = %s AND attempt = %s",
+        WHERE scope_key = %s AND id = %s AND attempt = %s AND state = 'uploading' AND announced""",
+    "drop_attempt": "DELETE FROM {s}.attachment_chunks WHERE scope_key = %s AND id = %s AND attempt = %s",
     "drop_direct": """DELETE FROM {s}.attachment_files
-        WHERE scope = %s AND key = %s AND attempt = %s AND state = 'uploading' AND NOT announced""",
-    "open_scoped": """SELECT scope, name, mime_type, size, chunks, attempt FROM {s}.attachment_files
-        WHERE scope = %s AND key = %s AND state = 'ready'""",
-    "open_any": """SELECT scope, name, mime_type, size, chunks, attempt FROM {s}.attachment_files
-        WHERE key = %s AND state = 'ready' LIMIT 2""",
+        WHERE scope_key = %s AND id = %s AND attempt = %s AND state = 'uploading' AND NOT announced""",
+    "open": """SELECT name, mime_type, size, chunks, attempt FROM {s}.attachment_files
+        WHERE scope_key = %s AND id = %s AND state = 'ready'""",
     "read_chunk": """SELECT data FROM {s}.attachment_chunks
-        WHERE scope = %s AND key = %s AND attempt = %s AND seq = %s""",
-    "delete": "DELETE FROM {s}.attachment_files WHERE scope = %s AND key = %s",
-    "purge_direct": """DELETE FROM {s}.attachment_files WHERE state = 'uploading' AND NOT announced
-        AND touched_at < now() - make_interval(secs => %s)""",
-    "purge_announced": """WITH stale AS (
-            UPDATE {s}.attachment_files SET state = 'pending', touched_at = now()
-            WHERE state = 'uploading' AND announced AND touched_at < now() - make_interval(secs => %s)
-            RETURNING scope, key
+        WHERE scope_key = %s AND id = %s AND attempt = %s AND seq = %s""",
+    "delete": "DELETE FROM {s}.attachment_files WHERE scope_key = %s AND id = %s",
+    "purge_direct": f"""DELETE FROM {{s}}.attachment_files
+        WHERE state = 'uploading' AND NOT announced AND {_STALE}""",
+    "purge_announced": f"""WITH stale AS (
+            UPDATE {{s}}.attachment_files SET state = 'pending', touched_at = now()
+            WHERE state = 'uploading' AND announced AND {_STALE} RETURNING scope_key, id
         )
-        DELETE FROM {s}.attachment_chunks AS c USING stale WHERE c.scope = stale.scope AND c.key = stale.key""",
+        DELETE FROM {{s}}.attachment_chunks AS c USING stale WHERE c.scope_key = stale.scope_key AND c.id = stale.id""",
 }
-
-
-def _key(value: str) -> bytes:
-    return hashlib.sha256(value.encode()).digest()
 
 
 def _lock_id(name: str) -> int:
@@ -150,98 +132,13 @@ def _lock_id(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
 
 
-def _base_mime(mime_type: str) -> str:
-    return mime_type.split(";", 1)[0].strip().lower()
-
-
-def _content_matches(declared: str, sniffed: str) -> bool:
-    if declared == sniffed:
-        return True
-    if sniffed == "text/plain":
-        return declared.startswith("text/") or declared in _TEXT_LIKE
-    if sniffed == "application/zip":
-        return declared.startswith(_ZIP_LIKE_PREFIXES) or declared.endswith("+zip")
-    if sniffed == "application/octet-stream":
-        return not (declared.startswith(("image/", "text/")) or declared in _TEXT_LIKE or declared == "application/pdf")
-    return False
-
-
-@dataclass(frozen=True)
-class SavedFile:
-    """What an upload stored: the name, the checked type and the size in bytes."""
-
-    attachment_id: str
-    name: str
-    mime_type: str
-    size: int
-
-
-class FileStream:
-    """A stored file, read slice by slice as it is iterated: `async for data in stream`."""
-
-    def __init__(
-        self, name: str, mime_type: str, size: int, read: Callable[[], AsyncIterator[bytes]] | None = None
-    ) -> None:
-        self.name = name
-        self.mime_type = mime_type
-        self.size = size
-        self._read = read
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        if self._read is None:
-            raise RuntimeError("this FileStream carries no content")
-        return self._read()
-
-
-class StreamingAttachmentFiles(Protocol):
-    """What the upload and file routes need from an attachment store that streams its bytes."""
-
-    max_bytes: int
-
-    def verify(self, purpose: TokenPurpose, attachment_id: str, token: str) -> bool:
-        """Whether `token` grants `purpose` on `attachment_id` and has not expired."""
-        ...
-
-    def describe(
-        self,
-        attachment_id: str,
-        name: str,
-        mime_type: str,
-        *,
-        upload_descriptor: AttachmentUploadDescriptor | None = None,
-    ) -> Attachment:
-        """The attachment record for a stored file."""
-        ...
-
-    def generate_attachment_id(self, mime_type: str, context: Any) -> str:
-        """A fresh attachment id."""
-        ...
-
-    async def save_stream(
-        self,
-        attachment_id: str,
-        name: str,
-        declared_mime_type: str | None,
-        chunks: AsyncIterable[bytes],
-        context: Any,
-        *,
-        announced: bool,
-    ) -> SavedFile:
-        """Store an upload read from `chunks`, checking its size and sniffing its type."""
-        ...
-
-    async def open_stream(self, attachment_id: str, context: Any | None) -> FileStream | None:
-        """The stored file, or None; a None `context` means the caller holds a valid file token."""
-        ...
-
-
-class PostgresAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
-    """Keeps attachment bytes in PostgreSQL, behind the same signed URLs and checks as `LocalAttachmentStore`.
+class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
+    """Keeps attachment bytes in PostgreSQL, behind the same checks and signed URLs as `LocalAttachmentStore`.
 
     Give a `dsn` (the store owns its pool) or an open `pool` of your own (the store leaves it
-    open). Files are scoped to a tenant as `PostgresStore` scopes rows (`scope=`, by default the
-    context's `user_id`; `single_tenant=True` for one owner). Pass every process the same
-    `secret`, so that an URL one process signed is honoured by all.
+    open). Files are split by tenant as `PostgresStore` splits rows (`scope=`, by default the
+    context's `user_id`; `single_tenant=True` for one owner). Give every process the same
+    `secret`, so that a URL signed by one process is honoured by all.
     """
 
     def __init__(
@@ -255,7 +152,7 @@ class PostgresAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
         max_bytes: int = 10 * 1024 * 1024,
         allowed_mime_types: Collection[str] = DEFAULT_ALLOWED_MIME_TYPES,
         upload_ttl: float = 900.0,
-        preview_ttl: float | None = None,
+        preview_ttl: float | None = DEFAULT_PREVIEW_TTL,
         scope: ScopeFunction = default_scope,
         single_tenant: bool = False,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -273,21 +170,21 @@ class PostgresAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
             raise ValueError("Give PostgresAttachmentStore a dsn or a pool, not both")
         if not _SCHEMA_NAME.fullmatch(schema):
             raise ValueError(f"Schema name {schema!r} must be a plain SQL identifier (letters, digits, underscores)")
-        if chunk_size < _SNIFF_BYTES:
-            raise ValueError(f"chunk_size must be at least {_SNIFF_BYTES} bytes")
-        if isinstance(secret, str):
-            secret = secret.encode()
-        self._secret = secret if secret is not None else secrets.token_bytes(32)
+        if chunk_size < SNIFF_BYTES:
+            raise ValueError(f"chunk_size must be at least {SNIFF_BYTES} bytes")
+        super().__init__(
+            secret=secret,
+            base_url=base_url,
+            max_bytes=max_bytes,
+            allowed_mime_types=allowed_mime_types,
+            upload_ttl=upload_ttl,
+            preview_ttl=preview_ttl,
+            scope=scope,
+            single_tenant=single_tenant,
+        )
         self.schema = schema
-        self.base_url = base_url.rstrip("/") if base_url is not None else None
-        self.max_bytes = max_bytes
-        self.allowed_mime_types = tuple(_base_mime(pattern) for pattern in allowed_mime_types)
-        self.upload_ttl = upload_ttl
-        self.preview_ttl = preview_ttl
         self.chunk_size = chunk_size
         self.stale_upload_after = stale_upload_after
-        self._scope_function = scope
-        self._single_tenant = single_tenant
         self._dsn = dsn
         self._given_pool = pool
         self._min_size = min_size
@@ -451,97 +348,120 @@ class PostgresAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
 
         return await self._use(work)
 
-    def _scope(self, context: Any) -> str:
-        return resolve_scope(self._scope_function, self._single_tenant, context)
-
     # -- the AttachmentStore interface -------------------------------------------------------
 
     def generate_attachment_id(self, mime_type: str, context: TContext) -> str:
-        """A fresh attachment id with 128 random bits: it names the file in URLs, so it must not be guessed."""
-        return f"atc_{secrets.token_hex(16)}"
+        """A fresh attachment id: `atc_`, then a time-ordered value with 96 random bits."""
+        return new_id("attachment")
 
     async def create_attachment(self, input: AttachmentCreateParams, context: TContext) -> Attachment:
-        """Check the announced file, record it as awaiting its bytes, and answer a signed upload URL."""
-        mime_type = _base_mime(input.mime_type)
+        """Check the announced file, record it as awaiting its bytes, and answer a signed, single-use upload URL."""
+        mime_type = base_mime(input.mime_type)
+        name = safe_file_name(input.name)
+        self.check_size(input.size, name)
         self.check_mime_type(mime_type)
-        if input.size < 0:
-            raise AttachmentRejectedError(f"{input.name} announces a negative size", status_code=400)
-        if input.size > self.max_bytes:
-            raise AttachmentRejectedError(
-                f"{input.name} is {input.size} bytes; the limit is {self.max_bytes}", status_code=413
-            )
-        attachment_id = self.generate_attachment_id(mime_type, context)
-        row = (self._scope(context), _key(attachment_id), attachment_id, input.name, mime_type)
-        if not await self._execute("announce", row):
-            raise StoreError(f"attachment id {attachment_id!r} is taken; generate_attachment_id must not repeat")
+        scope_key = self.scope_key(context)
+        attachment_id = await self._reserve_new_id("announce", mime_type, context, scope_key, name)
         descriptor = AttachmentUploadDescriptor.model_validate(
-            {"url": self.signed_url("upload", attachment_id, self.upload_ttl), "method": "PUT"}
+            {"url": self.signed_url("upload", attachment_id, self.upload_ttl, scope_key), "method": "PUT"}
         )
-        return self.describe(attachment_id, input.name, mime_type, upload_descriptor=descriptor)
+        return self.describe(attachment_id, name, mime_type, scope_key, upload_descriptor=descriptor)
 
     async def delete_attachment(self, attachment_id: str, context: TContext) -> None:
-        """Delete the file and its bytes, and stop an upload of it still in flight."""
-        await self._execute("delete", (self._scope(context), _key(attachment_id)))
+        """Delete the file and its bytes, and stop an upload of it still in flight; another tenant's stay."""
+        await self._execute("delete", (self.scope_key(context), attachment_id))
 
     # -- uploads -----------------------------------------------------------------------------
 
-    async def save_stream(
+    async def save_upload(
         self,
         attachment_id: str,
         name: str,
         declared_mime_type: str | None,
         chunks: AsyncIterable[bytes],
-        context: Any,
-        *,
-        announced: bool,
+        scope_key: str,
     ) -> SavedFile:
-        """Store an upload read from `chunks`, one slice at a time.
+        """Store the single upload of an attachment of `create_attachment`, one slice at a time.
 
-        `announced` uploads complete a file of `create_attachment` and spend its upload token
-        (a second upload is refused with 409, a deleted file is `NotFoundError`); others create
-        the file. The first bytes are sniffed against `declared_mime_type` and the size is
-        checked as it grows (`AttachmentRejectedError`, 415 or 413). A failed upload stores
-        nothing and leaves an announced file ready for another try.
+        `AttachmentRejectedError`: uploaded already or being uploaded (409), too large (413, as
+        soon as it grows past the limit), not the declared or an accepted type (415, from its
+        first bytes). `NotFoundError`: no such attachment, or deleted before the upload ended.
+        A failed upload stores nothing and leaves the attachment ready for another try.
         """
         if not is_valid_attachment_id(attachment_id):
-            raise NotFoundError(f"no attachment {attachment_id!r}")
-        scope, key = self._scope(context), _key(attachment_id)
-        if announced:
-            attempt = await self._claim(scope, key, attachment_id)
-        else:
-            row = (scope, key, attachment_id, name, _base_mime(declared_mime_type or "application/octet-stream"))
-            if not await self._execute("begin_direct", row):
-                raise StoreError(f"attachment id {attachment_id!r} is taken; generate_attachment_id must not repeat")
-            attempt = 1
+            raise NotFoundError(f"attachment {attachment_id} not found")
+        rows = await self._fetch("claim", (scope_key, attachment_id, self.stale_upload_after))
+        if not rows:
+            state = await self._fetch("state", (scope_key, attachment_id))
+            if not state:
+                raise NotFoundError(f"attachment {attachment_id} not found")
+            if state[0][0] == "ready":
+                raise AttachmentRejectedError(f"attachment {attachment_id} was uploaded already", status_code=409)
+            raise AttachmentRejectedError(f"attachment {attachment_id} is being uploaded", status_code=409)
+        return await self._receive(scope_key, attachment_id, int(rows[0][0]), name, declared_mime_type, chunks)
+
+    async def add_upload(
+        self, filename: str | None, declared_mime_type: str | None, chunks: AsyncIterable[bytes], context: Any
+    ) -> Attachment:
+        """Store a file under a fresh id of the caller's tenant (a direct upload); the record to save."""
+        name = safe_file_name(filename)
+        scope_key = self.scope_key(context)
+        declared = base_mime(declared_mime_type or "application/octet-stream")
+        attachment_id = await self._reserve_new_id("begin_direct", declared, context, scope_key, name)
+        saved = await self._receive(scope_key, attachment_id, 1, name, declared_mime_type, chunks)
+        return self.describe(attachment_id, name, saved.mime_type, scope_key)
+
+    async def is_reserved(self, attachment_id: str, scope_key: str) -> bool:
+        """Whether the attachment still exists (announced or uploaded, and not deleted since)."""
+        return bool(await self._fetch("state", (scope_key, attachment_id)))
+
+    async def _reserve_new_id(self, query: str, mime_type: str, context: Any, scope_key: str, name: str) -> str:
+        """A fresh id whose row this call inserted: no two attachments of a tenant share one."""
+        for _ in range(_RESERVE_ATTEMPTS):
+            attachment_id = self.generate_attachment_id(mime_type, context)
+            if is_valid_attachment_id(attachment_id) and await self._execute(
+                query, (scope_key, attachment_id, name, mime_type)
+            ):
+                return attachment_id
+        raise IdConflictError(f"no free attachment id after {_RESERVE_ATTEMPTS} tries")
+
+    async def _receive(
+        self,
+        scope_key: str,
+        attachment_id: str,
+        attempt: int,
+        name: str,
+        declared_mime_type: str | None,
+        chunks: AsyncIterable[bytes],
+    ) -> SavedFile:
+        """Write the slices of a claimed upload and mark it ready, or undo it all."""
         try:
-            mime_type, size, count = await self._write_chunks(scope, key, attempt, declared_mime_type, chunks)
+            mime_type, size, count = await self._write_chunks(
+                scope_key, attachment_id, attempt, declared_mime_type, chunks
+            )
 
             async def finish(conn: AsyncConnection[Any]) -> int:
-                cursor = await conn.execute(self._sql["finish"], (mime_type, size, count, scope, key, attempt))
+                row = (mime_type, size, count, scope_key, attachment_id, attempt)
+                cursor = await conn.execute(self._sql["finish"], row)
                 if cursor.rowcount:
-                    await conn.execute(self._sql["drop_other_attempts"], (scope, key, attempt))
+                    # Slices of an earlier attempt whose process died mid-upload.
+                    await conn.execute(self._sql["drop_other_attempts"], (scope_key, attachment_id, attempt))
                 return cursor.rowcount
 
             if not await self._use(finish, transaction=True):
                 raise NotFoundError(f"attachment {attachment_id} was deleted during its upload")
         except BaseException:
-            await self._abandon(scope, key, attempt, announced)
+            await self._abandon(scope_key, attachment_id, attempt)
             raise
         return SavedFile(attachment_id, name, mime_type, size)
 
-    async def _claim(self, scope: str, key: bytes, attachment_id: str) -> int:
-        rows = await self._fetch("claim", (scope, key, self.stale_upload_after))
-        if rows:
-            return int(rows[0][0])
-        state = await self._fetch("state", (scope, key))
-        if not state:
-            raise NotFoundError(f"no attachment {attachment_id!r}")
-        if state[0][0] == "ready":
-            raise AttachmentRejectedError(f"attachment {attachment_id} was uploaded already", status_code=409)
-        raise AttachmentRejectedError(f"attachment {attachment_id} is being uploaded", status_code=409)
-
     async def _write_chunks(
-        self, scope: str, key: bytes, attempt: int, declared_mime_type: str | None, chunks: AsyncIterable[bytes]
+        self,
+        scope_key: str,
+        attachment_id: str,
+        attempt: int,
+        declared_mime_type: str | None,
+        chunks: AsyncIterable[bytes],
     ) -> tuple[str, int, int]:
         """Write the slices of an upload; its checked type, its size and the number of slices."""
         pending = bytearray()
@@ -552,132 +472,50 @@ class PostgresAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
             if size > self.max_bytes:
                 raise AttachmentRejectedError(f"the file exceeds the limit of {self.max_bytes} bytes", status_code=413)
             pending += piece
-            if mime_type is None and len(pending) >= _SNIFF_BYTES:
-                mime_type = self.verify_content(declared_mime_type, bytes(pending[:_SNIFF_BYTES]))
+            if mime_type is None and len(pending) >= SNIFF_BYTES:
+                mime_type = self.verify_content(declared_mime_type, bytes(pending[:SNIFF_BYTES]))
             while len(pending) >= self.chunk_size:
-                await self._write_chunk(scope, key, attempt, seq, bytes(pending[: self.chunk_size]))
+                await self._write_chunk(scope_key, attachment_id, attempt, seq, bytes(pending[: self.chunk_size]))
                 del pending[: self.chunk_size]
                 seq += 1
         if mime_type is None:
             mime_type = self.verify_content(declared_mime_type, bytes(pending))
         if pending or seq == 0:
-            await self._write_chunk(scope, key, attempt, seq, bytes(pending))
+            await self._write_chunk(scope_key, attachment_id, attempt, seq, bytes(pending))
             seq += 1
         return mime_type, size, seq
 
-    async def _write_chunk(self, scope: str, key: bytes, attempt: int, seq: int, data: bytes) -> None:
-        if not await self._execute("write_chunk", (scope, key, attempt, attempt, seq, data)):
-            raise NotFoundError("the attachment was deleted during its upload")
+    async def _write_chunk(self, scope_key: str, attachment_id: str, attempt: int, seq: int, data: bytes) -> None:
+        if not await self._execute("write_chunk", (scope_key, attachment_id, attempt, attempt, seq, data)):
+            raise NotFoundError(f"attachment {attachment_id} was deleted during its upload")
 
-    async def _abandon(self, scope: str, key: bytes, attempt: int, announced: bool) -> None:
-        """Undo a failed upload: its slices go, an announced file waits for another try."""
+    async def _abandon(self, scope_key: str, attachment_id: str, attempt: int) -> None:
+        """Undo a failed upload: its slices go; an announced file waits for another try, a direct one goes."""
 
         async def work(conn: AsyncConnection[Any]) -> None:
-            if announced:
-                await conn.execute(self._sql["release_claim"], (scope, key, attempt))
-                await conn.execute(self._sql["drop_attempt"], (scope, key, attempt))
-            else:
-                await conn.execute(self._sql["drop_direct"], (scope, key, attempt))
+            row = (scope_key, attachment_id, attempt)
+            await conn.execute(self._sql["drop_direct"], row)
+            await conn.execute(self._sql["release_claim"], row)
+            await conn.execute(self._sql["drop_attempt"], row)
 
         await self._use(work, transaction=True)
 
     # -- downloads ---------------------------------------------------------------------------
 
-    async def open_stream(self, attachment_id: str, context: Any | None) -> FileStream | None:
-        """The uploaded file of `context`'s tenant, or None if there is none.
-
-        Pass `context=None` only once the caller has shown a valid `file` token (a preview URL):
-        the file is then found by id alone, if exactly one tenant has that id.
-        """
+    async def stream_file(self, attachment_id: str, scope_key: str) -> FileStream | None:
+        """The uploaded file of an attachment of the tenant `scope_key`, read slice by slice, or None."""
         if not is_valid_attachment_id(attachment_id):
             return None
-        key = _key(attachment_id)
-        if context is None:
-            rows = await self._fetch("open_any", (key,))
-        else:
-            rows = await self._fetch("open_scoped", (self._scope(context), key))
-        if len(rows) != 1:
+        rows = await self._fetch("open", (scope_key, attachment_id))
+        if not rows:
             return None
-        scope, name, mime_type, size, count, attempt = rows[0]
+        name, mime_type, size, count, attempt = rows[0]
 
         async def read() -> AsyncIterator[bytes]:
             for seq in range(count):
-                found = await self._fetch("read_chunk", (scope, key, attempt, seq))
+                found = await self._fetch("read_chunk", (scope_key, attachment_id, attempt, seq))
                 if not found:
-                    raise NotFoundError(f"attachment {attachment_id} was deleted while it was being read")
+                    raise NotFoundError(f"attachment {attachment_id} was deleted while it was read")
                 yield bytes(found[0][0])
 
         return FileStream(name, mime_type, int(size), read)
-
-    # -- checks and signed URLs, as LocalAttachmentStore does them ----------------------------
-
-    def describe(
-        self,
-        attachment_id: str,
-        name: str,
-        mime_type: str,
-        *,
-        upload_descriptor: AttachmentUploadDescriptor | None = None,
-    ) -> Attachment:
-        """The attachment record for a file: an image (with a signed preview URL) or a plain file."""
-        if mime_type.startswith("image/"):
-            return ImageAttachment.model_validate(
-                {
-                    "id": attachment_id,
-                    "name": name,
-                    "mime_type": mime_type,
-                    "upload_descriptor": upload_descriptor,
-                    "preview_url": self.signed_url("file", attachment_id, self.preview_ttl),
-                }
-            )
-        return FileAttachment(id=attachment_id, name=name, mime_type=mime_type, upload_descriptor=upload_descriptor)
-
-    def check_mime_type(self, mime_type: str) -> None:
-        """Raise `AttachmentRejectedError` (415) unless `mime_type` is accepted."""
-        mime_type = _base_mime(mime_type)
-        for pattern in self.allowed_mime_types:
-            if pattern == mime_type or (pattern.endswith("/*") and mime_type.startswith(pattern[:-1])):
-                return
-        raise AttachmentRejectedError(f"files of type {mime_type} are not accepted", status_code=415)
-
-    def verify_content(self, declared_mime_type: str | None, head: bytes) -> str:
-        """The type to record for content starting with `head`, checked against what the client declared."""
-        sniffed = sniff_mime_type(head[:_SNIFF_BYTES])
-        declared = _base_mime(declared_mime_type) if declared_mime_type else ""
-        if declared and declared != "application/octet-stream":
-            if not _content_matches(declared, sniffed):
-                raise AttachmentRejectedError(
-                    f"the content is not {declared} (it looks like {sniffed})", status_code=415
-                )
-            mime_type = declared
-        else:
-            mime_type = sniffed
-        self.check_mime_type(mime_type)
-        return mime_type
-
-    def signed_url(self, purpose: TokenPurpose, attachment_id: str, ttl: float | None) -> str:
-        """An absolute URL for uploading (`upload`) or fetching (`file`) an attachment, carrying a token."""
-        base = self.base_url or request_base_url.get()
-        if base is None:
-            raise RuntimeError("PostgresAttachmentStore needs base_url= when used outside an HTTP request")
-        segment = "uploads" if purpose == "upload" else "files"
-        return f"{base}/{segment}/{attachment_id}?token={self.sign(purpose, attachment_id, ttl)}"
-
-    def sign(self, purpose: TokenPurpose, attachment_id: str, ttl: float | None) -> str:
-        """A token granting `purpose` on `attachment_id`, valid for `ttl` seconds (None: no expiry)."""
-        expires = 0 if ttl is None else int(time.time() + ttl)
-        return f"{expires}.{self._mac(purpose, attachment_id, expires)}"
-
-    def verify(self, purpose: TokenPurpose, attachment_id: str, token: str) -> bool:
-        """Whether `token` grants `purpose` on `attachment_id` and has not expired."""
-        expires_text, _, mac = token.partition(".")
-        if not expires_text.isdigit() or len(expires_text) > 12:
-            return False
-        expires = int(expires_text)
-        if expires and expires < time.time():
-            return False
-        return hmac.compare_digest(mac, self._mac(purpose, attachment_id, expires))
-
-    def _mac(self, purpose: str, attachment_id: str, expires: int) -> str:
-        digest = hmac.new(self._secret, f"{purpose}\n{attachment_id}\n{expires}".encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
