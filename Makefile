@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install browser test lint demo bench docs fuzz soak clean
+.PHONY: install browser test lint demo bench docs fuzz soak clean matrix matrix-lowest matrix-newest compat compat-wheels
 
 install: $(STAMP)
 
@@ -46,5 +46,91 @@ soak: $(STAMP)
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict
 
+# Every Python the package supports, each in a venv of its own under the test pins, on the
+# protocol, server, store and agents suites (the browser, deployment and reliability suites
+# run on the main venv's Python in `make test`).
+MATRIX_PYTHONS ?= 3.10 3.11 3.12 3.13
+MATRIX_TESTS := tests/server tests/stores tests/agents_bridge tests/test_public_api.py tests/test_spec.py \
+	tests/test_widgets.py tests/test_widget_stream.py
+MATRIX_RUNS := $(addprefix matrix-,$(MATRIX_PYTHONS))
+MATRIX_STAMPS := $(foreach version,$(MATRIX_PYTHONS),.venv-$(version)/.installed-stamp)
+QUICK_PYTEST := -q -p no:cacheprovider
+FIND_PYTHON := compat/find-python.sh
+EXTRAS := ".[dev,postgres,serve]"
+
+# Both ends of the supported dependency range: the lowest releases on the oldest Python, the
+# newest releases (no pins) on the newest. The golden transcripts hold for the test pins only,
+# so these ends run the bridge and pipeline suites, not tests/test_spec.py.
+LOWEST := constraints/lowest.txt
+LOWEST_PYTHON := 3.10
+NEWEST_PYTHON := 3.13
+RANGE_TESTS := tests/agents_bridge tests/server
+
+matrix: $(MATRIX_RUNS) matrix-lowest matrix-newest
+
+$(MATRIX_RUNS): matrix-%: .venv-%/.installed-stamp
+	.venv-$*/bin/python -m pytest $(QUICK_PYTEST) $(MATRIX_TESTS)
+
+$(MATRIX_STAMPS): .venv-%/.installed-stamp: pyproject.toml constraints/test.txt
+	test -x .venv-$*/bin/python || "$$($(FIND_PYTHON) $*)" -m venv .venv-$*
+	.venv-$*/bin/python -m pip install -q --upgrade pip
+	.venv-$*/bin/python -m pip install -q -c constraints/test.txt -e $(EXTRAS)
+	touch $@
+
+matrix-lowest:
+ifeq ($(wildcard $(LOWEST)),)
+	@echo "matrix-lowest: $(LOWEST) does not exist, so the lowest supported releases were not tested" >&2
+	@exit 1
+else
+	$(MAKE) --no-print-directory .venv-lowest/.installed-stamp
+	.venv-lowest/bin/python -m pytest $(QUICK_PYTEST) $(RANGE_TESTS)
+endif
+
+# Rebuilt whole when the pins move, so no newer release lingers from an earlier install.
+.venv-lowest/.installed-stamp: pyproject.toml $(LOWEST)
+	rm -rf .venv-lowest
+	"$$($(FIND_PYTHON) $(LOWEST_PYTHON))" -m venv .venv-lowest
+	.venv-lowest/bin/python -m pip install -q --upgrade pip
+	.venv-lowest/bin/python -m pip install -q -c $(LOWEST) -e $(EXTRAS)
+	touch $@
+
+matrix-newest: .venv-newest/.installed-stamp
+	.venv-newest/bin/python -m pytest $(QUICK_PYTEST) $(RANGE_TESTS)
+
+.venv-newest/.installed-stamp: pyproject.toml
+	rm -rf .venv-newest
+	"$$($(FIND_PYTHON) $(NEWEST_PYTHON))" -m venv .venv-newest
+	.venv-newest/bin/python -m pip install -q --upgrade pip
+	.venv-newest/bin/python -m pip install -q --upgrade --upgrade-strategy eager -e $(EXTRAS)
+	touch $@
+
+# The `openai-chatkit` stand-in (compat/) lets packages built on the reference install on this
+# one. `make compat-wheels` builds both wheels into dist/ with a constraints file naming them.
+DIST := dist
+COMPAT_VENV := .venv-compat
+# mcp-chatkit-widget requires Python 3.12 or newer.
+COMPAT_PYTHON := 3.12
+COMPAT_PACKAGES := agent-framework-chatkit adk-chatkit mcp-chatkit-widget
+COMPAT_CHECKS := check_install agent_framework_turn adk_turn mcp_widget_turn
+
+compat-wheels:
+	rm -rf $(DIST)
+	"$$($(FIND_PYTHON) $(COMPAT_PYTHON))" -m pip wheel -q --no-deps . ./compat -w $(DIST)
+	cd $(DIST) && for wheel in *.whl; do echo "$$wheel" | cut -d- -f1,2 | sed 's/-/==/'; done > constraints.txt
+
+# Installs the packages from the registry into a fresh venv the documented way, checks that
+# `chatkit` is this package, then drives a scripted conversation through each one.
+compat: compat-wheels $(STAMP)
+	rm -rf $(COMPAT_VENV)
+	"$$($(FIND_PYTHON) $(COMPAT_PYTHON))" -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install -q --upgrade pip
+	$(COMPAT_VENV)/bin/python -m pip install -q --find-links $(DIST) -c $(DIST)/constraints.txt $(COMPAT_PACKAGES)
+	$(COMPAT_VENV)/bin/python -m pip check
+	$(VENV)/bin/ruff check compat/checks
+	$(VENV)/bin/ruff format --check compat/checks
+	$(VENV)/bin/pyright -p compat/checks
+	for check in $(COMPAT_CHECKS); do $(COMPAT_VENV)/bin/python compat/checks/$$check.py || exit 1; done
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache site
+	rm -rf .venv-3.* .venv-lowest .venv-newest $(COMPAT_VENV) $(DIST)
