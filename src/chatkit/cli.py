@@ -132,6 +132,30 @@ def _add_bind_options(parser: argparse.ArgumentParser, *, port_help: str) -> Non
         default="info",
         help="server log level; 'debug' also prints the full cause of a startup error (default: info)",
     )
+    limits = parser.add_argument_group("limits per client (see chatkit.asgi.ServeLimits)")
+    for flag, kind, help_text in _LIMIT_OPTIONS:
+        limits.add_argument(flag, type=kind, metavar="N", help=help_text)
+
+
+_LIMIT_OPTIONS: tuple[tuple[str, type, str], ...] = (
+    ("--max-header-bytes", int, "largest request head (request line and headers), else 431 (default: 16384)"),
+    ("--header-timeout", float, "seconds to send a complete request head (default: 10)"),
+    ("--body-timeout", float, "longest pause in a request body, in seconds (default: 30)"),
+    ("--keep-alive-timeout", int, "seconds an idle connection stays open between requests (default: 5)"),
+    ("--max-connections", int, "open connections at once; more are answered 503 (default: 2048)"),
+)
+
+
+def _run_uvicorn(app: Any, args: argparse.Namespace, **options: Any) -> None:
+    """Serve with uvicorn under the limits given on the command line (`chatkit.asgi.uvicorn_config`)."""
+    from chatkit.asgi._serve import ServeLimits, run, uvicorn_config
+
+    names = [flag[2:].replace("-", "_") for flag, _, _ in _LIMIT_OPTIONS]
+    try:
+        limits = ServeLimits(**{name: getattr(args, name) for name in names if getattr(args, name) is not None})
+    except ValueError as error:
+        raise UsageError(f"--{str(error).replace('_', '-')}") from error
+    run(uvicorn_config(app, limits=limits, host=args.host, log_level=args.log_level, **options))
 
 
 def _is_port(value: str) -> bool:
@@ -175,7 +199,7 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    uvicorn = _require_uvicorn()
+    _require_uvicorn()
     port = args.port or DEFAULT_PORT
     # Cheap checks first: a taken port or a dead database should not wait for the app's imports.
     check_port_free(args.host, port)
@@ -187,17 +211,11 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ[_RELOAD_TARGET_ENV] = args.target
         os.environ[_RELOAD_STORE_ENV] = args.store or ""
         os.environ[_RELOAD_CONTEXT_ENV] = args.context or ""
-        uvicorn.run(
-            "chatkit.cli:app_from_environment",
-            factory=True,
-            reload=True,
-            reload_dirs=[os.getcwd()],
-            host=args.host,
-            port=port,
-            log_level=args.log_level,
+        _run_uvicorn(
+            "chatkit.cli:app_from_environment", args, factory=True, reload=True, reload_dirs=[os.getcwd()], port=port
         )
         return 0
-    uvicorn.run(build_app(args.target, args.store, args.context), host=args.host, port=port, log_level=args.log_level)
+    _run_uvicorn(build_app(args.target, args.store, args.context), args, port=port)
     return 0
 
 
@@ -344,13 +362,13 @@ def _without_password(url: str) -> str:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    uvicorn = _require_uvicorn()
+    _require_uvicorn()
     port = args.port or _port_from_env()
     check_port_free(args.host, port)
     from chatkit.demo import create_demo_app
 
     print(f"ChatKit demo: open http://{args.host}:{port}/ in your browser", file=sys.stderr)
-    uvicorn.run(create_demo_app(), host=args.host, port=port, log_level=args.log_level)
+    _run_uvicorn(create_demo_app(), args, port=port)
     return 0
 
 

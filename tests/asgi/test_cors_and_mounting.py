@@ -15,7 +15,7 @@ from chatkit.stores import MemoryStore
 from tests.asgi.conftest import Harness, user_context
 from tests.asgi.scripted import ScriptedServer
 from tests.asgi.test_uploads import png
-from tests.http import serving, user_message
+from tests.http import parse_events, serving, user_message
 
 ORIGIN = "https://chat.example"
 
@@ -126,7 +126,9 @@ async def test_opentelemetry_spans(make_harness: Any) -> None:
     assert created.attributes is not None and failed.attributes is not None
     assert created.attributes["chatkit.request_id"] == "span-test"
     assert created.attributes["http.response.status_code"] == response.status_code == 200
-    assert "chatkit.thread_id" not in created.attributes
+    # The new thread's id, from its first frame.
+    assert created.attributes["chatkit.thread_id"] == parse_events(response.content)[0]["thread"]["id"]
+    assert failed.attributes["chatkit.thread_id"] == "thr_x"
     assert created.attributes["chatkit.outcome"] == "completed"
     assert failed.attributes["http.response.status_code"] == missing.status_code == 404
     assert failed.attributes["chatkit.outcome"] == "not_found"

@@ -16,8 +16,10 @@ def test_public_names() -> None:
         "ContextBuilder",
         "DisconnectPolicy",
         "HTTPAuthError",
+        "ServeLimits",
         "TurnPolicy",
         "create_app",
+        "uvicorn_config",
     ]
     assert sorted(chatkit.attachments.__all__) == [
         "AttachmentRejectedError",

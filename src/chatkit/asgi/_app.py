@@ -12,13 +12,14 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chatkit.asgi._endpoint import ChatKitEndpoint
-from chatkit.asgi._http import ContextBuilder
-from chatkit.asgi._observe import AccessLogMiddleware
+from chatkit.asgi._http import ContextBuilder, HTTPProblem, OriginCheck, problem_body, send_bytes
+from chatkit.asgi._observe import AccessLogMiddleware, access_record
 from chatkit.asgi._streaming import DisconnectPolicy
 from chatkit.asgi._turns import TurnPolicy
 from chatkit.asgi._uploads import UploadEndpoints
 from chatkit.attachments import LocalAttachmentStore
 from chatkit.server import ChatKitServer
+from chatkit.stores import ScopedStore
 
 
 def create_app(
@@ -45,6 +46,9 @@ def create_app(
     answer (`"interrupt"`; a turn running in another process is waited for instead). When the
     client goes away mid-stream the turn is cancelled and its partial answer kept (`"cancel"`),
     or it runs to completion and is saved in full (`"finish"`).
+
+    A browser request (`POST`, `PUT`) sent by a page of another origin is refused with 403 before
+    anything runs, unless that origin is in `cors_origins`.
     """
     path = "/" + path.strip("/")
     endpoint = ChatKitEndpoint(
@@ -54,11 +58,15 @@ def create_app(
         turn_policy=turn_policy,
         turn_wait_timeout=turn_wait_timeout,
         disconnect_policy=disconnect_policy,
+        allowed_origins=cors_origins,
     )
     routes: list[BaseRoute] = [Route(path, endpoint, methods=["POST"])]
     if attachment_store is None and isinstance(server.attachment_store, LocalAttachmentStore):
         attachment_store = server.attachment_store
     if attachment_store is not None:
+        if isinstance(server.store, ScopedStore):
+            # Deleting a thread then deletes its files, and files are split by tenant as rows are.
+            server.store.link_attachment_store(attachment_store)
         routes.extend(UploadEndpoints(attachment_store, server.store, context).routes(path))
     middleware = [Middleware(AccessLogMiddleware)]
     direct: ASGIApp = endpoint
@@ -75,6 +83,7 @@ def create_app(
         }
         middleware.append(Middleware(CORSMiddleware, **cors_options))
         direct = CORSMiddleware(endpoint, **cors_options)
+    middleware.append(Middleware(_OriginGuard, origins=OriginCheck(cors_origins)))
     return _ChatKitApp(path, direct, routes=routes, middleware=middleware)
 
 
@@ -97,6 +106,35 @@ class _ChatKitApp(Starlette):
             await self._direct(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+
+class _OriginGuard:
+    """Refuses a cross-site write (an upload) with 403 before the route, its context builder or its body run.
+
+    The ChatKit endpoint itself checks the origin on its own, as it is also used without this app.
+    """
+
+    def __init__(self, app: ASGIApp, origins: OriginCheck) -> None:
+        self.app = app
+        self.origins = origins
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI call."""
+        if scope["type"] == "http" and scope["method"] not in _SAFE_METHODS:
+            try:
+                self.origins.check(scope)
+            except HTTPProblem as problem:
+                record = access_record(scope)
+                if record is not None:
+                    record.outcome = problem.code
+                body = problem_body(problem, record.request_id if record is not None else None)
+                await send_bytes(send, problem.status, body, b"application/json")
+                return
+        await self.app(scope, receive, send)
+
+
+# Reads, and the CORS preflight (answered by the CORS middleware).
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _route_path(scope: Scope) -> str:

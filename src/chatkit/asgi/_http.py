@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -183,7 +183,7 @@ async def build_context(builder: ContextBuilder | None, request: Request) -> Any
     The builder finds the preferred `Accept-Language` tag in `request.state.locale` and the
     request id in `request.state.request_id`.
     """
-    request.state.locale = preferred_locale(request.headers.get("accept-language"))
+    request.state.locale = preferred_locale(_accept_language(request.scope))
     record = access_record(request.scope)
     request.state.request_id = record.request_id if record is not None else None
     if builder is None:
@@ -192,6 +192,21 @@ async def build_context(builder: ContextBuilder | None, request: Request) -> Any
     if inspect.isawaitable(context):
         context = await context
     return context
+
+
+# Real headers name a handful of languages in well under this; the rest of a longer one is ignored,
+# so an unauthenticated client cannot make the event loop parse megabytes.
+_MAX_ACCEPT_LANGUAGE_CHARS = 1024
+
+
+def _accept_language(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"accept-language":
+            if len(value) <= _MAX_ACCEPT_LANGUAGE_CHARS:
+                return value.decode("latin-1")
+            # Whole entries only: the one cut in two is dropped.
+            return value[:_MAX_ACCEPT_LANGUAGE_CHARS].rpartition(b",")[0].decode("latin-1")
+    return None
 
 
 def preferred_locale(accept_language: str | None) -> str | None:
@@ -216,3 +231,83 @@ def preferred_locale(accept_language: str | None) -> str | None:
         if weight > 0 and (best is None or key[0] > best[0]):
             best = key
     return best[1] if best else None
+
+
+class CrossSiteRequest(HTTPProblem):
+    """A browser request sent by a page of another origin that is not allowed."""
+
+    def __init__(self, origin: str) -> None:
+        super().__init__(403, "cross_site_request", f"requests from origin {origin!r} are not allowed")
+
+
+class OriginCheck:
+    """Refuses requests a browser sends on behalf of a page of another site (CSRF).
+
+    A request without `Origin` (not a browser, or a same-origin `GET`) passes. One with `Origin`
+    passes when that origin is the request's own (its host and port match `Host`, or
+    `X-Forwarded-Host` set by a proxy), or is listed in `allowed` (`"*"` allows any).
+    """
+
+    def __init__(self, allowed: Iterable[str] = ()) -> None:
+        allowed = [origin.strip().rstrip("/").lower() for origin in allowed]
+        self.any = "*" in allowed
+        self.allowed = frozenset(allowed)
+
+    def check(self, scope: Scope) -> None:
+        """Raise `CrossSiteRequest` (403) unless the request may go on."""
+        origin: bytes | None = None
+        hosts: list[bytes] = []
+        for name, value in scope["headers"]:
+            if name == b"origin":
+                origin = value
+            elif name == b"host":
+                hosts.append(value)
+            elif name == b"x-forwarded-host":
+                # A proxy may append its own; a browser cannot set this header on a cross-site
+                # request without a CORS preflight, which only allowed origins pass.
+                hosts.extend(part.strip() for part in value.split(b","))
+        if origin is None or self.any:
+            return
+        text = origin.decode("latin-1").strip().lower()
+        if text in self.allowed or _same_host(text, hosts):
+            return
+        raise CrossSiteRequest(loggable_origin(text))
+
+
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+
+
+def _same_host(origin: str, hosts: list[bytes]) -> bool:
+    scheme, separator, authority = origin.partition("://")
+    if not separator or not authority or "/" in authority:
+        return False  # "null" (sandboxed frames, files) or malformed: never the request's own
+    default_port = _DEFAULT_PORTS.get(scheme, "")
+    authority = authority.removesuffix(default_port) if default_port else authority
+    for host in hosts:
+        candidate = host.decode("latin-1").strip().lower()
+        if default_port:
+            candidate = candidate.removesuffix(default_port)
+        if candidate == authority:
+            return True
+    return False
+
+
+def loggable_origin(origin: str) -> str:
+    """An origin cut to a sane length for an error message."""
+    return origin if len(origin) <= 200 else origin[:200] + "..."
+
+
+_FORM_TYPES = (b"text/plain", b"application/x-www-form-urlencoded", b"multipart/form-data")
+
+
+def require_json(scope: Scope) -> None:
+    """Refuse (415) the content types an HTML form or a no-CORS `fetch` can send across sites.
+
+    ChatKit clients post `application/json`; a request without a content type passes too.
+    """
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media_type = value.partition(b";")[0].strip().lower()
+            if media_type in _FORM_TYPES:
+                raise HTTPProblem(415, "unsupported_media_type", "send ChatKit requests as application/json")
+            return

@@ -22,6 +22,8 @@ _tracer: Any = otel_trace.get_tracer("chatkit.asgi") if otel_trace is not None e
 
 _SCOPE_KEY = "chatkit.access"
 _INCOMING_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+# Longer values are cut: a request type or path is never legitimately this long.
+_MAX_FIELD_CHARS = 256
 
 
 class AccessRecord:
@@ -108,8 +110,9 @@ def _log(scope: Scope, record: AccessRecord, started: float) -> None:
     if not access_logger.isEnabledFor(level):
         return
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
-    method, path = scope["method"], scope["path"]
-    detail = " ".join(part for part in (record.request_type, record.outcome) if part)
+    method, path = loggable(scope["method"]), loggable(scope["path"])
+    request_type, thread_id, outcome = loggable(record.request_type), loggable(record.thread_id), record.outcome
+    detail = " ".join(part for part in (request_type, outcome) if part)
     access_logger.log(
         level,
         "%s %s %s %d %.1fms",
@@ -125,11 +128,31 @@ def _log(scope: Scope, record: AccessRecord, started: float) -> None:
             "http_status": status,
             "duration_ms": duration_ms,
             "bytes_sent": record.bytes_sent,
-            "chatkit_request_type": record.request_type,
-            "chatkit_thread_id": record.thread_id,
-            "chatkit_outcome": record.outcome,
+            "chatkit_request_type": request_type,
+            "chatkit_thread_id": thread_id,
+            "chatkit_outcome": outcome,
         },
     )
+
+
+def loggable(value: str | None) -> str | None:
+    """`value` safe for a one-line log record: control and other unprintable characters escaped, length capped.
+
+    The request type, thread id and path come from the client; a newline in them would otherwise
+    forge a record under a plain-text formatter.
+    """
+    if value is None:
+        return None
+    if len(value) > _MAX_FIELD_CHARS:
+        value = value[:_MAX_FIELD_CHARS] + "..."
+    if value.isprintable():
+        return value
+    return "".join(char if char.isprintable() else _escape(char) for char in value)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def _annotate(span: Any, scope: Scope, record: AccessRecord) -> None:

@@ -63,16 +63,20 @@ class TurnGate:
         self._running: dict[str, Turn] = {}
 
     @asynccontextmanager
-    async def turn(self, thread_id: str, context: Any) -> AsyncIterator[Turn]:
-        """Hold the thread for one turn, applying the busy policy; raises `TurnBusy` (409)."""
-        if thread_id in self._running and self._policy != "wait":
-            # Only the thread's owner may learn that it is busy, let alone stop its turn.
+    async def turn(self, thread_id: str, context: Any, *, owned: bool = False) -> AsyncIterator[Turn]:
+        """Hold the thread for one turn, applying the busy policy; raises `TurnBusy` (409).
+
+        The thread must belong to the caller (`NotFoundError` otherwise), checked before the turn
+        is waited for, so another user's id is refused at once, busy or not, and never holds the
+        owner's turn even briefly; `owned` skips the check for a thread the request just created.
+        """
+        if not owned:
             await self._store.load_thread(thread_id, context)
+        running = self._running.get(thread_id)
+        if running is not None and self._policy != "wait":
             if self._policy == "reject":
                 raise TurnBusy(thread_id, waited=False)
-            running = self._running.get(thread_id)
-            if running is not None:
-                running.interrupt()
+            running.interrupt()
         timeout = _REJECT_PROBE_SECONDS if self._policy == "reject" else self._wait_timeout
         deadline = time.monotonic() + timeout
         lock = self._checkout(thread_id)

@@ -1,0 +1,183 @@
+"""Serving an app with uvicorn under limits a client cannot get around: header size, timeouts, connections.
+
+uvicorn's defaults trust the client: with `httptools` a request head is buffered whatever its
+size, a connection that never sends a request (or sends it one byte at a time) stays open
+forever, and there is no cap on open connections. `uvicorn_config` builds a configuration that
+parses with h11 (whose head limit holds before anything is buffered) and closes slow and idle
+connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import h11
+import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.server import ServerState
+from uvicorn.supervisors import ChangeReload
+
+_HEAD_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 22\r\nconnection: close\r\n\r\nrequest head too large"
+)
+_SERVICE_UNAVAILABLE = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 20\r\nconnection: close\r\n\r\ntoo many connections"
+)
+
+
+@dataclass(frozen=True)
+class ServeLimits:
+    """What one client may cost the server before it has been authenticated, or while it is slow."""
+
+    max_header_bytes: int = 16_384
+    """The request line and headers together; a longer head is refused with 400 and the connection closed."""
+    header_timeout: float = 10.0
+    """Seconds a connection may take to send a complete request head, counted from when it opened
+    or its previous response ended; the connection is closed after that."""
+    body_timeout: float = 30.0
+    """Seconds a request body may pause between two pieces before the connection is closed."""
+    keep_alive_timeout: int = 5
+    """Seconds an idle connection is kept open between two requests."""
+    max_connections: int = 2_048
+    """Open connections at once; a new one over the limit is answered 503 and closed."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_header_bytes", "header_timeout", "body_timeout", "keep_alive_timeout", "max_connections"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, not {getattr(self, name)!r}")
+
+
+class LimitedConfig(uvicorn.Config):
+    """A `uvicorn.Config` carrying `ServeLimits` to the connection protocol (kept across `--reload`)."""
+
+    def __init__(self, app: Any, *, limits: ServeLimits, **options: Any) -> None:
+        super().__init__(
+            app,
+            http=LimitedH11Protocol,
+            h11_max_incomplete_event_size=limits.max_header_bytes,
+            timeout_keep_alive=limits.keep_alive_timeout,
+            **options,
+        )
+        self.limits = limits
+
+
+def uvicorn_config(app: Any, *, limits: ServeLimits | None = None, **options: Any) -> uvicorn.Config:
+    """A uvicorn configuration serving `app` under `limits` (the defaults of `ServeLimits` if None).
+
+    `options` are passed to `uvicorn.Config` (`host`, `port`, `log_level`, …); serve with
+    `uvicorn.Server(config).serve()`, or `run(config)`.
+    """
+    return LimitedConfig(app, limits=limits or ServeLimits(), **options)
+
+
+def run(config: uvicorn.Config) -> None:
+    """Serve until interrupted, restarting on code changes if `config.reload` is set, as `uvicorn.run` does.
+
+    Exits with status 3 if the server could not start.
+    """
+    server = uvicorn.Server(config)
+    try:
+        if config.should_reload:
+            ChangeReload(config, target=server.run, sockets=[config.bind_socket()]).run()
+        else:
+            server.run()
+    except KeyboardInterrupt:
+        pass
+    if not server.started and not config.should_reload:
+        sys.exit(STARTUP_FAILURE)
+
+
+class LimitedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request head, a pause limit for bodies and a connection cap."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        limits = getattr(config, "limits", None)
+        self.limits: ServeLimits = limits if isinstance(limits, ServeLimits) else ServeLimits()
+        self._timer: asyncio.TimerHandle | None = None
+        self._awaiting_head = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Start the head deadline, or refuse the connection when too many are open."""
+        super().connection_made(transport)
+        if len(self.connections) > self.limits.max_connections:
+            transport.write(_SERVICE_UNAVAILABLE)
+            transport.close()
+            return
+        self._follow(received=False)
+
+    def data_received(self, data: bytes) -> None:
+        """Refuse an oversized head before parsing it, else parse as uvicorn does and move the deadline."""
+        if self.conn.their_state is h11.IDLE and self._head_size(data) > self.limits.max_header_bytes:
+            self.transport.write(_HEAD_TOO_LARGE)
+            self.transport.close()
+            return
+        super().data_received(data)
+        self._follow(received=True)
+
+    def _head_size(self, data: bytes) -> int:
+        """The size of the request head received so far, up to its blank line if `data` holds it."""
+        # h11 alone checks its limit only while the head is incomplete: a head that arrives whole
+        # in one read would pass, whatever its size.
+        pending = self.conn.trailing_data[0]
+        tail = pending[-3:]
+        end = (tail + data).find(b"\r\n\r\n")
+        if end < 0:
+            return len(pending) + len(data)
+        return len(pending) - len(tail) + end + 4
+
+    def on_response_complete(self) -> None:
+        """The next request head is due within the head timeout."""
+        super().on_response_complete()
+        self._follow(received=False)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Forget the deadline of a closed connection."""
+        self._cancel()
+        super().connection_lost(exc)
+
+    def _follow(self, *, received: bool) -> None:
+        if self.transport.is_closing():
+            self._cancel()
+            return
+        state = self.conn.their_state
+        if state is h11.IDLE:
+            # The deadline runs from when the connection started waiting, not from each byte:
+            # a head sent one byte at a time cannot keep it open.
+            if not self._awaiting_head:
+                self._arm(self.limits.header_timeout)
+                self._awaiting_head = True
+        elif state is h11.SEND_BODY:
+            self._awaiting_head = False
+            if received or self._timer is None:
+                self._arm(self.limits.body_timeout)
+        else:
+            self._awaiting_head = False
+            self._cancel()
+
+    def _arm(self, seconds: float) -> None:
+        self._cancel()
+        self._timer = self.loop.call_later(seconds, self._expire)
+
+    def _cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expire(self) -> None:
+        self._timer = None
+        if self.conn.their_state in (h11.IDLE, h11.SEND_BODY) and not self.transport.is_closing():
+            # The application, if one runs, sees a disconnect.
+            self.transport.close()
