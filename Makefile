@@ -115,7 +115,7 @@ COMPAT_CHECKS := check_install agent_framework_turn adk_turn mcp_widget_turn
 
 compat-wheels:
 	rm -rf $(DIST)
-	"$$($(FIND_PYTHON) $(COMPAT_PYTHON))" -m pip wheel -q --no-deps . ./compat -w $(DIST)
+	$(PYTHON) -m pip wheel -q --no-deps . ./compat -w $(DIST)
 	cd $(DIST) && for wheel in *.whl; do echo "$$wheel" | cut -d- -f1,2 | sed 's/-/==/'; done > constraints.txt
 
 # Installs the packages from the registry into a fresh venv the documented way, checks that
