@@ -173,3 +173,55 @@ async def test_another_user_can_neither_interrupt_nor_probe_a_busy_thread(make_h
             h.server.release.set()
             finished = await first
             assert parse_events(finished.content)[-1]["type"] == "thread.item.done", policy
+
+
+async def start_held_first_turn(h: Harness) -> tuple[asyncio.Task[httpx.Response], str]:
+    """Start a `threads.create` whose answer parks before its last word; its task and the new thread's id."""
+    h.server.first_word_sent.clear()
+    task = asyncio.create_task(h.post(user_message("hold on")))
+    await asyncio.wait_for(h.server.first_word_sent.wait(), 5)
+    threads = await h.store.load_threads(10, None, "asc", {"user_id": "alice"})
+    return task, threads.data[-1].id
+
+
+async def test_a_new_threads_first_turn_holds_the_thread(make_harness: Any) -> None:
+    for policy in ("reject", "wait", "interrupt"):
+        async with make_harness(turn_policy=policy) as h:
+            first, thread_id = await start_held_first_turn(h)
+            second = asyncio.create_task(h.post(user_message("next", thread_id)))
+            await asyncio.sleep(0.3)
+            if policy == "reject":
+                assert second.done() and (await second).status_code == 409
+            elif policy == "wait":
+                assert not second.done()
+            h.server.release.set()
+            created, added = await first, await second
+            texts = kinds(await h.items(thread_id))
+        assert created.status_code == 200, policy
+        held = "assistant_message:hold on:0 hold on:1 hold on:2 hold on:3 hold on:4 "
+        nexts = ["user_message:next", "assistant_message:next:0 next:1 next:2 next:3 next:4 "]
+        if policy == "reject":
+            assert texts == ["user_message:hold on", held]
+        elif policy == "wait":
+            assert added.status_code == 200
+            assert texts == ["user_message:hold on", held, *nexts]
+        else:
+            # The newer request stopped the first turn, keeping its partial answer, before its own.
+            assert added.status_code == 200
+            assert texts == ["user_message:hold on", held.removesuffix("hold on:4 "), "sdk_hidden_context", *nexts]
+
+
+async def test_other_users_and_unknown_ids_are_404_at_once_even_when_the_thread_is_busy(make_harness: Any) -> None:
+    for policy in ("wait", "reject", "interrupt"):
+        async with make_harness(turn_policy=policy, turn_wait_timeout=3) as h:
+            thread_id = await h.new_thread()
+            first, _ = await start_held_turn(h, thread_id)
+            for user, target in (("bob", thread_id), ("bob", "thr_unknown"), ("alice", "thr_unknown")):
+                started = time.monotonic()
+                answer = await h.post(user_message("let me in", target), user=user)
+                assert answer.status_code == 404, (policy, user, answer.text)
+                assert time.monotonic() - started < 1, policy
+            h.server.release.set()
+            finished = await first
+            assert parse_events(finished.content)[-1]["type"] == "thread.item.done", policy
+            assert "user_message:let me in" not in kinds(await h.items(thread_id))
