@@ -74,9 +74,8 @@ def postgres_attachment_store(tmp_path: Path, **options: Any) -> PostgresAttachm
 async def make_files(backend: str, tmp_path: Path, **options: Any) -> AsyncIterator[Files]:
     """A ready attachment store of `backend`, sharing its files with the others of `tmp_path`."""
     if backend == "local":
-        local: LocalAttachmentStore[Any] = LocalAttachmentStore(
-            tmp_path / "files", secret=SECRET, base_url=BASE_URL, max_bytes=MAX_BYTES, **options
-        )
+        settings = {"secret": SECRET, "base_url": BASE_URL, "max_bytes": MAX_BYTES, **options}
+        local: LocalAttachmentStore[Any] = LocalAttachmentStore(tmp_path / "files", **settings)
         yield Files(local, streaming_files(local))
         return
     if backend != "postgres":
