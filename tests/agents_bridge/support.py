@@ -23,7 +23,8 @@ from .scripted_model import ScriptedModel
 CONTEXT: dict[str, Any] = {"user_id": "alice"}
 THREAD_ID = "thr_agents"
 
-_GENERATED_ID = re.compile(r"^(thr|msg|tc|wf|tsk|atc|shcx)_[0-9a-f]{8}$")
+# Short ids (the reference's format) or the bundled stores' longer time-ordered ones.
+_GENERATED_ID = re.compile(r"^(thr|msg|tc|wf|tsk|atc|shcx)_[0-9a-f]{8,}$")
 
 
 async def memory_context(store: Store[Any] | None = None) -> AgentContext[dict[str, Any]]:

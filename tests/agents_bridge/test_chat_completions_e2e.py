@@ -53,7 +53,10 @@ async def test_threads_create_answers_through_a_chat_completions_provider() -> N
     def part_update(update_type: str, **fields: Any) -> dict[str, Any]:
         return {"type": "thread.item.updated", "item_id": "<msg#2>", "update": {"type": update_type, **fields}}
 
-    assert loose(events)[2:] == [
+    # Older SDK releases turn the provider's role-only first chunk into an empty text delta,
+    # which the bridge passes on like any other; it shows nothing, so it is left out here.
+    shown = [e for e in loose(events) if e.get("update", {}).get("delta", None) != ""]
+    assert shown[2:] == [
         {"type": "stream_options", "stream_options": {"allow_cancel": True}},
         {"type": "progress_update", "icon": "globe", "text": "Checking Paris"},
         {"type": "thread.item.added", "item": {**message, "content": []}},

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict, PrivateAttr, SkipValidation
 
 from chatkit.icons import IconName
 from chatkit.server import stream_widget
+from chatkit.server.resumed import mark_resumed
 from chatkit.store import Store, StoreItemType
 from chatkit.types import (
     CustomSummary,
@@ -44,7 +45,7 @@ class ClientToolCall(BaseModel):
 
 @dataclass(slots=True)
 class ToolStreamedEvent:
-    """A ChatKit event a tool streamed, riding the run's own event queue to keep its place in order."""
+    """A ChatKit event a tool streamed, travelling with the run's own events to keep its place in order."""
 
     event: ThreadStreamEvent
 
@@ -55,21 +56,31 @@ class AgentContext(BaseModel, Generic[TContext]):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     thread: ThreadMetadata
-    store: Store[TContext]
+    # Not validated, as in the reference: programs and tests hand in stand-ins (mocks, adapters) that
+    # only offer the methods they use.
+    store: SkipValidation[Store[TContext]]
     request_context: TContext
     previous_response_id: str | None = None
     client_tool_call: ClientToolCall | None = None
     workflow_item: WorkflowItem | None = None
     generated_image_item: GeneratedImageItem | None = None
 
-    # Events streamed while no run is attached, and the queue of the run that is.
+    # Events streamed while no run is attached, and where the attached run takes them.
     _pending: deque[ThreadStreamEvent] = PrivateAttr()
-    _sink: asyncio.Queue[Any] | None = PrivateAttr()
+    _sink: Callable[[ToolStreamedEvent], None] | None = PrivateAttr()
+    # With a merged stream (see _stream), an event is queued only after the loop turned once, so
+    # the run's events already produced are taken from the SDK first and keep their place ahead.
+    _settle: bool = PrivateAttr()
+    # The workflow the previous turn left open and this one resumed from the store: its done event
+    # is marked, so the server saves it in place instead of adding it a second time.
+    _resumed_workflow_id: str | None = PrivateAttr()
 
     def model_post_init(self, context: Any, /) -> None:
-        """Start with nothing streamed and no run attached."""
+        """Start with nothing streamed, no run attached and no resumed workflow."""
         self._pending = deque()
         self._sink = None
+        self._settle = False
+        self._resumed_workflow_id = None
 
     def generate_id(self, type: StoreItemType, thread: ThreadMetadata | None = None) -> str:
         """A fresh id from the store, for an item of `thread` (default: this context's thread)."""
@@ -79,8 +90,11 @@ class AgentContext(BaseModel, Generic[TContext]):
 
     async def stream(self, event: ThreadStreamEvent) -> None:
         """Send `event` to the client as part of the running response, in order with the model's output."""
+        if self._sink is not None and self._settle:
+            await asyncio.sleep(0)
+        # Read again: the run may have ended while this tool waited.
         if self._sink is not None:
-            self._sink.put_nowait(ToolStreamedEvent(event))
+            self._sink(ToolStreamedEvent(event))
         else:
             self._pending.append(event)
 
@@ -148,18 +162,30 @@ class AgentContext(BaseModel, Generic[TContext]):
             workflow.summary = DurationSummary(duration=_seconds_since(item.created_at))
         workflow.expanded = expanded
         self.workflow_item = None
-        return ThreadItemDoneEvent(item=item.model_copy(deep=True))
+        done = ThreadItemDoneEvent(item=item.model_copy(deep=True))
+        if item.id == self._resumed_workflow_id:
+            self._resumed_workflow_id = None
+            mark_resumed(done)
+        return done
 
-    def _attach(self, sink: asyncio.Queue[Any]) -> list[ThreadStreamEvent]:
+    def _resume_workflow(self, item: WorkflowItem) -> None:
+        """Make `item`, an open workflow already in the store, the open workflow again."""
+        # A copy: a store may hand out the very object it keeps.
+        self.workflow_item = item.model_copy(deep=True)
+        self._resumed_workflow_id = item.id
+
+    def _attach(self, sink: Callable[[ToolStreamedEvent], None], *, settle: bool) -> list[ThreadStreamEvent]:
         """Route later `stream` calls into `sink`; returns what was streamed before."""
         self._sink = sink
+        self._settle = settle
         pending = list(self._pending)
         self._pending.clear()
         return pending
 
     def _detach(self) -> None:
-        """Stop routing into the run's queue: later events wait for the next run."""
+        """Stop routing into the run: later events wait for the next run."""
         self._sink = None
+        self._settle = False
 
 
 def _seconds_since(moment: datetime) -> int:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
+import re
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import suppress
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
@@ -16,6 +19,7 @@ from agents import (
     RunResultStreaming,
 )
 from agents.models.fake_id import FAKE_RESPONSES_ID
+from openai.types.responses import ResponseTextDeltaEvent
 from openai.types.responses.response_output_text import (
     AnnotationContainerFileCitation,
     AnnotationFileCitation,
@@ -81,10 +85,10 @@ class ResponseStreamConverter:
         return "data:image/png;base64," + base64_image
 
     def partial_image_index_to_progress(self, partial_image_index: int) -> float:
-        """Progress (0 to 1) after the partial image at `partial_image_index`; 0 if the count is unknown."""
+        """Progress (0 to 1) of the partial image at `partial_image_index`: index / count, 0 if the count is unknown."""
         if not self.partial_images:
             return 0.0
-        return min(1.0, (partial_image_index + 1) / (self.partial_images + 1))
+        return min(1.0, partial_image_index / self.partial_images)
 
     async def file_citation_to_annotation(self, file_citation: AnnotationFileCitation) -> Annotation | None:
         """A file citation as an annotation; citations without a file name are dropped."""
@@ -126,27 +130,50 @@ async def stream_agent_response(
     """The ChatKit events of a streamed Agents run, with the events its tools stream in order."""
     run = _RunTranslator(context, converter)
     await run.resume_workflow()
-    # Tool events travel in the run's own event queue (a private attribute of the pinned SDK): they
-    # reach the client in causal order with the model's output and while the tool still runs, and
-    # model events pay nothing for it, where merging two streams would add a task hop to every delta.
-    for event in context._attach(result._event_queue):
+    sdk_queue = _sdk_event_queue(result)
+    merged: asyncio.Queue[Any] = asyncio.Queue()
+    if sdk_queue is not None:
+        # Tool events ride the run's own event queue: they reach the client in causal order with the
+        # model's output and while the tool still runs, and model events pay nothing for it.
+        pending = context._attach(sdk_queue.put_nowait, settle=False)
+    else:
+        # Any other streamed result: the tools' events join its public events in a queue of ours.
+        pending = context._attach(merged.put_nowait, settle=True)
+    if sdk_queue is not None and _SDK_PASSES_CANCELLATION:
+        events = cast(AsyncGenerator[Any, None], result.stream_events())
+    else:
+        events = _merged(result, merged)
+    for event in pending:
         yield run.record(event)
-    sdk_events = cast(AsyncGenerator[Any, None], result.stream_events())
     try:
-        async for event in sdk_events:
+        async for event in events:
             if type(event) is RawResponsesStreamEvent:
                 data: Any = event.data
-                # Text deltas are nearly all of a run's events: they take the shortest path.
-                if data.type == "response.output_text.delta" and run.message is not None:
+                # Text deltas are nearly all of a run's events: the SDK's own take the shortest path.
+                if type(data) is ResponseTextDeltaEvent and run.message is not None:
                     update = _text_delta({"content_index": data.content_index, "delta": data.delta})
                     yield _item_update({"item_id": run.message.id, "update": update})
                     continue
-                for converted in await run.raw_event(data):
-                    yield converted
             elif type(event) is ToolStreamedEvent:
                 yield run.record(event.event)
-            elif not isinstance(event, (RunItemStreamEvent, AgentUpdatedStreamEvent)):
-                logger.debug("Agents stream event %r has no ChatKit counterpart; skipped", type(event).__name__)
+                continue
+            else:
+                # Any other form of the public events: matched by their `type`, read field by field.
+                kind = _field(event, "type")
+                if kind == "run_item_stream_event":
+                    run.run_item(_field(event, "item"))
+                    continue
+                if kind != "raw_response_event":
+                    if kind != "agent_updated_stream_event":
+                        logger.debug("Agents stream event %r has no ChatKit counterpart; skipped", kind)
+                    continue
+                data = _field(event, "data")
+            for converted in await run.raw_event(data):
+                yield converted
+        if sdk_queue is not None:
+            # A tool of a background task may have streamed after the run's last event.
+            for event in _leftover_tool_events(sdk_queue):
+                yield run.record(event)
     except (InputGuardrailTripwireTriggered, OutputGuardrailTripwireTriggered):
         # A tripped guardrail voids the whole answer: take back everything already shown.
         for item_id in run.produced:
@@ -154,13 +181,117 @@ async def stream_agent_response(
         raise
     except (GeneratorExit, asyncio.CancelledError):
         # The consumer left (disconnect or aclose): stop the run rather than let it go on unseen.
-        result.cancel()
-        await sdk_events.aclose()
+        _cancel(result)
         raise
     finally:
         context._detach()
+        await events.aclose()
     for converted in await run.finish():
         yield converted
+
+
+def _cancel(result: Any) -> None:
+    cancel = getattr(result, "cancel", None)
+    if cancel is not None:
+        cancel()
+
+
+def _field(source: Any, name: str) -> Any:
+    """`name` of an SDK event or item, whether a model, another object with that attribute, or a dict."""
+    if isinstance(source, dict):
+        return cast(dict[str, Any], source).get(name)
+    return getattr(source, name, None)
+
+
+def _sdk_event_queue(result: Any) -> asyncio.Queue[Any] | None:
+    """The queue `stream_events()` reads, if `result` is an SDK run that streams it as it is."""
+    # A private attribute: it is only used when it is what stream_events() reads, everything else
+    # (other SDK releases, subclasses, stand-ins with the public surface only) takes the merged path.
+    if not isinstance(result, RunResultStreaming):
+        return None
+    if type(result).stream_events is not _SDK_STREAM_EVENTS:
+        return None
+    queue = getattr(result, "_event_queue", None)
+    return queue if isinstance(queue, asyncio.Queue) else None
+
+
+_SDK_STREAM_EVENTS = RunResultStreaming.stream_events
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """The leading numbers of a version string: "0.6.5" and "0.6.5rc1" are (0, 6, 5)."""
+    numbers = []
+    for piece in version.split(".")[:3]:
+        digits = re.match(r"\d+", piece)
+        if digits is None:
+            break
+        numbers.append(int(digits.group()))
+    return tuple(numbers)
+
+
+def _installed_sdk() -> tuple[int, ...]:
+    try:
+        return _release(importlib.metadata.version("openai-agents"))
+    except importlib.metadata.PackageNotFoundError:
+        return ()
+
+
+# SDK releases before 0.6.5 swallow a cancellation of the task reading stream_events() and then wait
+# for the run to finish: there a task of ours reads it, so a consumer that leaves still stops the run.
+_SDK_PASSES_CANCELLATION = _installed_sdk() >= (0, 6, 5)
+
+
+def _leftover_tool_events(queue: asyncio.Queue[Any]) -> list[ThreadStreamEvent]:
+    events = []
+    while not queue.empty():
+        item = queue.get_nowait()
+        if type(item) is ToolStreamedEvent:
+            events.append(item.event)
+    return events
+
+
+class _End:
+    """The last entry of a merged stream, with the error that ended the run's stream, if any."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+
+
+async def _merged(result: Any, queue: asyncio.Queue[Any]) -> AsyncGenerator[Any, None]:
+    """The run's public events and the tools' events (put in `queue`) as one stream, in arrival order.
+
+    A task reads `result.stream_events()` into the queue the tools write to; the stream ends with
+    the run's own stream, raising what it raised.
+    """
+
+    async def pump() -> None:
+        outcome = _End()
+        try:
+            async for event in result.stream_events():
+                queue.put_nowait(event)
+        except Exception as error:  # guardrail trips, model errors: raised again to our consumer
+            outcome = _End(error)
+        finally:
+            queue.put_nowait(outcome)
+
+    reader = asyncio.create_task(pump())
+    try:
+        while True:
+            entry = await queue.get()
+            if type(entry) is _End:
+                if entry.error is not None:
+                    raise entry.error
+                return
+            yield entry
+    except (GeneratorExit, asyncio.CancelledError):
+        # Before waiting for the reader below: the run's stream may only end once the run stops.
+        _cancel(result)
+        raise
+    finally:
+        if not reader.done():
+            reader.cancel()
+        with suppress(asyncio.CancelledError):
+            await reader
 
 
 TWidget = TypeVar("TWidget", Markdown, Text)
@@ -174,8 +305,11 @@ async def accumulate_text(
     text = base_widget.value
     yield base_widget
     async for event in events:
-        if isinstance(event, RawResponsesStreamEvent) and event.data.type == "response.output_text.delta":
-            text += event.data.delta
+        if _field(event, "type") != "raw_response_event":
+            continue
+        data = _field(event, "data")
+        if _field(data, "type") == "response.output_text.delta":
+            text += _field(data, "delta")
             yield base_widget.model_copy(update={"value": text})
     yield base_widget.model_copy(update={"value": text, "streaming": False})
 
@@ -190,11 +324,11 @@ class _RunTranslator:
         self.produced: dict[str, None] = {}  # ordered set of item ids the client has been shown
         self._annotations: dict[int, list[Annotation]] = {}
         self._thought: StreamingThoughtTracker | None = None
-        self._function_call: Any = None
-        self._resumed_workflow_id: str | None = None
+        self._function_call: Any = None  # the model's latest function call (a model or a dict)
         self._raw_handlers: dict[str, Callable[[Any], Awaitable[list[ThreadStreamEvent]]]] = {
             "response.output_item.added": self._item_added,
             "response.output_item.done": self._item_done,
+            "response.output_text.delta": self._text_delta,
             "response.content_part.added": self._part_added,
             "response.content_part.done": self._part_done,
             "response.output_text.annotation.added": self._annotation_added,
@@ -221,23 +355,30 @@ class _RunTranslator:
         if recent and recent[0].type == "client_tool_call":
             recent = recent[1:]
         if recent and isinstance(recent[0], WorkflowItem) and recent[0].workflow.summary is None:
-            context.workflow_item = recent[0]
-            self._resumed_workflow_id = recent[0].id
+            context._resume_workflow(recent[0])
 
     async def raw_event(self, data: Any) -> list[ThreadStreamEvent]:
-        event_type = getattr(data, "type", None)
+        event_type = _field(data, "type")
         handler = self._raw_handlers.get(event_type) if isinstance(event_type, str) else None
         if handler is None:
             logger.debug("Responses stream event %r has no ChatKit counterpart; skipped", event_type)
             return []
         return [self.record(event) for event in await handler(data)]
 
+    def run_item(self, item: Any) -> None:
+        """Note the function call behind a tool call item: a client tool call takes its ids."""
+        if _field(item, "type") != "tool_call_item":
+            return
+        raw = _field(item, "raw_item")
+        if _field(raw, "type") == "function_call":
+            self._function_call = raw
+
     async def finish(self) -> list[ThreadStreamEvent]:
         """Persist a workflow left open for the next turn, then end the turn on a client tool call."""
         context = self.context
         workflow = context.workflow_item
         if workflow is not None and workflow.workflow.tasks:
-            if workflow.id == self._resumed_workflow_id:
+            if workflow.id == context._resumed_workflow_id:
                 await context.store.save_item(context.thread.id, workflow, context.request_context)
             else:
                 await context.store.add_thread_item(context.thread.id, workflow, context.request_context)
@@ -247,10 +388,10 @@ class _RunTranslator:
         context.client_tool_call = None
         call = self._function_call
         item = ClientToolCallItem(
-            id=self._item_id(getattr(call, "id", None), "tool_call"),
+            id=self._item_id(_field(call, "id"), "tool_call"),
             thread_id=context.thread.id,
             created_at=datetime.now(),
-            call_id=self._item_id(getattr(call, "call_id", None), "tool_call"),
+            call_id=self._item_id(_field(call, "call_id"), "tool_call"),
             name=tool_call.name,
             arguments=tool_call.arguments,
         )
@@ -268,95 +409,113 @@ class _RunTranslator:
     # -- output items ------------------------------------------------------------------------
 
     async def _item_added(self, data: Any) -> list[ThreadStreamEvent]:
-        item = data.item
-        kind = getattr(item, "type", None)
+        item = _field(data, "item")
+        kind = _field(item, "type")
         if kind == "message":
             events: list[ThreadStreamEvent] = []
             ended = self._end_workflow()
             if ended is not None:
                 events.append(ended)
             self.message = AssistantMessageItem(
-                id=self._item_id(item.id, "message"),
+                id=self._item_id(_field(item, "id"), "message"),
                 thread_id=self.context.thread.id,
                 created_at=datetime.now(),
                 content=[],
             )
             self._annotations = {}
-            events.append(ThreadItemAddedEvent(item=self.message.model_copy()))
+            events.append(ThreadItemAddedEvent(item=self.message.model_copy(deep=True)))
             return events
         if kind == "image_generation_call":
             image_item = GeneratedImageItem(
                 id=self.context.generate_id("message"), thread_id=self.context.thread.id, created_at=datetime.now()
             )
             self.context.generated_image_item = image_item
-            return [ThreadItemAddedEvent(item=image_item.model_copy())]
+            return [ThreadItemAddedEvent(item=image_item.model_copy(deep=True))]
         if kind not in ("function_call", "reasoning"):
             logger.debug("Output item kind %r has no ChatKit counterpart; skipped", kind)
         return []
 
     async def _item_done(self, data: Any) -> list[ThreadStreamEvent]:
-        item = data.item
-        kind = getattr(item, "type", None)
+        item = _field(data, "item")
+        kind = _field(item, "type")
         if kind == "message" and self.message is not None:
-            content = [await self._final_content(index, part) for index, part in enumerate(item.content)]
+            parts = _field(item, "content") or []
+            content = [await self._final_content(index, part) for index, part in enumerate(parts)]
             done = self.message.model_copy(update={"content": content})
             self.message = None
             return [ThreadItemDoneEvent(item=done)]
         if kind == "image_generation_call":
             image_item = self.context.generated_image_item
-            if image_item is None or not item.result:
+            result = _field(item, "result")
+            if image_item is None or not result:
                 return []
-            url = await self.converter.base64_image_to_url(item.id, item.result)
+            image_id = _field(item, "id")
+            url = await self.converter.base64_image_to_url(image_id, result)
             self.context.generated_image_item = None
-            done = image_item.model_copy(update={"image": GeneratedImage(id=item.id, url=url)})
+            done = image_item.model_copy(update={"image": GeneratedImage(id=image_id, url=url)})
             return [ThreadItemDoneEvent(item=done)]
         if kind == "function_call":
             self._function_call = item
         return []
 
     async def _final_content(self, index: int, part: Any) -> AssistantMessageContent:
-        if part.type == "refusal":
-            return AssistantMessageContent(text=part.refusal)
+        if _field(part, "type") == "refusal":
+            return AssistantMessageContent(text=_field(part, "refusal"))
         streamed = self._annotations.get(index)
         if streamed is None:
-            streamed = [a for raw in part.annotations if (a := await self._convert_citation(raw)) is not None]
-        return AssistantMessageContent(text=part.text, annotations=list(streamed))
+            raw_annotations = _field(part, "annotations") or []
+            streamed = [a for raw in raw_annotations if (a := await self._convert_citation(raw)) is not None]
+        return AssistantMessageContent(text=_field(part, "text"), annotations=list(streamed))
 
     # -- message content ---------------------------------------------------------------------
+
+    async def _text_delta(self, data: Any) -> list[ThreadStreamEvent]:
+        if self.message is None:
+            return []
+        update = _text_delta({"content_index": _field(data, "content_index"), "delta": _field(data, "delta")})
+        return [_item_update({"item_id": self.message.id, "update": update})]
 
     async def _part_added(self, data: Any) -> list[ThreadStreamEvent]:
         if self.message is None:
             return []
-        text = data.part.text if data.part.type == "output_text" else ""
+        part = _field(data, "part")
+        text = _field(part, "text") if _field(part, "type") == "output_text" else ""
         update = AssistantMessageContentPartAdded(
-            content_index=data.content_index, content=AssistantMessageContent(text=text)
+            content_index=_field(data, "content_index"), content=AssistantMessageContent(text=text)
         )
         return [self._update(self.message.id, update)]
 
     async def _part_done(self, data: Any) -> list[ThreadStreamEvent]:
         # Refusals are not streamed as text: they arrive whole with the finished message.
-        if self.message is None or data.part.type != "output_text":
+        part = _field(data, "part")
+        if self.message is None or _field(part, "type") != "output_text":
             return []
         update = AssistantMessageContentPartDone(
-            content_index=data.content_index, content=AssistantMessageContent(text=data.part.text)
+            content_index=_field(data, "content_index"), content=AssistantMessageContent(text=_field(part, "text"))
         )
         return [self._update(self.message.id, update)]
 
     async def _annotation_added(self, data: Any) -> list[ThreadStreamEvent]:
         if self.message is None:
             return []
-        annotation = await self._convert_citation(data.annotation)
+        annotation = await self._convert_citation(_field(data, "annotation"))
         if annotation is None:
             return []
-        annotations = self._annotations.setdefault(data.content_index, [])
+        content_index = _field(data, "content_index")
+        annotations = self._annotations.setdefault(content_index, [])
         annotations.append(annotation)
         update = AssistantMessageContentPartAnnotationAdded(
-            content_index=data.content_index, annotation_index=len(annotations) - 1, annotation=annotation
+            content_index=content_index, annotation_index=len(annotations) - 1, annotation=annotation
         )
         return [self._update(self.message.id, update)]
 
     async def _convert_citation(self, raw: Any) -> Annotation | None:
-        fields = raw.model_dump() if isinstance(raw, BaseModel) else raw
+        if isinstance(raw, BaseModel):
+            fields = raw.model_dump()
+        elif isinstance(raw, dict):
+            fields = cast(dict[str, Any], raw)
+        else:
+            fields = getattr(raw, "__dict__", None)
         if not isinstance(fields, dict) or fields.get("type") not in _CITATION_TYPES:
             return None
         try:
@@ -391,45 +550,49 @@ class _RunTranslator:
         self._thought = None
         return self.context._close_workflow(None, False)
 
+    def _add_thought(self, workflow: WorkflowItem, content: str) -> tuple[int, ThreadStreamEvent]:
+        """Append a thought to `workflow`; its index and the update announcing it (with its own copy)."""
+        task = ThoughtTask(content=content)
+        workflow.workflow.tasks.append(task)
+        index = len(workflow.workflow.tasks) - 1
+        return index, self._update(workflow.id, WorkflowTaskAdded(task_index=index, task=task.model_copy()))
+
     async def _thought_delta(self, data: Any) -> list[ThreadStreamEvent]:
         events: list[ThreadStreamEvent] = []
         thought = self._thought
+        item_id, summary_index, delta = _field(data, "item_id"), _field(data, "summary_index"), _field(data, "delta")
         if thought is None:
             # Only a reasoning item's first summary streams; later ones arrive whole on their done event.
-            if data.summary_index != 0:
+            if summary_index != 0:
                 return events
             workflow = self._workflow(events)
-            task = ThoughtTask(content=data.delta)
-            workflow.workflow.tasks.append(task)
-            index = len(workflow.workflow.tasks) - 1
-            self._thought = StreamingThoughtTracker(item_id=data.item_id, index=index, task=task)
-            events.append(self._update(workflow.id, WorkflowTaskAdded(task_index=index, task=task)))
+            index, added = self._add_thought(workflow, delta)
+            self._thought = StreamingThoughtTracker(item_id=item_id, index=index, task=ThoughtTask(content=delta))
+            events.append(added)
             return events
-        if thought.item_id == data.item_id and data.summary_index == 0:
-            events.extend(self._set_thought(thought, thought.task.content + data.delta))
+        if thought.item_id == item_id and summary_index == 0:
+            events.extend(self._set_thought(thought, thought.task.content + delta))
         return events
 
     async def _thought_done(self, data: Any) -> list[ThreadStreamEvent]:
         thought = self._thought
-        if thought is not None and thought.item_id == data.item_id and data.summary_index == 0:
+        text = _field(data, "text")
+        if thought is not None and thought.item_id == _field(data, "item_id") and _field(data, "summary_index") == 0:
             self._thought = None
-            return self._set_thought(thought, data.text)
+            return self._set_thought(thought, text)
         events: list[ThreadStreamEvent] = []
-        workflow = self._workflow(events)
-        task = ThoughtTask(content=data.text)
-        workflow.workflow.tasks.append(task)
-        index = len(workflow.workflow.tasks) - 1
-        events.append(self._update(workflow.id, WorkflowTaskAdded(task_index=index, task=task)))
+        _, added = self._add_thought(self._workflow(events), text)
+        events.append(added)
         return events
 
     def _set_thought(self, thought: StreamingThoughtTracker, content: str) -> list[ThreadStreamEvent]:
         workflow = self.context.workflow_item
         if workflow is None:
             return []
-        task = ThoughtTask(content=content)
-        thought.task = task
-        workflow.workflow.tasks[thought.index] = task
-        return [self._update(workflow.id, WorkflowTaskUpdated(task_index=thought.index, task=task))]
+        thought.task = ThoughtTask(content=content)
+        workflow.workflow.tasks[thought.index] = thought.task.model_copy()
+        update = WorkflowTaskUpdated(task_index=thought.index, task=thought.task.model_copy())
+        return [self._update(workflow.id, update)]
 
     # -- images ------------------------------------------------------------------------------
 
@@ -437,10 +600,10 @@ class _RunTranslator:
         image_item = self.context.generated_image_item
         if image_item is None:
             return []
-        index = data.partial_image_index
-        url = await self.converter.base64_image_to_url(data.item_id, data.partial_image_b64, index)
+        index, image_id = _field(data, "partial_image_index"), _field(data, "item_id")
+        url = await self.converter.base64_image_to_url(image_id, _field(data, "partial_image_b64"), index)
         update = GeneratedImageUpdated(
-            image=GeneratedImage(id=data.item_id, url=url),
+            image=GeneratedImage(id=image_id, url=url),
             progress=self.converter.partial_image_index_to_progress(index),
         )
         return [self._update(image_item.id, update)]
