@@ -1,9 +1,11 @@
 """The demo-like server the crash, concurrency and soak runs start as a subprocess.
 
-    python -m tests.reliability.serve --port 8123 --store sqlite:////tmp/chat.db [--schema NAME]
+    python -m tests.reliability.serve --port 8123 --store sqlite:////tmp/chat.db [--schema NAME] [--limited]
 
 It serves the canned `CannedServer` at `/chatkit` (user from the `X-User` header), uploads below it,
-and `GET /health`. PostgreSQL stores take `--schema`, so every test keeps its own tables.
+and `GET /health`. PostgreSQL stores take `--schema`, so every test keeps its own tables. With
+`--limited` it runs under `chatkit.asgi.uvicorn_config`'s limits, as `chatkit serve` does;
+otherwise with uvicorn's defaults.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
-from chatkit.asgi import create_app
+from chatkit.asgi import ServeLimits, create_app, uvicorn_config
 from chatkit.attachments import LocalAttachmentStore
 from chatkit.stores import PostgresStore, ScopedStore, store_from_url
 from tests.reliability.scripted import CannedServer
@@ -52,17 +54,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--files", help="directory for uploads (none: no uploads)")
     parser.add_argument("--deltas", type=int, default=6)
     parser.add_argument("--pause", type=float, default=0.01)
+    parser.add_argument("--limited", action="store_true", help="serve under uvicorn_config's limits")
+    parser.add_argument("--header-timeout", type=float, default=ServeLimits.header_timeout)
+    parser.add_argument("--max-connections", type=int, default=ServeLimits.max_connections)
     args = parser.parse_args(argv)
-    uvicorn.run(
-        build_app(args),
-        host="127.0.0.1",
-        port=args.port,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        ws="none",
-        backlog=4096,
-    )
+    options: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": args.port,
+        "log_level": "warning",
+        "access_log": False,
+        "lifespan": "off",
+        "ws": "none",
+        "backlog": 4096,
+    }
+    if not args.limited:
+        uvicorn.run(build_app(args), **options)
+        return 0
+    limits = ServeLimits(header_timeout=args.header_timeout, max_connections=args.max_connections)
+    uvicorn.Server(uvicorn_config(build_app(args), limits=limits, **options)).run()
     return 0
 
 
