@@ -150,7 +150,7 @@ async def call(server: ChatKitServer[Context], body: bytes, context: Context = A
     return json.loads(result.json)
 
 
-_GENERATED = re.compile(r"^(thr|msg|tc|wf|tsk|atc|shcx)_[0-9a-f]{8}$")
+_GENERATED = re.compile(r"^(thr|msg|tc|wf|tsk|atc|shcx)_(?:[0-9a-f]{8}|[0-9a-f]{36})$")
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 
 

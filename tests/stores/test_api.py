@@ -29,6 +29,7 @@ ALICE = {"user_id": "alice"}
 
 def test_exported_names() -> None:
     assert sorted(chatkit.stores.__all__) == [
+        "IdConflictError",
         "MemoryStore",
         "PostgresStore",
         "SQLiteStore",
@@ -36,6 +37,7 @@ def test_exported_names() -> None:
         "ScopeFunction",
         "ScopedStore",
         "StoreError",
+        "StoreRejectedError",
         "StoreUnavailableError",
         "TurnLockLostError",
         "default_scope",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from chatkit.store import NotFoundError
-from chatkit.stores import ScopedStore, ScopeError
+from chatkit.stores import IdConflictError, ScopedStore, ScopeError
 from chatkit.types import (
     AttachmentUploadDescriptor,
     ClosedStatus,
@@ -144,12 +146,41 @@ async def test_every_item_kind_from_the_golden_transcripts_round_trips(store: Sc
     assert not page.has_more
 
 
-async def test_adding_an_existing_item_id_updates_it_in_place(store: ScopedStore) -> None:
+async def test_adding_an_item_again_updates_it_in_place(store: ScopedStore) -> None:
     await thread_with_items(store, "thr_1", 3)
-    await store.add_thread_item("thr_1", assistant_message("thr_1", "msg_001", "replaced"), ALICE)
+    await store.add_thread_item("thr_1", user_message("thr_1", "msg_001", "edited"), ALICE)
     page = await store.load_thread_items("thr_1", None, 10, "asc", ALICE)
     assert ids(page) == ["msg_000", "msg_001", "msg_002"]
-    assert page.data[1] == assistant_message("thr_1", "msg_001", "replaced")
+    assert page.data[1] == user_message("thr_1", "msg_001", "edited")
+
+
+async def test_adding_another_item_under_a_taken_id_is_a_conflict(store: ScopedStore) -> None:
+    await thread_with_items(store, "thr_1", 2)
+    later = user_message("thr_1", "msg_001", "someone else").model_copy(
+        update={"created_at": FIXED_TIME + timedelta(seconds=1)}
+    )
+    for intruder in (assistant_message("thr_1", "msg_001", "other kind"), later):
+        with pytest.raises(IdConflictError):
+            await store.add_thread_item("thr_1", intruder, ALICE)
+    assert (await store.load_thread_items("thr_1", None, 10, "asc", ALICE)).data == [
+        user_message("thr_1", "msg_000"),
+        user_message("thr_1", "msg_001"),
+    ]
+    # Saving is the explicit replacement, and the same id in another thread is another row.
+    await store.save_item("thr_1", later, ALICE)
+    assert await store.load_item("thr_1", "msg_001", ALICE) == later
+    await thread_with_items(store, "thr_2", 2)
+    assert await store.load_item("thr_2", "msg_001", ALICE) == user_message("thr_2", "msg_001")
+    assert await store.load_item("thr_1", "msg_001", ALICE) == later
+
+
+async def test_saving_another_thread_under_a_taken_id_is_a_conflict(store: ScopedStore) -> None:
+    await thread_with_items(store, "thr_1", 1)
+    other = ThreadMetadata(id="thr_1", title="someone else", created_at=FIXED_TIME + timedelta(microseconds=1))
+    with pytest.raises(IdConflictError):
+        await store.save_thread(other, ALICE)
+    assert await store.load_thread("thr_1", ALICE) == thread("thr_1")
+    assert ids(await store.load_thread_items("thr_1", None, 10, "asc", ALICE)) == ["msg_000"]
 
 
 async def test_save_item_upserts(store: ScopedStore) -> None:
@@ -328,8 +359,9 @@ async def test_delete_thread_removes_items_and_its_attachments(store: ScopedStor
     assert ids(await store.load_thread_items("thr_2", None, 10, "asc", ALICE)) == ["msg_000", "msg_001"]
     assert (await store.load_attachment("atc_2", ALICE)).id == "atc_2"
     assert (await store.load_attachment("atc_loose", ALICE)).id == "atc_loose"
-    await store.delete_thread("thr_1", ALICE)
-    await store.delete_thread("thr_never", ALICE)
+    for gone in ("thr_1", "thr_never"):
+        with pytest.raises(NotFoundError):
+            await store.delete_thread(gone, ALICE)
     await store.save_thread(thread("thr_1"), ALICE)
     assert ids(await store.load_thread_items("thr_1", None, 10, "asc", ALICE)) == []
 
@@ -351,7 +383,9 @@ async def test_attachments_round_trip_upsert_and_delete(store: ScopedStore) -> N
     await store.save_attachment(stamped, ALICE)
     assert await store.load_attachment("atc_doc", ALICE) == stamped
     await store.delete_attachment("atc_doc", ALICE)
-    await store.delete_attachment("atc_doc", ALICE)
+    for gone in ("atc_doc", "atc_never"):
+        with pytest.raises(NotFoundError):
+            await store.delete_attachment(gone, ALICE)
     with pytest.raises(NotFoundError):
         await store.load_attachment("atc_doc", ALICE)
     with pytest.raises(NotFoundError):
@@ -390,8 +424,11 @@ async def test_tenants_never_see_or_change_each_other(store: ScopedStore) -> Non
         await store.delete_thread_item("thr_a", "msg_000", BOB)
     with pytest.raises(NotFoundError):
         await store.load_attachment("atc_a", BOB)
-    await store.delete_attachment("atc_a", BOB)
-    await store.delete_thread("thr_a", BOB)
+    # The pipeline deletes without loading first: the store itself refuses another tenant's ids.
+    with pytest.raises(NotFoundError):
+        await store.delete_attachment("atc_a", BOB)
+    with pytest.raises(NotFoundError):
+        await store.delete_thread("thr_a", BOB)
     await alice_unchanged()
 
     # Bob may use the same ids: he gets rows of his own, and Alice's stay as they were.
@@ -533,3 +570,62 @@ async def test_turn_lock_is_released_on_error(store: ScopedStore) -> None:
             pass
 
     await asyncio.wait_for(again(), 10)
+
+
+# -- ids -----------------------------------------------------------------------------------------
+
+
+async def test_generated_ids_are_typed_time_ordered_and_carry_96_random_bits(store: ScopedStore) -> None:
+    thread_ids = [store.generate_thread_id(ALICE) for _ in range(200)]
+    message_ids = [store.generate_item_id("message", thread("thr_1"), ALICE) for _ in range(200)]
+    assert len(set(thread_ids)) == len(thread_ids) and len(set(message_ids)) == len(message_ids)
+    for prefix, generated in (("thr", thread_ids), ("msg", message_ids)):
+        for value in generated:
+            # 12 hex digits of milliseconds, then 24 random hex digits (96 bits).
+            assert re.fullmatch(prefix + r"_[0-9a-f]{12}[0-9a-f]{24}", value), value
+        assert [value[:16] for value in generated] == sorted(value[:16] for value in generated)
+    tool_call = store.generate_item_id("tool_call", thread("thr_1"), ALICE)
+    assert tool_call.startswith("tc_")
+
+
+async def test_a_tiny_id_space_never_crosses_tenants(store: ScopedStore) -> None:
+    """Ids drawn from four values collide for certain: each tenant keeps rows of its own."""
+    space = [f"thr_{index}" for index in range(4)]
+    users = [{"user_id": f"user{index}"} for index in range(3)]
+    for user_index, user in enumerate(users):
+        for thread_id in space:
+            await store.save_thread(thread(thread_id, title=f"{user_index}:{thread_id}"), user)
+            await store.add_thread_item(thread_id, user_message(thread_id, "msg_0", f"{user_index}"), user)
+            await store.save_attachment(file_attachment(f"atc{thread_id}", thread_id), user)
+    for user_index, user in enumerate(users):
+        for thread_id in space:
+            assert (await store.load_thread(thread_id, user)).title == f"{user_index}:{thread_id}"
+            item = await store.load_item(thread_id, "msg_0", user)
+            assert item == user_message(thread_id, "msg_0", f"{user_index}")
+    # Deleting every id of the space as one tenant leaves the others whole.
+    for thread_id in space:
+        await store.delete_thread(thread_id, users[0])
+        with pytest.raises(NotFoundError):
+            await store.delete_thread(thread_id, users[0])
+    for user_index, user in enumerate(users[1:], start=1):
+        assert len((await store.load_threads(10, None, "asc", user)).data) == len(space)
+        for thread_id in space:
+            assert (await store.load_attachment(f"atc{thread_id}", user)).thread_id == thread_id
+            assert (await store.load_item(thread_id, "msg_0", user)).content[0].text == f"{user_index}"  # pyright: ignore[reportAttributeAccessIssue]
+
+
+@pytest.mark.parametrize("length", [3_000, 100_000])
+async def test_a_scope_of_any_length_is_stored(store: ScopedStore, length: int) -> None:
+    """A tenant id longer than an index entry (about 2.7 kB in PostgreSQL) still keys its rows."""
+    long_user = {"user_id": "u" * length}
+    near_twin = {"user_id": "u" * (length - 1) + "v"}
+    await thread_with_items(store, "thr_1", 2, long_user)
+    await store.save_attachment(file_attachment("atc_1", "thr_1"), long_user)
+    assert ids(await store.load_threads(10, None, "asc", long_user)) == ["thr_1"]
+    assert ids(await store.load_thread_items("thr_1", None, 10, "asc", long_user)) == ["msg_000", "msg_001"]
+    assert ids(await store.load_threads(10, None, "asc", near_twin)) == []
+    async with store.turn_lock("thr_1", long_user):
+        await store.add_thread_item("thr_1", user_message("thr_1", "msg_002"), long_user)
+    await store.delete_thread("thr_1", long_user)
+    with pytest.raises(NotFoundError):
+        await store.load_attachment("atc_1", long_user)

@@ -45,7 +45,7 @@ async def schema(postgres_dsn: str, tmp_path: Path) -> AsyncIterator[str]:
 
 async def test_the_schema_version_is_recorded_and_a_newer_one_refused(postgres_dsn: str, schema: str) -> None:
     async with PostgresStore(postgres_dsn, schema=schema) as store:
-        assert await store.schema_version() == 1
+        assert await store.schema_version() == 2
     async with await psycopg.AsyncConnection.connect(postgres_dsn, autocommit=True) as conn:
         await conn.execute(f'UPDATE "{schema}".schema_version SET version = 7'.encode())
     with pytest.raises(StoreError, match="version 7"):

@@ -7,7 +7,14 @@ use) and offers `turn_lock(thread_id, context)` to serialize the turns run on on
 """
 
 from chatkit.stores._base import ScopedStore
-from chatkit.stores._errors import ScopeError, StoreError, StoreUnavailableError, TurnLockLostError
+from chatkit.stores._errors import (
+    IdConflictError,
+    ScopeError,
+    StoreError,
+    StoreRejectedError,
+    StoreUnavailableError,
+    TurnLockLostError,
+)
 from chatkit.stores._memory import MemoryStore
 from chatkit.stores._postgres import PostgresStore
 from chatkit.stores._scope import ScopeFunction, default_scope
@@ -15,6 +22,7 @@ from chatkit.stores._sqlite import SQLiteStore
 from chatkit.stores._url import store_from_url
 
 __all__ = [
+    "IdConflictError",
     "MemoryStore",
     "PostgresStore",
     "SQLiteStore",
@@ -22,6 +30,7 @@ __all__ = [
     "ScopeFunction",
     "ScopedStore",
     "StoreError",
+    "StoreRejectedError",
     "StoreUnavailableError",
     "TurnLockLostError",
     "default_scope",

@@ -11,9 +11,11 @@ from typing import Any, Protocol, TypeVar
 
 from typing_extensions import Self
 
-from chatkit.store import Store
+from chatkit.logger import logger
+from chatkit.store import AttachmentStore, Store, StoreItemType
+from chatkit.stores._ids import new_id
 from chatkit.stores._scope import ScopeFunction, default_scope, resolve_scope
-from chatkit.types import Page
+from chatkit.types import Page, ThreadMetadata
 
 
 class _HasId(Protocol):
@@ -32,6 +34,28 @@ class ScopedStore(Store[Any]):
         self._single_tenant = single_tenant
         self._opened = False
         self._open_lock = asyncio.Lock()
+        self._attachment_store: AttachmentStore[Any] | None = None
+
+    def generate_thread_id(self, context: Any) -> str:
+        """A fresh thread id: `thr_`, then a time-ordered value with 96 random bits."""
+        return new_id("thread")
+
+    def generate_item_id(self, item_type: StoreItemType, thread: ThreadMetadata, context: Any) -> str:
+        """A fresh item id: the type's prefix, then a time-ordered value with 96 random bits."""
+        return new_id(item_type)
+
+    def link_attachment_store(self, attachment_store: AttachmentStore[Any]) -> None:
+        """Delete a thread's attachment files through `attachment_store` when the thread is deleted.
+
+        `chatkit.asgi.create_app` links the server's stores itself. A `LocalAttachmentStore` also
+        takes this store's scoping, so its files are split by tenant exactly as the rows are.
+        """
+        # Imported here: chatkit.attachments imports this package.
+        from chatkit.attachments import LocalAttachmentStore
+
+        self._attachment_store = attachment_store
+        if isinstance(attachment_store, LocalAttachmentStore):
+            attachment_store.scope_with(self._scope)
 
     async def open(self) -> None:
         """Connect and create or migrate the schema; calling it again does nothing."""
@@ -75,6 +99,18 @@ class ScopedStore(Store[Any]):
 
     def _scope(self, context: Any) -> str:
         return resolve_scope(self._scope_function, self._single_tenant, context)
+
+    async def _delete_files(self, attachment_ids: Sequence[str], context: Any) -> None:
+        """Delete the files of attachments whose records a thread deletion just removed."""
+        files = self._attachment_store
+        if files is None:
+            return
+        for attachment_id in attachment_ids:
+            try:
+                await files.delete_attachment(attachment_id, context)
+            except Exception:
+                # The rows are gone already; one file that resists must not hide the others.
+                logger.exception("could not delete the file of attachment %s", attachment_id)
 
 
 MAX_PAGE_SIZE = 10_000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -42,3 +43,12 @@ def dump_attachment(attachment: Any) -> str:
 def load_attachment(data: str | bytes) -> Attachment:
     """An attachment record from its stored form."""
     return _ATTACHMENT.validate_json(data)
+
+
+def same_identity(stored: str | bytes, new: str | bytes) -> bool:
+    """Whether two stored rows are one thread or item: the same creation time and kind.
+
+    An update keeps both; a different row that happens to reuse the id almost never does.
+    """
+    old_fields, new_fields = json.loads(stored), json.loads(new)
+    return all(old_fields.get(name) == new_fields.get(name) for name in ("created_at", "type"))

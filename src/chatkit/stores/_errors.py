@@ -2,7 +2,9 @@
 
     StoreError                -- root of the errors of `chatkit.stores`
     ├── ScopeError            -- misuse: the request context names no tenant (also a ValueError)
-    └── StoreUnavailableError -- runtime: the database cannot be reached or failed mid-operation
+    ├── IdConflictError       -- a new thread, item or attachment reuses an id its owner already has
+    ├── StoreRejectedError    -- permanent: the database refused the operation; retrying cannot help
+    └── StoreUnavailableError -- transient: the database cannot be reached or failed mid-operation
 
 A missing or other-tenant row is `chatkit.store.NotFoundError`, as the `Store` interface says.
 """
@@ -14,6 +16,14 @@ class StoreError(Exception):
 
 class ScopeError(StoreError, ValueError):
     """The request context names no tenant and the store was not built single-tenant."""
+
+
+class IdConflictError(StoreError):
+    """A new thread, item or attachment has the id of another one of the same owner; nothing was written."""
+
+
+class StoreRejectedError(StoreError):
+    """The database refused the operation for good (a size limit, a constraint): retrying will not help."""
 
 
 class StoreUnavailableError(StoreError):

@@ -9,6 +9,7 @@ from typing import Any
 from chatkit.store import NotFoundError
 from chatkit.stores import _codec
 from chatkit.stores._base import ScopedStore, clamp_limit, page_of
+from chatkit.stores._errors import IdConflictError
 from chatkit.stores._locks import KeyedLocks
 from chatkit.stores._scope import ScopeFunction, default_scope
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
@@ -63,8 +64,13 @@ class MemoryStore(ScopedStore):
         return _codec.load_thread(data)
 
     async def save_thread(self, thread: ThreadMetadata, context: Any) -> None:
-        """Create or update the thread's metadata."""
-        self._threads.setdefault(self._scope(context), {})[thread.id] = _codec.dump_thread(thread)
+        """Create or update the thread's metadata; `IdConflictError` if the id is another thread's."""
+        threads = self._threads.setdefault(self._scope(context), {})
+        data = _codec.dump_thread(thread)
+        stored = threads.get(thread.id)
+        if stored is not None and not _codec.same_identity(stored, data):
+            raise IdConflictError(f"Thread id {thread.id!r} belongs to another thread")
+        threads[thread.id] = data
 
     async def load_threads(self, limit: int, after: str | None, order: str, context: Any) -> Page[ThreadMetadata]:
         """A page of the caller's threads in creation order."""
@@ -74,13 +80,16 @@ class MemoryStore(ScopedStore):
         return page_of([_codec.load_thread(threads[thread_id]) for thread_id in ids], limit)
 
     async def delete_thread(self, thread_id: str, context: Any) -> None:
-        """Delete the thread, its items and its attachment records; a missing thread is fine."""
+        """Delete the thread, its items and its attachments; `NotFoundError` if the caller has no such thread."""
         scope = self._scope(context)
-        self._threads.get(scope, {}).pop(thread_id, None)
+        if self._threads.get(scope, {}).pop(thread_id, None) is None:
+            raise NotFoundError(f"Thread {thread_id!r} not found")
         self._items.pop((scope, thread_id), None)
         attachments = self._attachments.get(scope, {})
-        for attachment_id in [key for key, (owner, _) in attachments.items() if owner == thread_id]:
+        gone = [key for key, (owner, _) in attachments.items() if owner == thread_id]
+        for attachment_id in gone:
             del attachments[attachment_id]
+        await self._delete_files(gone, context)
 
     async def load_thread_items(
         self, thread_id: str, after: str | None, limit: int, order: str, context: Any
@@ -92,8 +101,13 @@ class MemoryStore(ScopedStore):
         return page_of([_codec.load_item(items[item_id]) for item_id in ids], limit)
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
-        """Append the item, or update it in place if the thread already has its id."""
-        self._thread_items(thread_id, context)[item.id] = _codec.dump_item(item)
+        """Append the item (updated in place if added before); `IdConflictError` if the id is another item's."""
+        items = self._thread_items(thread_id, context)
+        data = _codec.dump_item(item)
+        stored = items.get(item.id)
+        if stored is not None and not _codec.same_identity(stored, data):
+            raise IdConflictError(f"Item id {item.id!r} belongs to another item of thread {thread_id!r}")
+        items[item.id] = data
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
         """Create or replace the item."""
@@ -123,5 +137,6 @@ class MemoryStore(ScopedStore):
         return _codec.load_attachment(row[1])
 
     async def delete_attachment(self, attachment_id: str, context: Any) -> None:
-        """Delete the attachment record; a missing one is fine."""
-        self._attachments.get(self._scope(context), {}).pop(attachment_id, None)
+        """Delete the attachment record; `NotFoundError` if the caller has none."""
+        if self._attachments.get(self._scope(context), {}).pop(attachment_id, None) is None:
+            raise NotFoundError(f"Attachment {attachment_id!r} not found")

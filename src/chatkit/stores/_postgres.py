@@ -9,10 +9,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from chatkit.logger import logger
 from chatkit.store import NotFoundError
 from chatkit.stores import _codec
 from chatkit.stores._base import ScopedStore, clamp_limit, page_of
-from chatkit.stores._errors import StoreError, StoreUnavailableError, TurnLockLostError
+from chatkit.stores._errors import (
+    IdConflictError,
+    StoreError,
+    StoreRejectedError,
+    StoreUnavailableError,
+    TurnLockLostError,
+)
 from chatkit.stores._locks import KeyedLocks
 from chatkit.stores._scope import ScopeFunction, default_scope
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
@@ -26,8 +33,9 @@ T = TypeVar("T")
 _INSTALL_HINT = "PostgresStore needs psycopg 3 and psycopg-pool: pip install chatkit-server[postgres]"
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
-# Ids are opaque and may be longer than a btree entry allows, so rows are keyed by the SHA-256 of
-# their id (`key`, computed by the store) and the id itself is kept alongside.
+# Ids and scopes are opaque and may be longer than a btree entry allows (about 2.7 kB), so rows
+# are keyed by the SHA-256 of their id (`key`) and of their scope (`scope_key`, since version 2),
+# computed by the store; the id and scope themselves are kept alongside, unindexed.
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE {s}.threads (
@@ -62,37 +70,75 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX attachments_thread ON {s}.attachments (scope, thread_key)",
     ],
+    [
+        *(
+            statement.format(t=table)
+            for table in ("threads", "items", "attachments")
+            for statement in (
+                "ALTER TABLE {{s}}.{t} ADD COLUMN scope_key bytea",
+                "UPDATE {{s}}.{t} SET scope_key = sha256(convert_to(scope, 'UTF8'))",
+                "ALTER TABLE {{s}}.{t} ALTER COLUMN scope_key SET NOT NULL",
+            )
+        ),
+        # The names PostgreSQL gave the constraints of version 1.
+        "ALTER TABLE {s}.items DROP CONSTRAINT items_scope_thread_key_fkey",
+        "ALTER TABLE {s}.items DROP CONSTRAINT items_scope_thread_key_key_key",
+        "ALTER TABLE {s}.threads DROP CONSTRAINT threads_pkey",
+        "ALTER TABLE {s}.attachments DROP CONSTRAINT attachments_pkey",
+        "ALTER TABLE {s}.threads ADD PRIMARY KEY (scope_key, key)",
+        "ALTER TABLE {s}.items ADD UNIQUE (scope_key, thread_key, key)",
+        """ALTER TABLE {s}.items ADD FOREIGN KEY (scope_key, thread_key)
+            REFERENCES {s}.threads (scope_key, key) ON DELETE CASCADE""",
+        "ALTER TABLE {s}.attachments ADD PRIMARY KEY (scope_key, key)",
+        "DROP INDEX {s}.threads_page",
+        "DROP INDEX {s}.items_page",
+        "DROP INDEX {s}.attachments_thread",
+        "CREATE INDEX threads_page ON {s}.threads (scope_key, seq)",
+        "CREATE INDEX items_page ON {s}.items (scope_key, thread_key, seq)",
+        "CREATE INDEX attachments_thread ON {s}.attachments (scope_key, thread_key)",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
+# An update only when the stored row is the same one (same creation time and kind): a new row
+# that reuses its id changes nothing, and the count of changed rows says so.
+_SAME_ROW = """(stored.data::json ->> 'created_at') IS NOT DISTINCT FROM (excluded.data::json ->> 'created_at')
+    AND (stored.data::json ->> 'type') IS NOT DISTINCT FROM (excluded.data::json ->> 'type')"""
+_UPSERT_ITEM = """INSERT INTO {s}.items AS stored (scope_key, thread_key, key, scope, thread_id, id, data)
+    VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (scope_key, thread_key, key) DO UPDATE SET data = excluded.data"""
+
 _QUERIES = {
-    "load_thread": "SELECT data FROM {s}.threads WHERE scope = %s AND key = %s",
-    "save_thread": """INSERT INTO {s}.threads (scope, key, id, data) VALUES (%s, %s, %s, %s)
-        ON CONFLICT (scope, key) DO UPDATE SET data = excluded.data""",
-    "thread_seq": "SELECT seq FROM {s}.threads WHERE scope = %s AND key = %s",
-    "threads_asc": "SELECT data FROM {s}.threads WHERE scope = %s AND seq > %s ORDER BY seq ASC LIMIT %s",
-    "threads_desc": "SELECT data FROM {s}.threads WHERE scope = %s AND seq < %s ORDER BY seq DESC LIMIT %s",
-    "delete_thread_attachments": "DELETE FROM {s}.attachments WHERE scope = %s AND thread_key = %s",
-    "delete_thread": "DELETE FROM {s}.threads WHERE scope = %s AND key = %s",
-    "item_seq": "SELECT seq FROM {s}.items WHERE scope = %s AND thread_key = %s AND key = %s",
-    "items_asc": """SELECT data FROM {s}.items WHERE scope = %s AND thread_key = %s AND seq > %s
+    "load_thread": "SELECT data FROM {s}.threads WHERE scope_key = %s AND key = %s",
+    "save_thread": """INSERT INTO {s}.threads AS stored (scope_key, key, scope, id, data) VALUES (%s, %s, %s, %s, %s)
+        ON CONFLICT (scope_key, key) DO UPDATE SET data = excluded.data WHERE """
+    + _SAME_ROW,
+    "thread_seq": "SELECT seq FROM {s}.threads WHERE scope_key = %s AND key = %s",
+    "threads_asc": "SELECT data FROM {s}.threads WHERE scope_key = %s AND seq > %s ORDER BY seq ASC LIMIT %s",
+    "threads_desc": "SELECT data FROM {s}.threads WHERE scope_key = %s AND seq < %s ORDER BY seq DESC LIMIT %s",
+    "delete_thread_attachments": "DELETE FROM {s}.attachments WHERE scope_key = %s AND thread_key = %s RETURNING id",
+    "delete_thread": "DELETE FROM {s}.threads WHERE scope_key = %s AND key = %s",
+    "item_seq": "SELECT seq FROM {s}.items WHERE scope_key = %s AND thread_key = %s AND key = %s",
+    "items_asc": """SELECT data FROM {s}.items WHERE scope_key = %s AND thread_key = %s AND seq > %s
         ORDER BY seq ASC LIMIT %s""",
-    "items_desc": """SELECT data FROM {s}.items WHERE scope = %s AND thread_key = %s AND seq < %s
+    "items_desc": """SELECT data FROM {s}.items WHERE scope_key = %s AND thread_key = %s AND seq < %s
         ORDER BY seq DESC LIMIT %s""",
-    "thread_exists": "SELECT 1 FROM {s}.threads WHERE scope = %s AND key = %s",
-    "save_item": """INSERT INTO {s}.items (scope, thread_key, key, thread_id, id, data) VALUES (%s, %s, %s, %s, %s, %s)
-        ON CONFLICT (scope, thread_key, key) DO UPDATE SET data = excluded.data""",
-    "load_item": "SELECT data FROM {s}.items WHERE scope = %s AND thread_key = %s AND key = %s",
+    "thread_exists": "SELECT 1 FROM {s}.threads WHERE scope_key = %s AND key = %s",
+    "save_item": _UPSERT_ITEM,
+    "add_item": _UPSERT_ITEM + " WHERE " + _SAME_ROW,
+    "load_item": "SELECT data FROM {s}.items WHERE scope_key = %s AND thread_key = %s AND key = %s",
     # The data-modifying CTE always runs; the count says whether the thread exists.
-    "delete_item": """WITH gone AS (DELETE FROM {s}.items WHERE scope = %s AND thread_key = %s AND key = %s)
-        SELECT count(*) FROM {s}.threads WHERE scope = %s AND key = %s""",
-    "save_attachment": """INSERT INTO {s}.attachments (scope, key, thread_key, id, thread_id, data)
-        VALUES (%s, %s, %s, %s, %s, %s)
-        ON CONFLICT (scope, key) DO UPDATE SET thread_key = excluded.thread_key, thread_id = excluded.thread_id,
+    "delete_item": """WITH gone AS (DELETE FROM {s}.items WHERE scope_key = %s AND thread_key = %s AND key = %s)
+        SELECT count(*) FROM {s}.threads WHERE scope_key = %s AND key = %s""",
+    "save_attachment": """INSERT INTO {s}.attachments (scope_key, key, thread_key, scope, id, thread_id, data)
+        VALUES (%s, %s, %s, %s, %s, %s, %s)
+        ON CONFLICT (scope_key, key) DO UPDATE SET thread_key = excluded.thread_key, thread_id = excluded.thread_id,
         data = excluded.data""",
-    "load_attachment": "SELECT data FROM {s}.attachments WHERE scope = %s AND key = %s",
-    "delete_attachment": "DELETE FROM {s}.attachments WHERE scope = %s AND key = %s",
+    "load_attachment": "SELECT data FROM {s}.attachments WHERE scope_key = %s AND key = %s",
+    "delete_attachment": "DELETE FROM {s}.attachments WHERE scope_key = %s AND key = %s",
 }
+# SQLSTATE classes of failures that may pass: connection exceptions, transaction rollbacks
+# (serialization, deadlock), insufficient resources, operator intervention, system errors.
+_TRANSIENT_CLASSES = {"08", "40", "53", "57", "58"}
 
 
 _FENCE_CHECK = b"""SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = %s
@@ -101,6 +147,18 @@ _FENCE_CHECK = b"""SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND grante
 
 def _key(value: str) -> bytes:
     return hashlib.sha256(value.encode()).digest()
+
+
+def _failure(exc: Exception, broken: bool) -> StoreError:
+    """The store error for a failed operation, logged with its cause: transient or permanent."""
+    import psycopg
+
+    state = exc.sqlstate if isinstance(exc, psycopg.Error) else None
+    if broken or state is None or state[:2] in _TRANSIENT_CLASSES:
+        logger.warning("PostgreSQL is unavailable: %s", exc, exc_info=exc)
+        return StoreUnavailableError(f"PostgreSQL operation failed: {exc}")
+    logger.error("PostgreSQL refused an operation (SQLSTATE %s): %s", state, exc, exc_info=exc)
+    return StoreRejectedError(f"PostgreSQL refused the operation (SQLSTATE {state}): {exc}")
 
 
 def _lock_id(name: str) -> int:
@@ -152,8 +210,8 @@ class PostgresStore(ScopedStore):
         # Turn locks hold a connection for a whole turn: they get their own pool, so holders never
         # starve the work they serialize.
         self._lock_pool: AsyncConnectionPool[Any] | None = None
-        # Threads whose turn lock this process holds: (scope, key) -> (backend pid, lock id).
-        self._fences: dict[tuple[str, bytes], tuple[int, int]] = {}
+        # Threads whose turn lock this process holds: (scope key, key) -> (backend pid, lock id).
+        self._fences: dict[tuple[bytes, bytes], tuple[int, int]] = {}
         self._locks = KeyedLocks()
         # Validated above, so quoting cannot be escaped; quoted, the name keeps its case.
         self._quoted_schema = f'"{schema}"'
@@ -268,8 +326,9 @@ class PostgresStore(ScopedStore):
                         return await work(conn)
                     except psycopg.OperationalError as exc:
                         if not conn.broken or attempt == attempts:
-                            raise StoreUnavailableError(f"PostgreSQL operation failed: {exc}") from exc
+                            raise _failure(exc, conn.broken) from exc
             except PoolTimeout as exc:
+                logger.warning("no PostgreSQL connection within %s s: %s", self._timeout, exc, exc_info=exc)
                 raise StoreUnavailableError(
                     f"No PostgreSQL connection within {self._timeout} s (is the server up?): {exc}"
                 ) from exc
@@ -281,16 +340,19 @@ class PostgresStore(ScopedStore):
 
         return await self._run(work)
 
-    async def _execute(self, query: str, params: tuple[Any, ...], thread: tuple[str, bytes] | None = None) -> None:
-        """Run a write; one to `thread` (scope, key) is checked against its turn lock, if held here."""
+    async def _execute(self, query: str, params: tuple[Any, ...], thread: tuple[bytes, bytes] | None = None) -> int:
+        """Run a write; one to `thread` (scope key, key) is checked against its turn lock, if held here.
 
-        async def work(conn: AsyncConnection[Any]) -> None:
+        The number of rows it changed.
+        """
+
+        async def work(conn: AsyncConnection[Any]) -> int:
             await self._check_fence(conn, thread)
-            await conn.execute(self._sql[query], params)
+            return (await conn.execute(self._sql[query], params)).rowcount
 
-        await self._run(work, transaction=thread in self._fences)
+        return await self._run(work, transaction=thread in self._fences)
 
-    async def _check_fence(self, conn: AsyncConnection[Any], thread: tuple[str, bytes] | None) -> None:
+    async def _check_fence(self, conn: AsyncConnection[Any], thread: tuple[bytes, bytes] | None) -> None:
         """Refuse to write a thread whose turn lock this process held but lost.
 
         A session that ended (failover, `pg_terminate_backend`) released its advisory lock, so
@@ -331,7 +393,7 @@ class PostgresStore(ScopedStore):
                         # Interrupted while waiting: ending the session drops the request and any lock.
                         await conn.close()
                         raise
-                    fence_key = (self._scope(context), _key(thread_id))
+                    fence_key = (_key(self._scope(context)), _key(thread_id))
                     self._fences[fence_key] = (conn.info.backend_pid, lock_id)
                     try:
                         yield
@@ -344,26 +406,28 @@ class PostgresStore(ScopedStore):
             except PoolTimeout as exc:
                 raise StoreUnavailableError(f"No PostgreSQL connection for a turn lock: {exc}") from exc
             except psycopg.OperationalError as exc:
-                raise StoreUnavailableError(f"PostgreSQL turn lock failed: {exc}") from exc
+                raise _failure(exc, True) from exc
 
     # -- threads -----------------------------------------------------------------------------
 
     async def load_thread(self, thread_id: str, context: Any) -> ThreadMetadata:
         """The thread's metadata; `NotFoundError` if the caller has no such thread."""
-        rows = await self._fetch("load_thread", (self._scope(context), _key(thread_id)))
+        rows = await self._fetch("load_thread", (_key(self._scope(context)), _key(thread_id)))
         if not rows:
             raise NotFoundError(f"Thread {thread_id!r} not found")
         return _codec.load_thread(rows[0][0])
 
     async def save_thread(self, thread: ThreadMetadata, context: Any) -> None:
-        """Create or update the thread's metadata."""
+        """Create or update the thread's metadata; `IdConflictError` if the id is another thread's."""
         data = _codec.dump_thread(thread)
-        scope, key = self._scope(context), _key(thread.id)
-        await self._execute("save_thread", (scope, key, thread.id, data), thread=(scope, key))
+        scope = self._scope(context)
+        scope_key, key = _key(scope), _key(thread.id)
+        if not await self._execute("save_thread", (scope_key, key, scope, thread.id, data), thread=(scope_key, key)):
+            raise IdConflictError(f"Thread id {thread.id!r} belongs to another thread")
 
     async def load_threads(self, limit: int, after: str | None, order: str, context: Any) -> Page[ThreadMetadata]:
         """A page of the caller's threads in creation order."""
-        scope = self._scope(context)
+        scope = _key(self._scope(context))
         limit = clamp_limit(limit)
         ascending = order == "asc"
 
@@ -381,16 +445,18 @@ class PostgresStore(ScopedStore):
         return page_of([_codec.load_thread(data) for (data,) in rows], limit)
 
     async def delete_thread(self, thread_id: str, context: Any) -> None:
-        """Delete the thread, its items and its attachment records at once; a missing thread is fine."""
-        key = (self._scope(context), _key(thread_id))
+        """Delete the thread, its items and its attachments; `NotFoundError` if the caller has no such thread."""
+        key = (_key(self._scope(context)), _key(thread_id))
 
-        async def work(conn: AsyncConnection[Any]) -> None:
+        async def work(conn: AsyncConnection[Any]) -> list[str]:
             await self._check_fence(conn, key)
-            await conn.execute(self._sql["delete_thread_attachments"], key)
             # The items go with the thread: ON DELETE CASCADE.
-            await conn.execute(self._sql["delete_thread"], key)
+            if not (await conn.execute(self._sql["delete_thread"], key)).rowcount:
+                raise NotFoundError(f"Thread {thread_id!r} not found")
+            rows = await (await conn.execute(self._sql["delete_thread_attachments"], key)).fetchall()
+            return [attachment_id for (attachment_id,) in rows]
 
-        await self._run(work, transaction=True)
+        await self._delete_files(await self._run(work, transaction=True), context)
 
     # -- items -------------------------------------------------------------------------------
 
@@ -398,7 +464,7 @@ class PostgresStore(ScopedStore):
         self, thread_id: str, after: str | None, limit: int, order: str, context: Any
     ) -> Page[ThreadItem]:
         """A page of the thread's items in insertion order."""
-        scope = self._scope(context)
+        scope = _key(self._scope(context))
         thread_key = _key(thread_id)
         limit = clamp_limit(limit)
         ascending = order == "asc"
@@ -426,29 +492,36 @@ class PostgresStore(ScopedStore):
         return page_of([_codec.load_item(data) for (data,) in rows], limit)
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
-        """Append the item, or update it in place if the thread already has its id."""
-        await self.save_item(thread_id, item, context)
+        """Append the item (updated in place if added before); `IdConflictError` if the id is another item's."""
+        if not await self._write_item("add_item", thread_id, item, context):
+            raise IdConflictError(f"Item id {item.id!r} belongs to another item of thread {thread_id!r}")
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
         """Create or replace the item."""
+        await self._write_item("save_item", thread_id, item, context)
+
+    async def _write_item(self, query: str, thread_id: str, item: ThreadItem, context: Any) -> int:
+        """Run an item upsert in an existing thread; the number of rows it changed."""
         import psycopg
 
-        row = (self._scope(context), _key(thread_id), _key(item.id), thread_id, item.id, _codec.dump_item(item))
+        scope = self._scope(context)
+        scope_key, thread_key = _key(scope), _key(thread_id)
+        row = (scope_key, thread_key, _key(item.id), scope, thread_id, item.id, _codec.dump_item(item))
         try:
-            await self._execute("save_item", row, thread=(row[0], row[1]))
+            return await self._execute(query, row, thread=(scope_key, thread_key))
         except psycopg.errors.ForeignKeyViolation:
             raise NotFoundError(f"Thread {thread_id!r} not found") from None
 
     async def load_item(self, thread_id: str, item_id: str, context: Any) -> ThreadItem:
         """One item of the thread; `NotFoundError` if there is none."""
-        rows = await self._fetch("load_item", (self._scope(context), _key(thread_id), _key(item_id)))
+        rows = await self._fetch("load_item", (_key(self._scope(context)), _key(thread_id), _key(item_id)))
         if not rows:
             raise NotFoundError(f"Item {item_id!r} not found in thread {thread_id!r}")
         return _codec.load_item(rows[0][0])
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: Any) -> None:
         """Delete one item; a missing item is fine, a missing thread is `NotFoundError`."""
-        scope, thread_key = self._scope(context), _key(thread_id)
+        scope, thread_key = _key(self._scope(context)), _key(thread_id)
         params = (scope, thread_key, _key(item_id), scope, thread_key)
 
         async def work(conn: AsyncConnection[Any]) -> list[Any]:
@@ -464,10 +537,12 @@ class PostgresStore(ScopedStore):
     async def save_attachment(self, attachment: Attachment, context: Any) -> None:
         """Create or update the attachment record."""
         thread_id = attachment.thread_id
+        scope = self._scope(context)
         row = (
-            self._scope(context),
+            _key(scope),
             _key(attachment.id),
             None if thread_id is None else _key(thread_id),
+            scope,
             attachment.id,
             thread_id,
             _codec.dump_attachment(attachment),
@@ -476,11 +551,12 @@ class PostgresStore(ScopedStore):
 
     async def load_attachment(self, attachment_id: str, context: Any) -> Attachment:
         """The attachment record; `NotFoundError` if the caller has none."""
-        rows = await self._fetch("load_attachment", (self._scope(context), _key(attachment_id)))
+        rows = await self._fetch("load_attachment", (_key(self._scope(context)), _key(attachment_id)))
         if not rows:
             raise NotFoundError(f"Attachment {attachment_id!r} not found")
         return _codec.load_attachment(rows[0][0])
 
     async def delete_attachment(self, attachment_id: str, context: Any) -> None:
-        """Delete the attachment record; a missing one is fine."""
-        await self._execute("delete_attachment", (self._scope(context), _key(attachment_id)))
+        """Delete the attachment record; `NotFoundError` if the caller has none."""
+        if not await self._execute("delete_attachment", (_key(self._scope(context)), _key(attachment_id))):
+            raise NotFoundError(f"Attachment {attachment_id!r} not found")

@@ -11,10 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+from chatkit.logger import logger
 from chatkit.store import NotFoundError
 from chatkit.stores import _codec
 from chatkit.stores._base import ScopedStore, clamp_limit, page_of
-from chatkit.stores._errors import StoreError, StoreUnavailableError
+from chatkit.stores._errors import IdConflictError, StoreError, StoreRejectedError, StoreUnavailableError
 from chatkit.stores._locks import KeyedLocks
 from chatkit.stores._scope import ScopeFunction, default_scope
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
@@ -56,6 +57,19 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 _UPSERT_ITEM = """INSERT INTO chatkit_items (scope, thread_id, id, data) VALUES (?, ?, ?, ?)
     ON CONFLICT (scope, thread_id, id) DO UPDATE SET data = excluded.data"""
+# An update only when the stored row is the same one (same creation time and kind): a new row
+# that reuses its id changes nothing, and the count of changed rows says so.
+_SAME_ROW = """json_extract(data, '$.created_at') IS json_extract(excluded.data, '$.created_at')
+    AND json_extract(data, '$.type') IS json_extract(excluded.data, '$.type')"""
+_ADD_ITEM = _UPSERT_ITEM + " WHERE " + _SAME_ROW
+_SAVE_THREAD = (
+    """INSERT INTO chatkit_threads (scope, id, data) VALUES (?, ?, ?)
+    ON CONFLICT (scope, id) DO UPDATE SET data = excluded.data WHERE """
+    + _SAME_ROW
+)
+# SQLite result codes (the low byte of the extended code) of failures that may pass: busy or
+# locked files, I/O, a full disk, a file that cannot be opened, memory.
+_TRANSIENT_CODES = {5, 6, 7, 10, 13, 14, 15}
 
 
 class SQLiteStore(ScopedStore):
@@ -169,8 +183,13 @@ class SQLiteStore(ScopedStore):
         assert self._executor is not None
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, work)
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailableError(f"SQLite database {self.path!r} failed: {exc}") from exc
+        except (sqlite3.OperationalError, sqlite3.DataError) as exc:
+            code = getattr(exc, "sqlite_errorcode", None)
+            if isinstance(exc, sqlite3.OperationalError) and (code is None or code & 0xFF in _TRANSIENT_CODES):
+                logger.warning("SQLite database %s is unavailable: %s", self.path, exc, exc_info=exc)
+                raise StoreUnavailableError(f"SQLite database {self.path!r} failed: {exc}") from exc
+            logger.error("SQLite database %s refused an operation: %s", self.path, exc, exc_info=exc)
+            raise StoreRejectedError(f"SQLite database {self.path!r} refused the operation: {exc}") from exc
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         await self._ready()
@@ -212,15 +231,10 @@ class SQLiteStore(ScopedStore):
         return await self._run(work)
 
     async def save_thread(self, thread: ThreadMetadata, context: Any) -> None:
-        """Create or update the thread's metadata."""
+        """Create or update the thread's metadata; `IdConflictError` if the id is another thread's."""
         row = (self._scope(context), thread.id, _codec.dump_thread(thread))
-        await self._run(
-            lambda db: db.execute(
-                """INSERT INTO chatkit_threads (scope, id, data) VALUES (?, ?, ?)
-                ON CONFLICT (scope, id) DO UPDATE SET data = excluded.data""",
-                row,
-            )
-        )
+        if not await self._run(lambda db: db.execute(_SAVE_THREAD, row).rowcount):
+            raise IdConflictError(f"Thread id {thread.id!r} belongs to another thread")
 
     async def load_threads(self, limit: int, after: str | None, order: str, context: Any) -> Page[ThreadMetadata]:
         """A page of the caller's threads in creation order."""
@@ -243,15 +257,17 @@ class SQLiteStore(ScopedStore):
         return page_of(await self._run(work), limit)
 
     async def delete_thread(self, thread_id: str, context: Any) -> None:
-        """Delete the thread, its items and its attachment records at once; a missing thread is fine."""
+        """Delete the thread, its items and its attachments; `NotFoundError` if the caller has no such thread."""
         key = (self._scope(context), thread_id)
 
-        def work(db: sqlite3.Connection) -> None:
-            db.execute("DELETE FROM chatkit_attachments WHERE scope = ? AND thread_id = ?", key)
+        def work(db: sqlite3.Connection) -> list[str]:
             # The items go with the thread: ON DELETE CASCADE.
-            db.execute("DELETE FROM chatkit_threads WHERE scope = ? AND id = ?", key)
+            if not db.execute("DELETE FROM chatkit_threads WHERE scope = ? AND id = ?", key).rowcount:
+                raise NotFoundError(f"Thread {thread_id!r} not found")
+            rows = db.execute("DELETE FROM chatkit_attachments WHERE scope = ? AND thread_id = ? RETURNING id", key)
+            return [attachment_id for (attachment_id,) in rows.fetchall()]
 
-        await self._write(work)
+        await self._delete_files(await self._write(work), context)
 
     # -- items -------------------------------------------------------------------------------
 
@@ -285,19 +301,24 @@ class SQLiteStore(ScopedStore):
         return page_of(await self._run(work), limit)
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
-        """Append the item, or update it in place if the thread already has its id."""
-        await self.save_item(thread_id, item, context)
+        """Append the item (updated in place if added before); `IdConflictError` if the id is another item's."""
+        if not await self._write_item(thread_id, item, context, _ADD_ITEM):
+            raise IdConflictError(f"Item id {item.id!r} belongs to another item of thread {thread_id!r}")
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
         """Create or replace the item."""
+        await self._write_item(thread_id, item, context, _UPSERT_ITEM)
+
+    async def _write_item(self, thread_id: str, item: ThreadItem, context: Any, statement: str) -> int:
+        """Run an item upsert in an existing thread; the number of rows it changed."""
         scope = self._scope(context)
         row = (scope, thread_id, item.id, _codec.dump_item(item))
 
-        def work(db: sqlite3.Connection) -> None:
+        def work(db: sqlite3.Connection) -> int:
             _require_thread(db, scope, thread_id)
-            db.execute(_UPSERT_ITEM, row)
+            return db.execute(statement, row).rowcount
 
-        await self._write(work)
+        return await self._write(work)
 
     async def load_item(self, thread_id: str, item_id: str, context: Any) -> ThreadItem:
         """One item of the thread; `NotFoundError` if there is none."""
@@ -351,9 +372,13 @@ class SQLiteStore(ScopedStore):
         return await self._run(work)
 
     async def delete_attachment(self, attachment_id: str, context: Any) -> None:
-        """Delete the attachment record; a missing one is fine."""
+        """Delete the attachment record; `NotFoundError` if the caller has none."""
         key = (self._scope(context), attachment_id)
-        await self._run(lambda db: db.execute("DELETE FROM chatkit_attachments WHERE scope = ? AND id = ?", key))
+        deleted = await self._run(
+            lambda db: db.execute("DELETE FROM chatkit_attachments WHERE scope = ? AND id = ?", key).rowcount
+        )
+        if not deleted:
+            raise NotFoundError(f"Attachment {attachment_id!r} not found")
 
 
 def _require_thread(db: sqlite3.Connection, scope: str, thread_id: str) -> None:
