@@ -1,9 +1,10 @@
 """Attachments kept as files on local disk, and a converter that hands them to the model.
 
-`LocalAttachmentStore` issues signed, expiring upload URLs for the client's two-phase upload,
-accepts direct uploads, checks size and type (sniffing the content rather than trusting the
-client), and signs the preview URLs the browser uses to show images. The HTTP endpoints that
-use it live in `chatkit.asgi`. `LocalAttachmentConverter` (loaded on first use, because it
+`LocalAttachmentStore` issues signed, expiring, single-use upload URLs for the client's two-phase
+upload, accepts direct uploads, checks size, type (sniffing the content rather than trusting the
+client) and names, keeps each tenant's files in a directory of its own, and signs the expiring
+preview URLs the browser uses to show images. The HTTP endpoints that use it live in
+`chatkit.asgi`. `LocalAttachmentConverter` (loaded on first use, because it
 pulls in the Agents SDK) turns stored images and files into Responses-API input.
 """
 
@@ -17,13 +18,18 @@ import json
 import os
 import re
 import secrets
+import shutil
 import time
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Callable, Collection
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Generic, Literal
 
-from chatkit.store import AttachmentStore, TContext
+from chatkit.store import AttachmentStore, NotFoundError, TContext
+from chatkit.stores._errors import IdConflictError
+from chatkit.stores._ids import new_id
+from chatkit.stores._scope import SINGLE_TENANT_SCOPE, ScopeFunction, default_scope
 from chatkit.types import (
     Attachment,
     AttachmentCreateParams,
@@ -50,10 +56,24 @@ DEFAULT_ALLOWED_MIME_TYPES: tuple[str, ...] = (
 )
 """What `LocalAttachmentStore` accepts unless told otherwise: common images, PDF and plain text."""
 
+DEFAULT_PREVIEW_TTL = 3600.0
+"""How long, in seconds, a preview URL of `LocalAttachmentStore` is valid unless told otherwise."""
+
+MAX_NAME_LENGTH = 255
+"""The most characters an attachment's name keeps; longer names are cut."""
+
+SCOPE_METADATA_KEY = "chatkit_files"
+"""The key of an attachment's `metadata` (never sent to clients) naming the tenant directory of its file."""
+
 TokenPurpose = Literal["upload", "file"]
 
 # Ids travel in URL paths and name files on disk: anything else is refused before touching the disk.
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+_SCOPE_KEY = re.compile(r"[0-9a-f]{32}")
+# The files of one attachment, in its directory: the bytes, what they are, and the upload claim.
+_DATA, _META, _CLAIM = "data", "meta.json", "uploaded"
+# With 96 random bits a clash is a broken generator; a few retries keep a tiny id space usable.
+_RESERVE_ATTEMPTS = 8
 _SNIFF_BYTES = 512
 _TEXT_LIKE = {"application/json", "application/xml", "application/x-yaml", "application/yaml"}
 _ZIP_LIKE_PREFIXES = ("application/vnd.openxmlformats-officedocument.", "application/vnd.oasis.opendocument.")
@@ -135,12 +155,18 @@ def _base_mime(mime_type: str) -> str:
 
 
 class LocalAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
-    """Keeps attachment bytes under `root`, behind signed upload and preview URLs.
+    """Keeps attachment bytes under `root`, one directory per tenant, behind signed upload and preview URLs.
 
     `base_url` is where the ChatKit endpoint is reachable from the browser, e.g.
     `https://example.com/chatkit`; when omitted, the URL of the current request is used.
     Pass the same `secret` to every process serving the same files; a random one is generated
-    otherwise, which invalidates outstanding URLs on restart.
+    otherwise, which invalidates outstanding URLs on restart. Upload URLs are valid for
+    `upload_ttl` seconds and once; preview URLs for `preview_ttl` seconds (None: no expiry).
+
+    Files are split by tenant as the stores of `chatkit.stores` split rows: by the context's
+    `user_id` unless `scope=` says otherwise; contexts that name no tenant share one directory.
+    A `ScopedStore` linked with `link_attachment_store` (as `chatkit.asgi.create_app` does)
+    imposes its own scoping, refusal of tenant-less contexts included.
     """
 
     def __init__(
@@ -152,7 +178,8 @@ class LocalAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
         max_bytes: int = 10 * 1024 * 1024,
         allowed_mime_types: Collection[str] = DEFAULT_ALLOWED_MIME_TYPES,
         upload_ttl: float = 900.0,
-        preview_ttl: float | None = None,
+        preview_ttl: float | None = DEFAULT_PREVIEW_TTL,
+        scope: ScopeFunction = default_scope,
     ) -> None:
         self.root = Path(root).resolve()
         if isinstance(secret, str):
@@ -163,50 +190,86 @@ class LocalAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
         self.allowed_mime_types = tuple(_base_mime(pattern) for pattern in allowed_mime_types)
         self.upload_ttl = upload_ttl
         self.preview_ttl = preview_ttl
+        self._resolve_scope: Callable[[Any], str] = lambda context: scope(context) or SINGLE_TENANT_SCOPE
+
+    def scope_with(self, resolve: Callable[[Any], str]) -> None:
+        """Take each context's tenant from `resolve` (a linked `ScopedStore` passes its own)."""
+        self._resolve_scope = resolve
+
+    def scope_key(self, context: Any) -> str:
+        """The name of the directory holding the files of the context's tenant: a hash of its scope."""
+        return hashlib.sha256(self._resolve_scope(context).encode()).hexdigest()[:32]
 
     # -- the AttachmentStore interface -------------------------------------------------------------
 
+    def generate_attachment_id(self, mime_type: str, context: TContext) -> str:
+        """A fresh attachment id: `atc_`, then a time-ordered value with 96 random bits."""
+        return new_id("attachment")
+
     async def create_attachment(self, input: AttachmentCreateParams, context: TContext) -> Attachment:
-        """Check the announced file and answer where to upload it (a signed, expiring URL)."""
+        """Check the announced file, reserve an id, and answer where to upload it (a signed, single-use URL)."""
         mime_type = _base_mime(input.mime_type)
+        name = safe_file_name(input.name)
+        self.check_size(input.size, name)
         self.check_mime_type(mime_type)
-        if input.size > self.max_bytes:
-            raise AttachmentRejectedError(
-                f"{input.name} is {input.size} bytes; the limit is {self.max_bytes}", status_code=413
-            )
-        attachment_id = self.generate_attachment_id(mime_type, context)
+        scope_key = self.scope_key(context)
+        attachment_id = await self._reserve_new_id(mime_type, context, scope_key)
         descriptor = AttachmentUploadDescriptor.model_validate(
-            {"url": self.signed_url("upload", attachment_id, self.upload_ttl), "method": "PUT"}
+            {"url": self.signed_url("upload", attachment_id, self.upload_ttl, scope_key), "method": "PUT"}
         )
-        return self.describe(attachment_id, input.name, mime_type, upload_descriptor=descriptor)
+        return self.describe(attachment_id, name, mime_type, scope_key, upload_descriptor=descriptor)
 
     async def delete_attachment(self, attachment_id: str, context: TContext) -> None:
-        """Remove the attachment's file, if any."""
+        """Remove the attachment's files, if the caller's tenant has any; another tenant's stay."""
         if is_valid_attachment_id(attachment_id):
-            await asyncio.to_thread(self._remove, attachment_id)
+            await asyncio.to_thread(self._remove, self.scope_key(context), attachment_id)
 
     # -- files -------------------------------------------------------------------------------------
+
+    async def add_file(self, name: str | None, mime_type: str, data: bytes, context: Any) -> Attachment:
+        """Store a file under a fresh id of the caller's tenant (a direct upload); the record to save."""
+        name = safe_file_name(name)
+        scope_key = self.scope_key(context)
+        attachment_id = await self._reserve_new_id(mime_type, context, scope_key)
+        try:
+            async with self.upload_claim(attachment_id, scope_key):
+                await self.save_file(attachment_id, name, mime_type, data, scope_key)
+        except BaseException:
+            await asyncio.to_thread(self._remove, scope_key, attachment_id)
+            raise
+        return self.describe(attachment_id, name, mime_type, scope_key)
 
     def describe(
         self,
         attachment_id: str,
         name: str,
         mime_type: str,
+        scope_key: str,
         *,
         upload_descriptor: AttachmentUploadDescriptor | None = None,
     ) -> Attachment:
-        """The attachment record for a file: an image (with a signed preview URL) or a plain file."""
+        """The attachment record for a file: an image (with a signed preview URL) or a plain file.
+
+        Its `metadata` names the tenant directory, so the file can be found from the record alone.
+        """
+        fields: dict[str, Any] = {
+            "id": attachment_id,
+            "name": name,
+            "mime_type": mime_type,
+            "upload_descriptor": upload_descriptor,
+            "metadata": {SCOPE_METADATA_KEY: scope_key},
+        }
         if mime_type.startswith("image/"):
-            return ImageAttachment.model_validate(
-                {
-                    "id": attachment_id,
-                    "name": name,
-                    "mime_type": mime_type,
-                    "upload_descriptor": upload_descriptor,
-                    "preview_url": self.signed_url("file", attachment_id, self.preview_ttl),
-                }
-            )
-        return FileAttachment(id=attachment_id, name=name, mime_type=mime_type, upload_descriptor=upload_descriptor)
+            preview_url = self.signed_url("file", attachment_id, self.preview_ttl, scope_key)
+            return ImageAttachment.model_validate({**fields, "preview_url": preview_url})
+        return FileAttachment.model_validate(fields)
+
+    def check_size(self, size: int, name: str = "the file") -> None:
+        """Raise `AttachmentRejectedError` for a declared size below zero (400) or over `max_bytes` (413)."""
+        if size < 0:
+            raise AttachmentRejectedError(f"{name} cannot be {size} bytes long", status_code=400)
+        if size > self.max_bytes:
+            raise AttachmentRejectedError(f"{name} is {size} bytes; the limit is {self.max_bytes}", status_code=413)
 
     def check_mime_type(self, mime_type: str) -> None:
         """Raise `AttachmentRejectedError` (415) unless `mime_type` is accepted."""
@@ -231,77 +294,147 @@ class LocalAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
         self.check_mime_type(mime_type)
         return mime_type
 
-    async def save_file(self, attachment_id: str, name: str, mime_type: str, data: bytes) -> StoredFile:
-        """Write an upload to disk (atomically) and return what was stored."""
+    @asynccontextmanager
+    async def upload_claim(self, attachment_id: str, scope_key: str) -> AsyncIterator[None]:
+        """Use an attachment's single upload: for the block, and for good if the block succeeds.
+
+        The claim is a file created exclusively, so one upload wins even across processes
+        sharing the disk; the others get `AttachmentRejectedError` (409). `NotFoundError` if the
+        attachment was deleted (or never reserved).
+        """
+        marker = self._path(scope_key, attachment_id) / _CLAIM
+        try:
+            await asyncio.to_thread(_create_exclusively, marker)
+        except FileExistsError:
+            raise AttachmentRejectedError(f"attachment {attachment_id} was uploaded already", status_code=409) from None
+        except FileNotFoundError:
+            raise NotFoundError(f"attachment {attachment_id} not found") from None
+        try:
+            yield
+        except BaseException:
+            await asyncio.to_thread(marker.unlink, missing_ok=True)
+            raise
+
+    async def save_file(self, attachment_id: str, name: str, mime_type: str, data: bytes, scope_key: str) -> StoredFile:
+        """Write the bytes of a reserved attachment (atomically); `NotFoundError` if it was deleted."""
         if len(data) > self.max_bytes:
             raise AttachmentRejectedError(f"the file exceeds the limit of {self.max_bytes} bytes", status_code=413)
-        return await asyncio.to_thread(self._write, attachment_id, name, mime_type, data)
+        return await asyncio.to_thread(self._write, scope_key, attachment_id, name, mime_type, data)
 
-    async def load_file(self, attachment_id: str) -> StoredFile | None:
-        """The stored file of an attachment, or None if nothing was uploaded."""
+    async def is_reserved(self, attachment_id: str, scope_key: str) -> bool:
+        """Whether the attachment still exists on disk (reserved, and not deleted since)."""
         if not is_valid_attachment_id(attachment_id):
+            return False
+        return await asyncio.to_thread(self._path(scope_key, attachment_id).is_dir)
+
+    async def load_file(self, attachment_id: str, scope_key: str) -> StoredFile | None:
+        """The stored file of an attachment of the tenant `scope_key`, or None if nothing was uploaded."""
+        if not is_valid_attachment_id(attachment_id) or not _SCOPE_KEY.fullmatch(scope_key):
             return None
-        return await asyncio.to_thread(self._read_meta, attachment_id)
+        return await asyncio.to_thread(self._read_meta, scope_key, attachment_id)
 
-    def _path(self, attachment_id: str, suffix: str = "") -> Path:
-        if not is_valid_attachment_id(attachment_id):
+    async def _reserve_new_id(self, mime_type: str, context: Any, scope_key: str) -> str:
+        """A fresh id whose directory this call created: no two attachments of a tenant share one."""
+        for _ in range(_RESERVE_ATTEMPTS):
+            attachment_id = self.generate_attachment_id(mime_type, context)
+            if is_valid_attachment_id(attachment_id) and await asyncio.to_thread(
+                self._reserve, scope_key, attachment_id
+            ):
+                return attachment_id
+        raise IdConflictError(f"no free attachment id after {_RESERVE_ATTEMPTS} tries")
+
+    def _path(self, scope_key: str, attachment_id: str) -> Path:
+        if not is_valid_attachment_id(attachment_id) or not _SCOPE_KEY.fullmatch(scope_key):
             raise ValueError(f"invalid attachment id {attachment_id!r}")
-        path = (self.root / f"{attachment_id}{suffix}").resolve()
-        if path.parent != self.root:
-            raise ValueError(f"invalid attachment id {attachment_id!r}")
-        return path
+        return self.root / scope_key / attachment_id
 
-    def _write(self, attachment_id: str, name: str, mime_type: str, data: bytes) -> StoredFile:
-        self.root.mkdir(parents=True, exist_ok=True)
-        path = self._path(attachment_id)
-        partial = self._path(attachment_id, f".{secrets.token_hex(4)}.part")
-        partial.write_bytes(data)
-        os.replace(partial, path)
-        meta = self._path(attachment_id, ".json")
-        meta.write_text(json.dumps({"mime_type": mime_type, "name": name}))
-        return StoredFile(path, mime_type, name, len(data))
-
-    def _read_meta(self, attachment_id: str) -> StoredFile | None:
-        path = self._path(attachment_id)
+    def _reserve(self, scope_key: str, attachment_id: str) -> bool:
+        path = self._path(scope_key, attachment_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            meta = json.loads(self._path(attachment_id, ".json").read_text())
-            size = path.stat().st_size
-        except (FileNotFoundError, ValueError):
-            return None
-        return StoredFile(path, str(meta["mime_type"]), str(meta["name"]), size)
+            path.mkdir()
+        except FileExistsError:
+            return False
+        return True
 
-    def _remove(self, attachment_id: str) -> None:
-        for suffix in ("", ".json"):
-            self._path(attachment_id, suffix).unlink(missing_ok=True)
+    def _write(self, scope_key: str, attachment_id: str, name: str, mime_type: str, data: bytes) -> StoredFile:
+        directory = self._path(scope_key, attachment_id)
+        try:
+            # Written beside their final names and renamed: a reader never sees half a file. If the
+            # attachment is deleted meanwhile, its directory is gone and these calls fail.
+            partial = directory / f"{_DATA}.{secrets.token_hex(4)}.part"
+            partial.write_bytes(data)
+            os.replace(partial, directory / _DATA)
+            meta = directory / f"{_META}.{secrets.token_hex(4)}.part"
+            meta.write_text(json.dumps({"mime_type": mime_type, "name": name}))
+            os.replace(meta, directory / _META)
+        except FileNotFoundError:
+            raise NotFoundError(f"attachment {attachment_id} not found") from None
+        return StoredFile(directory / _DATA, mime_type, name, len(data))
+
+    def _read_meta(self, scope_key: str, attachment_id: str) -> StoredFile | None:
+        directory = self._path(scope_key, attachment_id)
+        try:
+            meta = json.loads((directory / _META).read_text())
+            size = (directory / _DATA).stat().st_size
+        except (FileNotFoundError, NotADirectoryError, ValueError):
+            return None
+        return StoredFile(directory / _DATA, str(meta["mime_type"]), str(meta["name"]), size)
+
+    def _remove(self, scope_key: str, attachment_id: str) -> None:
+        directory = self._path(scope_key, attachment_id)
+        # Renamed away first, in one step: an upload still writing finds its directory gone.
+        trash = directory.parent / f".deleted-{attachment_id}-{secrets.token_hex(4)}"
+        try:
+            directory.rename(trash)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(trash, ignore_errors=True)
 
     # -- signed URLs -------------------------------------------------------------------------------
 
-    def signed_url(self, purpose: TokenPurpose, attachment_id: str, ttl: float | None) -> str:
+    def signed_url(self, purpose: TokenPurpose, attachment_id: str, ttl: float | None, scope_key: str) -> str:
         """An absolute URL for uploading (`upload`) or fetching (`file`) an attachment, carrying a token."""
         base = self.base_url or request_base_url.get()
         if base is None:
             raise RuntimeError("LocalAttachmentStore needs base_url= when used outside an HTTP request")
         segment = "uploads" if purpose == "upload" else "files"
-        return f"{base}/{segment}/{attachment_id}?token={self.sign(purpose, attachment_id, ttl)}"
+        return f"{base}/{segment}/{attachment_id}?token={self.sign(purpose, attachment_id, ttl, scope_key)}"
 
-    def sign(self, purpose: TokenPurpose, attachment_id: str, ttl: float | None) -> str:
-        """A token granting `purpose` on `attachment_id`, valid for `ttl` seconds (None: no expiry)."""
+    def sign(self, purpose: TokenPurpose, attachment_id: str, ttl: float | None, scope_key: str) -> str:
+        """A token granting `purpose` on the tenant's `attachment_id`, valid for `ttl` seconds (None: no expiry)."""
         expires = 0 if ttl is None else int(time.time() + ttl)
-        return f"{expires}.{self._mac(purpose, attachment_id, expires)}"
+        return f"{expires}.{scope_key}.{self._mac(purpose, scope_key, attachment_id, expires)}"
 
-    def verify(self, purpose: TokenPurpose, attachment_id: str, token: str) -> bool:
-        """Whether `token` grants `purpose` on `attachment_id` and has not expired."""
-        expires_text, _, mac = token.partition(".")
-        if not expires_text.isdigit() or len(expires_text) > 12:
-            return False
+    def verify(self, purpose: TokenPurpose, attachment_id: str, token: str) -> str | None:
+        """The tenant directory `token` grants `purpose` on `attachment_id` in, or None if invalid or expired."""
+        expires_text, _, rest = token.partition(".")
+        scope_key, _, mac = rest.partition(".")
+        if not expires_text.isdigit() or len(expires_text) > 12 or not _SCOPE_KEY.fullmatch(scope_key):
+            return None
         expires = int(expires_text)
         if expires and expires < time.time():
-            return False
-        return hmac.compare_digest(mac, self._mac(purpose, attachment_id, expires))
+            return None
+        if not hmac.compare_digest(mac, self._mac(purpose, scope_key, attachment_id, expires)):
+            return None
+        return scope_key
 
-    def _mac(self, purpose: str, attachment_id: str, expires: int) -> str:
-        digest = hmac.new(self._secret, f"{purpose}\n{attachment_id}\n{expires}".encode(), hashlib.sha256).digest()
+    def _mac(self, purpose: str, scope_key: str, attachment_id: str, expires: int) -> str:
+        message = f"{purpose}\n{scope_key}\n{attachment_id}\n{expires}".encode()
+        digest = hmac.new(self._secret, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def safe_file_name(filename: str | None) -> str:
+    """A display name from a client-supplied file name: no directories, no control or bidi characters,
+    at most 255 characters; "upload" when nothing is left."""
+    name = PurePosixPath((filename or "").replace("\\", "/")).name
+    name = "".join(char for char in name if char.isprintable())[:MAX_NAME_LENGTH].strip()
+    return name or "upload"
+
+
+def _create_exclusively(path: Path) -> None:
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 class _LocalAttachmentInput:
@@ -312,7 +445,10 @@ class _LocalAttachmentInput:
 
     async def attachment_to_message_content(self, attachment: Attachment) -> ResponseInputContentParam:
         """An image as `input_image`, text as `input_text`, anything else as `input_file` (inline data)."""
-        stored = await self.attachment_store.load_file(attachment.id)
+        scope_key = (attachment.metadata or {}).get(SCOPE_METADATA_KEY)
+        stored = None
+        if isinstance(scope_key, str):
+            stored = await self.attachment_store.load_file(attachment.id, scope_key)
         if stored is None:
             return {"type": "input_text", "text": f"[attachment {attachment.name} was never uploaded]"}
         data = await asyncio.to_thread(stored.path.read_bytes)
@@ -354,10 +490,14 @@ else:
 
 __all__ = [
     "DEFAULT_ALLOWED_MIME_TYPES",
+    "DEFAULT_PREVIEW_TTL",
+    "MAX_NAME_LENGTH",
+    "SCOPE_METADATA_KEY",
     "AttachmentRejectedError",
     "LocalAttachmentConverter",
     "LocalAttachmentStore",
     "StoredFile",
     "is_valid_attachment_id",
+    "safe_file_name",
     "sniff_mime_type",
 ]

@@ -11,16 +11,17 @@ from chatkit.attachments import LocalAttachmentConverter, LocalAttachmentStore
 from chatkit.types import InferenceOptions, UserMessageItem, UserMessageTextContent
 from tests.asgi.test_uploads import png
 
+ALICE = {"user_id": "alice"}
+
 
 async def test_images_files_and_text_become_model_input(tmp_path: Path) -> None:
     files: LocalAttachmentStore[Any] = LocalAttachmentStore(tmp_path, base_url="https://x.example/chatkit")
-    image = files.describe("atc_img", "red.png", "image/png")
-    pdf = files.describe("atc_pdf", "doc.pdf", "application/pdf")
-    notes = files.describe("atc_txt", "notes.txt", "text/plain")
-    never = files.describe("atc_none", "lost.png", "image/png")
-    await files.save_file("atc_img", "red.png", "image/png", png())
-    await files.save_file("atc_pdf", "doc.pdf", "application/pdf", b"%PDF-1.4 tiny")
-    await files.save_file("atc_txt", "notes.txt", "text/plain", "héllo".encode())
+    image = await files.add_file("red.png", "image/png", png(), ALICE)
+    pdf = await files.add_file("doc.pdf", "application/pdf", b"%PDF-1.4 tiny", ALICE)
+    notes = await files.add_file("notes.txt", "text/plain", "héllo".encode(), ALICE)
+    never = files.describe("atc_none", "lost.png", "image/png", files.scope_key(ALICE))
+    # A record that does not say where its file is (made by another attachment store).
+    foreign = notes.model_copy(update={"metadata": None})
     converter = LocalAttachmentConverter(files)
 
     message = UserMessageItem(
@@ -28,7 +29,7 @@ async def test_images_files_and_text_become_model_input(tmp_path: Path) -> None:
         thread_id="thr_1",
         created_at=datetime.now(),
         content=[UserMessageTextContent(text="see attached")],
-        attachments=[image, pdf, notes, never],
+        attachments=[image, pdf, notes, never, foreign],
         inference_options=InferenceOptions(),
     )
     converted: Any = await converter.to_agent_input([message])
@@ -46,13 +47,20 @@ async def test_images_files_and_text_become_model_input(tmp_path: Path) -> None:
     }
     assert content[3] == {"type": "input_text", "text": "Attached file notes.txt:\nhéllo"}
     assert content[4] == {"type": "input_text", "text": "[attachment lost.png was never uploaded]"}
+    assert content[5] == {"type": "input_text", "text": "[attachment notes.txt was never uploaded]"}
 
 
-async def test_deleting_removes_the_file(tmp_path: Path) -> None:
+async def test_deleting_removes_the_files_of_the_callers_tenant_only(tmp_path: Path) -> None:
     files: LocalAttachmentStore[Any] = LocalAttachmentStore(tmp_path)
-    await files.save_file("atc_1", "a.txt", "text/plain", b"x")
-    assert await files.load_file("atc_1") is not None
-    await files.delete_attachment("atc_1", None)
-    assert await files.load_file("atc_1") is None
-    assert not (tmp_path / "atc_1").exists()
-    assert not (tmp_path / "atc_1.json").exists()
+    attachment = await files.add_file("a.txt", "text/plain", b"x", ALICE)
+    alice = files.scope_key(ALICE)
+    assert await files.load_file(attachment.id, alice) is not None
+    await files.delete_attachment(attachment.id, {"user_id": "bob"})
+    assert await files.load_file(attachment.id, alice) is not None
+    await files.delete_attachment(attachment.id, ALICE)
+    assert await files.load_file(attachment.id, alice) is None
+    assert files_below(tmp_path) == []
+
+
+def files_below(root: Path) -> list[Path]:
+    return [path for path in root.rglob("*") if path.is_file()]

@@ -24,10 +24,14 @@ def test_public_names() -> None:
     assert sorted(chatkit.attachments.__all__) == [
         "AttachmentRejectedError",
         "DEFAULT_ALLOWED_MIME_TYPES",
+        "DEFAULT_PREVIEW_TTL",
         "LocalAttachmentConverter",
         "LocalAttachmentStore",
+        "MAX_NAME_LENGTH",
+        "SCOPE_METADATA_KEY",
         "StoredFile",
         "is_valid_attachment_id",
+        "safe_file_name",
         "sniff_mime_type",
     ]
     for name in chatkit.asgi.__all__:

@@ -40,8 +40,13 @@ async def announce(h: Harness, name: str, mime_type: str, size: int, user: str =
 
 
 def files_on_disk(files: LocalAttachmentStore[Any]) -> list[str]:
-    """Names of everything in the attachment directory."""
-    return sorted(path.name for path in files.root.iterdir()) if files.root.exists() else []
+    """Paths of every file below the attachment directory (reserved ids are empty directories)."""
+    return sorted(str(path.relative_to(files.root)) for path in files.root.rglob("*") if path.is_file())
+
+
+def key(files: LocalAttachmentStore[Any], user: str = "alice") -> str:
+    """The directory (and token) key of a user's files."""
+    return files.scope_key({"user_id": user})
 
 
 async def test_two_phase_upload_of_an_image(h: Harness) -> None:
@@ -110,7 +115,8 @@ async def test_direct_upload(h: Harness) -> None:
     assert "upload_descriptor" not in attachment
     assert attachment["id"].startswith("atc_")
     assert (await h.client.get(attachment["preview_url"])).content == image
-    assert files_on_disk(h.files) == sorted([attachment["id"], f"{attachment['id']}.json"])
+    folder = f"{key(h.files)}/{attachment['id']}"
+    assert files_on_disk(h.files) == [f"{folder}/data", f"{folder}/meta.json", f"{folder}/uploaded"]
     record = await h.store.load_attachment(attachment["id"], {"user_id": "alice"})
     assert record.name == "evil.png"
 
@@ -184,7 +190,7 @@ async def test_upload_tokens_must_be_valid_and_fresh(h: Harness) -> None:
     assert forged.status_code == 403
     missing = await h.client.put(base, content=b"hello", headers={"x-user": "alice"})
     assert missing.status_code == 403
-    expired_token = h.files.sign("upload", attachment["id"], ttl=-1)
+    expired_token = h.files.sign("upload", attachment["id"], -1, key(h.files))
     expired = await h.client.put(f"{base}?token={expired_token}", content=b"hello", headers={"x-user": "alice"})
     assert expired.status_code == 403
     # A token for one attachment does not open another, nor does a preview token allow uploads.
@@ -194,7 +200,7 @@ async def test_upload_tokens_must_be_valid_and_fresh(h: Harness) -> None:
         f"{h.url}/chatkit/uploads/{other['id']}?token={token}", content=b"hello", headers={"x-user": "alice"}
     )
     assert swapped.status_code == 403
-    preview_token = h.files.sign("file", attachment["id"], ttl=None)
+    preview_token = h.files.sign("file", attachment["id"], None, key(h.files))
     wrong_purpose = await h.client.put(f"{base}?token={preview_token}", content=b"hello", headers={"x-user": "alice"})
     assert wrong_purpose.status_code == 403
     # Someone else holding the link still is not the owner.
@@ -224,12 +230,12 @@ async def test_path_traversal_is_refused(h: Harness, path: str, tmp_path: Path) 
 
 
 async def test_signed_ids_with_dots_never_reach_the_disk(h: Harness) -> None:
-    token = h.files.sign("upload", "..", ttl=60)
+    token = h.files.sign("upload", "..", 60, key(h.files))
     response = await h.client.put(
         f"{h.url}/chatkit/uploads/..?token={token}", content=b"x", headers={"x-user": "alice"}
     )
     assert response.status_code in (404, 405)
-    token = h.files.sign("file", "x.json", ttl=None)
+    token = h.files.sign("file", "x.json", None, key(h.files))
     meta = await h.client.get(f"{h.url}/chatkit/files/x.json?token={token}")
     assert meta.status_code == 404
 

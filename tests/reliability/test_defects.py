@@ -46,7 +46,7 @@ async def test_another_users_attachment_delete_leaves_the_file(backend: str, tmp
         request = json.dumps({"type": "attachments.delete", "params": {"attachment_id": alice.attachment}})
         with pytest.raises(NotFoundError):
             await server.process(request, bob.context)
-        assert await files.load_file(alice.attachment) is not None
+        assert await files.load_file(alice.attachment, files.scope_key(alice.context)) is not None
 
 
 @pytest.mark.parametrize("backend", PERSISTENT_BACKENDS)

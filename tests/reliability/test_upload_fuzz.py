@@ -89,12 +89,13 @@ class UploadFuzzer:
             )
             await self.store.save_attachment(pending, owner)
             attachment_id = pending.id
-        token = files.sign("upload", attachment_id, 600)
+        key = files.scope_key(self.tenants[0].context)
+        token = files.sign("upload", attachment_id, 600, key)
         if rng.random() < 0.4:
             token = rng.choice(
                 [
-                    files.sign("file", attachment_id, None),
-                    files.sign("upload", attachment_id, -1),
+                    files.sign("file", attachment_id, None, key),
+                    files.sign("upload", attachment_id, -1, key),
                     "",
                     "1.2",
                     "99999999999999999999.x",

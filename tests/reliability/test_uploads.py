@@ -143,19 +143,23 @@ async def test_missing_forged_expired_and_borrowed_tokens_are_403(tmp_path: Path
         other = await u.announce("b.txt", "text/plain", 5)
         base = f"{u.url}/chatkit/uploads/{attachment['id']}"
         files = u.files
+        alice, bob = files.scope_key({"user_id": "alice"}), files.scope_key({"user_id": "bob"})
         tokens = [
             "",
             "garbage",
             "9999999999.forged",
-            files.sign("upload", attachment["id"], -10),  # expired
-            files.sign("upload", other["id"], 600),  # another attachment's
-            files.sign("file", attachment["id"], 600),  # a preview token
-            LocalAttachmentStore[Any](tmp_path, secret="guessed").sign("upload", attachment["id"], 600),
+            files.sign("upload", attachment["id"], -10, alice),  # expired
+            files.sign("upload", other["id"], 600, alice),  # another attachment's
+            files.sign("file", attachment["id"], 600, alice),  # a preview token
+            LocalAttachmentStore[Any](tmp_path, secret="guessed").sign("upload", attachment["id"], 600, alice),
         ]
         assert await refused(u, tmp_path, lambda: u.client.put(base, content=b"hello", headers=user)) == 403
         for token in tokens:
             url = f"{base}?token={quote(token)}"
             assert await refused(u, tmp_path, lambda url=url: u.client.put(url, content=b"hello", headers=user)) == 403
+        # A valid token signed for another tenant: like any other tenant's attachment, not found.
+        url = f"{base}?token={quote(files.sign('upload', attachment['id'], 600, bob))}"
+        assert await refused(u, tmp_path, lambda: u.client.put(url, content=b"hello", headers=user)) == 404
 
 
 @pytest.mark.parametrize(
@@ -165,7 +169,7 @@ async def test_missing_forged_expired_and_borrowed_tokens_are_403(tmp_path: Path
 async def test_path_traversal_in_ids_is_refused(attachment_id: str, tmp_path: Path) -> None:
     async with uploads(tmp_path) as u:
         user = {"x-user": "alice"}
-        token = u.files.sign("upload", attachment_id, 600)
+        token = u.files.sign("upload", attachment_id, 600, u.files.scope_key({"user_id": "alice"}))
         url = f"{u.url}/chatkit/uploads/{attachment_id}?token={quote(token)}"
         status = await refused(u, tmp_path, lambda: u.client.put(url, content=b"hello", headers=user))
         assert status in (403, 404)
@@ -183,7 +187,9 @@ async def test_path_traversal_in_names_stays_inside_the_upload_directory(tmp_pat
             assert "/" not in answer.json()["name"] and "\\" not in answer.json()["name"]
         outside = [path for path in tree(tmp_path) if not path.startswith(("files", "chatkit.db"))]
         assert outside == []
-        assert all("/" not in path for path in tree(u.files.root))
+        # Every file is <tenant>/<attachment id>/<a fixed name>: client names never become paths.
+        for path in tree(u.files.root):
+            assert len(path.split("/")) <= 3 and path.split("/")[2:] in ([], ["data"], ["meta.json"], ["uploaded"])
 
 
 async def test_uploading_to_another_users_attachment_is_404(tmp_path: Path) -> None:

@@ -125,8 +125,9 @@ async def seed_tenant(server: ChatKitServer[Any], files: LocalAttachmentStore[An
         tenant.context,
     )
     tenant.attachment = created[0]["id"]
-    await files.save_file(tenant.attachment, "notes.txt", "text/plain", b"hello world")
-    uploaded = files.describe(tenant.attachment, "notes.txt", "text/plain")
+    key = files.scope_key(tenant.context)
+    await files.save_file(tenant.attachment, "notes.txt", "text/plain", b"hello world", key)
+    uploaded = files.describe(tenant.attachment, "notes.txt", "text/plain", key)
     await server.store.save_attachment(uploaded, tenant.context)
     return tenant
 

@@ -1,14 +1,18 @@
 """Upload and download endpoints of a `LocalAttachmentStore`.
 
-- `PUT|POST {path}/uploads/{id}?token=…`: second phase of a two-phase upload (raw or multipart body);
+- `PUT|POST {path}/uploads/{id}?token=…`: second phase of a two-phase upload (raw or multipart body),
+  once per attachment;
 - `POST {path}/upload`: direct upload of a multipart `file` field, answering the attachment;
 - `GET {path}/files/{id}`: the file, with a signed preview token or for the caller who owns it.
+
+Every file lives in its tenant's directory: a token names the tenant it was signed for, and a
+request without one reaches only the caller's own files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
-from pathlib import PurePosixPath
 from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter
@@ -57,25 +61,45 @@ class UploadEndpoints:
         ]
 
     async def two_phase_upload(self, request: Request) -> Response:
-        """Receive the bytes of an attachment announced by `attachments.create`."""
+        """Receive the bytes of an attachment announced by `attachments.create`, once."""
         try:
             attachment_id = self._attachment_id(request)
-            if not self.files.verify("upload", attachment_id, request.query_params.get("token", "")):
+            signed_for = self.files.verify("upload", attachment_id, request.query_params.get("token", ""))
+            if signed_for is None:
                 raise HTTPProblem(403, "invalid_token", "the upload token is invalid or has expired")
             context = await build_context(self.context_builder, request)
+            scope_key = self.files.scope_key(context)
+            if scope_key != signed_for:
+                raise NotFoundError(f"attachment {attachment_id} not found")
             attachment = await self.store.load_attachment(attachment_id, context)
             if attachment.upload_descriptor is None:
                 raise HTTPProblem(409, "already_uploaded", f"attachment {attachment_id} was uploaded already")
-            upload = await self._receive_file(request)
-            _use_endpoint_url(request, f"/uploads/{attachment_id}")
-            mime_type = self.files.verify_content(attachment.mime_type, upload.data)
-            await self.files.save_file(attachment_id, attachment.name, mime_type, upload.data)
-            uploaded = self.files.describe(attachment_id, attachment.name, mime_type)
-            uploaded.thread_id, uploaded.metadata = attachment.thread_id, attachment.metadata
-            await self.store.save_attachment(uploaded, context)
+            async with self.files.upload_claim(attachment_id, scope_key):
+                upload = await self._receive_file(request)
+                _use_endpoint_url(request, f"/uploads/{attachment_id}")
+                mime_type = self.files.verify_content(attachment.mime_type, upload.data)
+                await self.files.save_file(attachment_id, attachment.name, mime_type, upload.data, scope_key)
+                uploaded = self.files.describe(attachment_id, attachment.name, mime_type, scope_key)
+                uploaded.thread_id = attachment.thread_id
+                uploaded.metadata = {**(attachment.metadata or {}), **(uploaded.metadata or {})}
+                await self.store.save_attachment(uploaded, context)
+            await self._unless_deleted_meanwhile(attachment_id, scope_key, context)
         except Exception as error:
             return _problem_response(request, error)
         return _attachment_response(uploaded)
+
+    async def _unless_deleted_meanwhile(self, attachment_id: str, scope_key: str, context: Any) -> None:
+        """Undo an upload that raced `attachments.delete`: the deletion wins, whatever the order.
+
+        A deletion renames the files away before it deletes the record. Files still in place
+        after the record was saved mean the deletion has not begun, and will remove both; files
+        gone mean it ran, maybe before the save: the record saved here is deleted again.
+        """
+        if await self.files.is_reserved(attachment_id, scope_key):
+            return
+        with contextlib.suppress(NotFoundError):
+            await self.store.delete_attachment(attachment_id, context)
+        raise NotFoundError(f"attachment {attachment_id} was deleted during its upload")
 
     async def direct_upload(self, request: Request) -> Response:
         """Store a file posted as multipart `file` and answer its attachment."""
@@ -84,10 +108,7 @@ class UploadEndpoints:
             upload = await self._receive_file(request, multipart_only=True)
             _use_endpoint_url(request, "/upload")
             mime_type = self.files.verify_content(upload.content_type, upload.data)
-            attachment_id = self.files.generate_attachment_id(mime_type, context)
-            name = _safe_name(upload.filename)
-            await self.files.save_file(attachment_id, name, mime_type, upload.data)
-            attachment = self.files.describe(attachment_id, name, mime_type)
+            attachment = await self.files.add_file(upload.filename, mime_type, upload.data, context)
             await self.store.save_attachment(attachment, context)
         except Exception as error:
             return _problem_response(request, error)
@@ -99,12 +120,14 @@ class UploadEndpoints:
             attachment_id = self._attachment_id(request)
             token = request.query_params.get("token")
             if token is not None:
-                if not self.files.verify("file", attachment_id, token):
+                scope_key = self.files.verify("file", attachment_id, token)
+                if scope_key is None:
                     raise HTTPProblem(403, "invalid_token", "the file token is invalid or has expired")
             else:
                 context = await build_context(self.context_builder, request)
                 await self.store.load_attachment(attachment_id, context)
-            stored = await self.files.load_file(attachment_id)
+                scope_key = self.files.scope_key(context)
+            stored = await self.files.load_file(attachment_id, scope_key)
             if stored is None:
                 raise NotFoundError(f"attachment {attachment_id} has no uploaded file")
         except Exception as error:
@@ -174,13 +197,6 @@ def _use_endpoint_url(request: Request, suffix: str) -> None:
     """Make new preview URLs point below the ChatKit endpoint this route hangs from."""
     url = str(request.url.replace(query=""))
     request_base_url.set(url[: -len(suffix)] if url.endswith(suffix) else url)
-
-
-def _safe_name(filename: str | None) -> str:
-    """A display name from a client-supplied file name: no directories, no control characters."""
-    name = PurePosixPath((filename or "").replace("\\", "/")).name
-    name = "".join(char for char in name if char.isprintable())[:255]
-    return name or "upload"
 
 
 def _attachment_response(attachment: Attachment) -> Response:
