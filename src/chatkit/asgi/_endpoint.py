@@ -134,7 +134,7 @@ class ChatKitEndpoint:
             record.outcome = await sender.run()
         else:
             try:
-                async with self.turns.turn(thread_id, context, owned=first is not None) as turn:
+                async with self.turns.turn(thread_id, context, new=first is not None) as turn:
                     turn.on_interrupt(sender.interrupt)
                     record.outcome = await sender.run()
             except Exception as error:

@@ -63,21 +63,23 @@ class TurnGate:
         self._running: dict[str, Turn] = {}
 
     @asynccontextmanager
-    async def turn(self, thread_id: str, context: Any, *, owned: bool = False) -> AsyncIterator[Turn]:
+    async def turn(self, thread_id: str, context: Any, *, new: bool = False) -> AsyncIterator[Turn]:
         """Hold the thread for one turn, applying the busy policy; raises `TurnBusy` (409).
 
         The thread must belong to the caller (`NotFoundError` otherwise), checked before the turn
         is waited for, so another user's id is refused at once, busy or not, and never holds the
-        owner's turn even briefly; `owned` skips the check for a thread the request just created.
+        owner's turn even briefly. `new` is for the first turn of a thread the request just created:
+        nobody can hold it yet, so there is nothing to check, and only the store's lock (a pooled
+        connection) may take time to get, which no policy refuses.
         """
-        if not owned:
+        if not new:
             await self._store.load_thread(thread_id, context)
         running = self._running.get(thread_id)
         if running is not None and self._policy != "wait":
             if self._policy == "reject":
                 raise TurnBusy(thread_id, waited=False)
             running.interrupt()
-        timeout = _REJECT_PROBE_SECONDS if self._policy == "reject" else self._wait_timeout
+        timeout = _REJECT_PROBE_SECONDS if self._policy == "reject" and not new else self._wait_timeout
         deadline = time.monotonic() + timeout
         lock = self._checkout(thread_id)
         try:
