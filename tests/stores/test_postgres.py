@@ -14,7 +14,8 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
-from chatkit.stores import PostgresStore, StoreError, StoreUnavailableError, TurnLockLostError
+from chatkit.store import NotFoundError
+from chatkit.stores import PostgresStore, StoreError, StoreRejectedError, StoreUnavailableError, TurnLockLostError
 
 from .backends import drop_postgres_schema, postgres_schema
 from .samples import thread, user_message
@@ -262,3 +263,53 @@ async def test_a_database_that_goes_down_mid_use_fails_clearly_then_recovers(pos
                 await asyncio.sleep(0.2)
         assert [item.id for item in (await store.load_thread_items("thr_1", None, 5, "asc", ALICE)).data] == ["msg_1"]
     await proxy.cut()
+
+
+async def test_a_version_1_database_is_migrated_to_hashed_scope_keys(postgres_dsn: str, schema: str) -> None:
+    """Version 1 keyed rows by the raw scope: its rows survive the migration, and long scopes then work."""
+    from chatkit.stores import _postgres
+
+    quoted = f'"{schema}"'
+    async with await psycopg.AsyncConnection.connect(postgres_dsn, autocommit=True) as conn:
+        await conn.execute(f"CREATE SCHEMA {quoted}".encode())
+        await conn.execute(f"CREATE TABLE {quoted}.schema_version (version integer NOT NULL)".encode())
+        for statement in _postgres.MIGRATIONS[0]:
+            await conn.execute(statement.format(s=quoted).encode())
+        await conn.execute(f"INSERT INTO {quoted}.schema_version VALUES (1)".encode())
+        thread_row = ("alice", _postgres._key("thr_1"), "thr_1", thread("thr_1", title="old").model_dump_json())  # pyright: ignore[reportPrivateUsage]
+        await conn.execute(
+            f"INSERT INTO {quoted}.threads (scope, key, id, data) VALUES (%s, %s, %s, %s)".encode(), thread_row
+        )
+        item_columns = "scope, thread_key, key, thread_id, id, data"
+        item_row = ("alice", thread_row[1], _postgres._key("msg_1"), "thr_1", "msg_1")  # pyright: ignore[reportPrivateUsage]
+        await conn.execute(
+            f"INSERT INTO {quoted}.items ({item_columns}) VALUES (%s, %s, %s, %s, %s, %s)".encode(),
+            (*item_row, user_message("thr_1", "msg_1").model_dump_json()),
+        )
+    long_user = {"user_id": "".join(chr(0x4E00 + (index * 7919) % 20000) for index in range(4000))}
+    async with PostgresStore(postgres_dsn, schema=schema) as store:
+        assert await store.schema_version() == 2
+        assert (await store.load_thread("thr_1", ALICE)).title == "old"
+        assert [row.id for row in (await store.load_thread_items("thr_1", None, 10, "asc", ALICE)).data] == ["msg_1"]
+        with pytest.raises(NotFoundError):
+            await store.load_thread("thr_1", {"user_id": "bob"})
+        await store.save_thread(thread("thr_1"), long_user)
+        await store.add_thread_item("thr_1", user_message("thr_1", "msg_1"), long_user)
+        await store.delete_thread("thr_1", ALICE)
+        assert (await store.load_thread("thr_1", long_user)).id == "thr_1"
+
+
+async def test_a_permanent_failure_is_rejected_not_unavailable_and_logged(
+    postgres_dsn: str, schema: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An index over the raw scope (as version 1 had) refuses a long, incompressible one: that is no outage."""
+    long_user = {"user_id": "".join(chr(0x4E00 + (index * 7919) % 20000) for index in range(4000))}
+    async with PostgresStore(postgres_dsn, schema=schema) as store:
+        async with await psycopg.AsyncConnection.connect(postgres_dsn, autocommit=True) as conn:
+            await conn.execute(f'CREATE INDEX raw_scope ON "{schema}".threads (scope)'.encode())
+        with caplog.at_level("ERROR", logger="chatkit"), pytest.raises(StoreRejectedError) as raised:
+            await store.save_thread(thread("thr_1"), long_user)
+        assert not isinstance(raised.value, StoreUnavailableError)
+        assert isinstance(raised.value.__cause__, psycopg.errors.ProgramLimitExceeded)
+        assert any("54000" in record.getMessage() and record.exc_info for record in caplog.records)
+        await store.save_thread(thread("thr_1"), ALICE)
