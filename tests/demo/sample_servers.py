@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from chatkit.asgi import HTTPAuthError
 from chatkit.server import ChatKitServer
 from chatkit.store import Store
 from chatkit.stores import MemoryStore
@@ -63,3 +64,11 @@ def header_context(request: Request) -> dict[str, Any]:
 
 
 NOT_A_SERVER = 42
+
+
+def required_user(request: Request) -> dict[str, Any]:
+    """A `--context` builder for an authenticated app: no `X-User-Id` header, no access."""
+    user = request.headers.get("x-user-id")
+    if not user:
+        raise HTTPAuthError(401, "Sign in first: send the X-User-Id header.")
+    return {"user_id": user}

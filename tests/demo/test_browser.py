@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 import pytest
 
-from tests.demo.conftest import ARTIFACTS, RunningProcess, free_port, start_process, user_message
+from tests.demo.conftest import ARTIFACTS, RunningProcess, free_port, parse_events, start_process, user_message
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, ConsoleMessage, Page
@@ -27,6 +27,11 @@ LAST_SENTENCE = "Everything you see went through the same protocol"
 # Slow enough to watch the answer grow and press stop (about ten seconds an answer), or quick.
 SLOW_PACE = "0.04"
 QUICK_PACE = "0.001"
+SIZES = {"desktop": (1280, 860), "tablet": (768, 1024), "phone": (390, 844)}
+SCHEMES: tuple[Literal["light", "dark"], ...] = ("light", "dark")
+DISTANCE_FROM_BOTTOM = """() => { const m = document.querySelector("#messages");
+    return m.scrollHeight - m.scrollTop - m.clientHeight; }"""
+ANSWER_LENGTH = """() => document.querySelector(".item-assistant_message .assistant-text")?.innerText.length ?? 0"""
 
 
 def missing_browser() -> str | None:
@@ -131,6 +136,12 @@ async def test_reply_streams_in_and_the_thread_survives_a_reload(browser: Browse
     progress = page.locator("#progress")
     await progress.wait_for()
     assert await progress.inner_text() == "⌕ Researching “How does streaming work?”…"
+    # The server sets the title during the turn; the thread list shows it before the answer ends.
+    await page.wait_for_function(
+        "(title) => document.querySelector('.thread-entry.active .thread-open')?.innerText === title",
+        arg="How does streaming work?",
+    )
+    assert await page.get_attribute("body", "data-streaming") == "true"
 
     # While the stream is open, the answer already shows and keeps growing.
     growing = """(minimum) => document.body.dataset.streaming === "true" &&
@@ -175,6 +186,7 @@ async def test_stop_keeps_the_partial_answer(browser: Browser, slow_demo: Runnin
     (shown,) = await tab.answer_texts()
     assert LAST_SENTENCE not in shown
     assert await page.locator("#stop").is_hidden()
+    assert await page.locator(".item-assistant_message .stopped-mark").inner_text() == "Stopped"
     await tab.screenshot("04-stopped.png")
 
     # The server saves the partial answer when it sees the disconnect; give it a moment.
@@ -306,18 +318,431 @@ async def test_thread_list_pages(browser: Browser, quick_demo: RunningProcess) -
     assert tab.errors == []
 
 
-async def test_errors_are_shown(browser: Browser, quick_demo: RunningProcess) -> None:
+async def test_errors_are_shown_in_words_with_the_request_id(browser: Browser, quick_demo: RunningProcess) -> None:
     page = await browser.new_page()
     tab = Playground(page, quick_demo.base_url)
     await tab.open("/#thr_nosuchthread")
     banner = page.locator("#banner")
     await banner.wait_for()
-    assert (await banner.inner_text()).startswith("404: ")
     assert "banner-error" in (await banner.get_attribute("class") or "")
+    assert await banner.locator(".banner-message").inner_text() == "Thread 'thr_nosuchthread' not found"
+    request_id = await banner.locator(".request-id").inner_text()
+    assert request_id.startswith("Request id ") and len(request_id) > len("Request id ")
+    text = await banner.inner_text()
+    assert "{" not in text and "404" not in text and "not_found" not in text
+    assert await page.locator("#thread-title").inner_text() == "Thread unavailable"
     # The browser logs the failed request itself; nothing else went wrong.
     assert all("404" in error for error in tab.errors)
-    await page.click("#banner .banner-close")
+
+    await banner.locator("button:has-text('Start a new chat')").click()
     assert await banner.is_hidden()
+    await page.wait_for_selector("#start-screen:not([hidden])")
+    assert await page.evaluate("location.hash") == ""
+
+
+async def test_the_hash_names_the_thread_on_screen(browser: Browser, quick_demo: RunningProcess) -> None:
+    threads = {}
+    async with httpx.AsyncClient(base_url=quick_demo.base_url, timeout=30) as client:
+        for text in ("First hash thread", "Second hash thread"):
+            events = parse_events((await client.post("/chatkit", json=user_message(text))).content)
+            threads[text] = events[0]["thread"]["id"]
+    first, second = threads.values()
+    page = await browser.new_page()
+    tab = Playground(page, quick_demo.base_url)
+    await tab.open(f"/#{first}")
+    user_texts = page.locator(".item-user_message .user-text")
+    assert await user_texts.all_inner_texts() == ["First hash thread"]
+
+    # An edited address switches threads; the old one leaves the screen.
+    await page.evaluate("(id) => { location.hash = id; }", second)
+    await page.wait_for_function("() => document.querySelector('#thread-title').innerText === 'Second hash thread'")
+    assert await user_texts.all_inner_texts() == ["Second hash thread"]
+    assert await page.locator(".thread-entry.active").get_attribute("data-thread-id") == second
+
+    # Back returns to the first thread, forward to the second.
+    await page.go_back()
+    await page.wait_for_function("() => document.querySelector('#thread-title').innerText === 'First hash thread'")
+    assert await user_texts.all_inner_texts() == ["First hash thread"]
+    await page.go_forward()
+    await page.wait_for_function("() => document.querySelector('#thread-title').innerText === 'Second hash thread'")
+
+    # A thread chosen in the list is a history entry too, and "New chat" another.
+    await page.click(f".thread-entry[data-thread-id='{first}'] .thread-open")
+    await page.wait_for_function("() => document.querySelector('#thread-title').innerText === 'First hash thread'")
+    assert await page.evaluate("location.hash") == f"#{first}"
+    await page.click("#new-thread")
+    await page.wait_for_selector("#start-screen:not([hidden])")
+    assert await user_texts.count() == 0
+    await page.go_back()
+    await page.wait_for_function("() => document.querySelector('#thread-title').innerText === 'First hash thread'")
+
+    # A hash naming no thread clears the screen and says so.
+    await page.evaluate("() => { location.hash = 'thr_gone'; }")
+    await page.wait_for_selector("#banner .banner-message:has-text(\"Thread 'thr_gone' not found\")")
+    assert await user_texts.count() == 0
+    assert all("404" in error for error in tab.errors)
+
+
+async def test_a_streaming_answer_keeps_the_view_at_the_bottom(browser: Browser, slow_demo: RunningProcess) -> None:
+    page = await browser.new_page(viewport={"width": 1280, "height": 500})
+    tab = Playground(page, slow_demo.base_url)
+    await tab.open()
+    await tab.send("Follow me")
+    # Pinned: while the text grows past the fold, the view stays at the end.
+    for minimum in (60, 150, 250):
+        await page.wait_for_function(f"() => ({ANSWER_LENGTH})() > {minimum}")
+        assert await page.evaluate("() => document.body.dataset.streaming") == "true"
+        assert await page.evaluate(DISTANCE_FROM_BOTTOM) <= 2
+        assert await page.locator("#jump-latest").is_hidden()
+    assert await page.evaluate("() => document.querySelector('#messages').scrollTop") > 0
+
+    # Scrolled up, it stops following and offers a way back.
+    box = await page.locator("#messages").bounding_box()
+    assert box is not None
+    await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    await page.mouse.wheel(0, -400)
+    await page.wait_for_function(f"() => ({DISTANCE_FROM_BOTTOM})() > 300")
+    held = await page.evaluate("() => document.querySelector('#messages').scrollTop")
+    grown = await page.evaluate(ANSWER_LENGTH)
+    await page.wait_for_function(f"() => ({ANSWER_LENGTH})() > {grown + 60}")
+    assert await page.evaluate("() => document.querySelector('#messages').scrollTop") == held
+    jump = page.locator("#jump-latest")
+    assert await jump.is_visible()
+    assert await jump.inner_text() == "↓ Jump to latest"
+    await tab.screenshot("09-scrolled-up-while-streaming.png")
+
+    # The button goes back to the end, and the view follows again.
+    await jump.click()
+    assert await page.evaluate(DISTANCE_FROM_BOTTOM) <= 2
+    grown = await page.evaluate(ANSWER_LENGTH)
+    await page.wait_for_function(f"() => ({ANSWER_LENGTH})() > {grown + 60}")
+    assert await page.evaluate(DISTANCE_FROM_BOTTOM) <= 2
+    assert await jump.is_hidden()
+    await page.click("#stop")
+    await tab.settle()
+    assert tab.errors == []
+
+
+async def test_the_composer_grows_and_enter_sends(browser: Browser, quick_demo: RunningProcess) -> None:
+    tab = await playground(browser, quick_demo)
+    page = tab.page
+    composer = page.locator("#composer-input")
+    one_line = await composer.evaluate("(el) => el.offsetHeight")
+    await composer.click()
+    await page.keyboard.type("first line")
+    await page.keyboard.press("Shift+Enter")
+    await page.keyboard.type("second line")
+    await page.keyboard.press("Shift+Enter")
+    await page.keyboard.type("third line")
+    assert await composer.input_value() == "first line\nsecond line\nthird line"
+    three_lines = await composer.evaluate("(el) => el.offsetHeight")
+    assert three_lines >= one_line + 40
+    # Every line shows: nothing scrolled out of the box.
+    assert await composer.evaluate("(el) => el.scrollHeight <= el.clientHeight")
+    assert await page.locator(".item-user_message").count() == 0
+
+    for index in range(20):
+        await page.keyboard.press("Shift+Enter")
+        await page.keyboard.type(f"more {index}")
+    capped = await composer.evaluate("(el) => el.offsetHeight")
+    assert 150 <= capped <= 210
+    assert await composer.evaluate("(el) => getComputedStyle(el).overflowY") == "auto"
+
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector(".item-user_message")
+    sent = await page.locator(".item-user_message .user-text").inner_text()
+    assert sent.startswith("first line\nsecond line\nthird line\nmore 0")
+    assert await composer.input_value() == ""
+    assert await composer.evaluate("(el) => el.offsetHeight") == one_line
+    await tab.settle()
+    assert tab.errors == []
+
+
+async def test_a_start_screen_prompt_sends_its_message(browser: Browser, quick_demo: RunningProcess) -> None:
+    tab = await playground(browser, quick_demo)
+    page = tab.page
+    start = page.locator("#start-screen")
+    assert await start.is_visible()
+    assert await page.locator("#greeting").inner_text() == "What would you like to see the demo do?"
+    prompts = page.locator(".start-prompt")
+    assert await prompts.all_inner_texts() == [
+        "ϟ\nHow does streaming work?",
+        "✦\nShow me a widget",
+        "◷\nWhat time is it in my browser?",
+    ] or [text.split("\n")[-1] for text in await prompts.all_inner_texts()] == [
+        "How does streaming work?",
+        "Show me a widget",
+        "What time is it in my browser?",
+    ]
+    assert await page.locator("#composer-input").get_attribute("placeholder") == "Message the demo assistant"
+    assert "offline scripted model" in await page.locator("#disclaimer").inner_text()
+
+    await prompts.filter(has_text="Show me a widget").click()
+    await page.wait_for_selector(".item-user_message")
+    assert await start.is_hidden()
+    assert await page.locator(".item-user_message .user-text").inner_text() == "Show me a widget with a button"
+    await tab.settle()
+    assert await page.locator(".widget [data-widget=Card]").count() == 1
+    assert tab.errors == []
+
+
+async def test_message_actions_are_icon_buttons_with_tooltips(browser: Browser, quick_demo: RunningProcess) -> None:
+    tab = await playground(browser, quick_demo)
+    page = tab.page
+    await tab.send("Which buttons are there?")
+    await tab.settle()
+    buttons = page.locator(".item-assistant_message .message-actions button")
+    titles = [await buttons.nth(index).get_attribute("title") for index in range(await buttons.count())]
+    assert titles == ["Copy", "Good answer", "Bad answer", "Retry: answer the previous message again"]
+    for index in range(len(titles)):
+        assert await buttons.nth(index).inner_text() == ""
+        assert await buttons.nth(index).locator("svg").count() == 1
+        assert await buttons.nth(index).get_attribute("aria-label") == titles[index]
+    assert tab.errors == []
+
+
+async def test_phone_menu_opens_the_thread_list_and_new_chat(browser: Browser, quick_demo: RunningProcess) -> None:
+    async with httpx.AsyncClient(base_url=quick_demo.base_url, timeout=30) as client:
+        (await client.post("/chatkit", json=user_message("A thread for the phone"))).raise_for_status()
+    page = await browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    tab = Playground(page, quick_demo.base_url)
+    await tab.open()
+    sidebar = page.locator("#sidebar")
+    toggle = page.locator("#menu-toggle")
+
+    async def sidebar_on_screen() -> bool:
+        box = await sidebar.bounding_box()
+        return box is not None and box["x"] >= 0 and box["x"] + box["width"] > 0
+
+    assert await toggle.is_visible()
+    assert not await sidebar_on_screen()
+    # The placeholder fits on the one line of the composer.
+    fits = await page.evaluate(
+        """() => { const input = document.querySelector("#composer-input");
+            const probe = document.createElement("span");
+            probe.style.font = getComputedStyle(input).font;
+            probe.style.whiteSpace = "nowrap";
+            probe.style.position = "absolute";
+            probe.textContent = input.placeholder;
+            document.body.append(probe);
+            const width = probe.getBoundingClientRect().width;
+            probe.remove();
+            const style = getComputedStyle(input);
+            return width <= input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight); }"""
+    )
+    assert fits
+    assert await page.locator("#composer-input").evaluate("(el) => el.offsetHeight") <= 40
+
+    await toggle.click()
+    await page.wait_for_function("() => document.querySelector('#sidebar').getBoundingClientRect().left >= 0")
+    assert await toggle.get_attribute("aria-expanded") == "true"
+    assert await page.locator(".thread-entry").first.is_visible()
+    await tab.screenshot("10-phone-menu.png")
+
+    # Opening a thread closes the menu.
+    await page.locator(".thread-entry .thread-open").first.click()
+    await page.wait_for_selector(".item-user_message")
+    await page.wait_for_function("() => document.querySelector('#sidebar').getBoundingClientRect().right <= 0")
+
+    # So does "New chat", which shows the start screen.
+    await toggle.click()
+    await page.locator("#new-thread").click()
+    await page.wait_for_selector("#start-screen:not([hidden])")
+    await page.wait_for_function("() => document.querySelector('#sidebar').getBoundingClientRect().right <= 0")
+    assert await toggle.get_attribute("aria-expanded") == "false"
+    assert tab.errors == []
+
+
+@pytest.fixture(scope="module")
+def authenticated_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProcess]:
+    """`chatkit serve` of an app whose context builder requires the `X-User-Id` header."""
+    workdir = tmp_path_factory.mktemp("browser-auth")
+    port = free_port()
+    args = [
+        "serve",
+        "tests.demo.sample_servers:make_server",
+        "--context",
+        "tests.demo.sample_servers:required_user",
+        "--port",
+        str(port),
+    ]
+    running = start_process(args, cwd=workdir, port=port, log=workdir / "serve.log")
+    yield running
+    running.stop()
+
+
+async def test_headers_from_the_settings_panel_reach_the_server(
+    browser: Browser, authenticated_server: RunningProcess
+) -> None:
+    page = await browser.new_page()
+    tab = Playground(page, authenticated_server.base_url)
+    await tab.open()
+    banner = page.locator("#banner")
+    await banner.wait_for()
+    assert await banner.locator(".banner-message").inner_text() == "Sign in first: send the X-User-Id header."
+
+    await page.click("#open-settings")
+    dialog = page.locator("#settings")
+    assert await dialog.is_visible()
+    assert await page.locator("#settings-endpoint").inner_text() == f"{authenticated_server.base_url}/chatkit"
+    await page.fill("#settings-headers", "X-User-Id: ada\nX-Extra: 1")
+    await tab.screenshot("11-settings.png")
+    await page.click("#settings-save")
+    assert await dialog.is_hidden()
+    await page.wait_for_selector("#banner", state="hidden")
+
+    await tab.send("hello from the browser")
+    await tab.settle()
+    assert await tab.answer_texts() == ["echo: hello from the browser (for ada)"]
+
+    # Kept in the browser: after a reload the same user sees the thread.
+    await tab.reload()
+    assert await banner.is_hidden()
+    assert await page.locator(".thread-entry").count() == 1
+    assert await tab.answer_texts() == ["echo: hello from the browser (for ada)"]
+
+    # A malformed line is refused in the panel instead of breaking every request.
+    await page.click("#open-settings")
+    await page.fill("#settings-headers", "not a header")
+    await page.click("#settings-save")
+    assert await dialog.is_visible()
+    assert "Name: value" in await page.locator("#settings-headers").evaluate("(el) => el.validationMessage")
+    assert all("401" in error for error in tab.errors)
+
+
+async def test_raw_events_are_behind_a_remembered_developer_toggle(
+    browser: Browser, quick_demo: RunningProcess
+) -> None:
+    tab = await playground(browser, quick_demo)
+    page = tab.page
+    inspector = page.locator("#inspector")
+    assert await inspector.is_hidden()
+    await page.click("#open-settings")
+    await page.check("#settings-developer")
+    await page.click("#settings-save")
+    assert await inspector.is_visible()
+    await tab.reload()
+    assert await inspector.is_visible()
+    assert int(await page.locator("#inspector-count").inner_text()) > 0
+
+    await page.click("#open-settings")
+    assert await page.is_checked("#settings-developer")
+    await page.uncheck("#settings-developer")
+    await page.click("#settings-save")
+    assert await inspector.is_hidden()
+    await tab.reload()
+    assert await inspector.is_hidden()
+    assert tab.errors == []
+
+
+async def test_the_official_component_page_says_what_it_needs_offline(
+    browser: Browser, quick_demo: RunningProcess
+) -> None:
+    page = await browser.new_page()
+    await page.route("https://cdn.platform.openai.com/**", lambda route: route.abort("internetdisconnected"))
+    await page.goto(f"{quick_demo.base_url}/playground/official.html")
+    notice = page.locator("#unavailable")
+    await notice.wait_for(timeout=15_000)
+    text = await notice.inner_text()
+    assert "needs internet access" in text and "domain key" in text
+    assert await notice.locator("a[href='/']").inner_text() == "playground"
+    await page.screenshot(path=str(ARTIFACTS / "12-official-offline.png"))
+
+
+TABLE_WIDGET = {
+    "type": "Card",
+    "children": [
+        {"type": "Title", "value": "Quarterly numbers"},
+        {
+            "type": "Table",
+            "children": [
+                {
+                    "type": "Table.Row",
+                    "header": True,
+                    "children": [
+                        {"type": "Table.Cell", "children": [{"type": "Text", "value": "Region"}]},
+                        {"type": "Table.Cell", "align": "end", "children": [{"type": "Text", "value": "Sales"}]},
+                    ],
+                },
+                {
+                    "type": "Table.Row",
+                    "children": [
+                        {"type": "Table.Cell", "children": [{"type": "Text", "value": "North"}]},
+                        {"type": "Table.Cell", "align": "end", "children": [{"type": "Text", "value": "1,204"}]},
+                    ],
+                },
+                {
+                    "type": "Table.Row",
+                    "children": [
+                        {
+                            "type": "Table.Cell",
+                            "colSpan": 2,
+                            "children": [{"type": "Badge", "label": "total 1,204", "color": "success"}],
+                        }
+                    ],
+                },
+            ],
+        },
+        {"type": "Text", "value": "Themed", "color": {"light": "#112233", "dark": "#ddeeff"}},
+    ],
+}
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+async def test_table_widgets_render_from_their_json(
+    browser: Browser, quick_demo: RunningProcess, scheme: Literal["light", "dark"]
+) -> None:
+    page = await browser.new_page(viewport={"width": 768, "height": 1024}, color_scheme=scheme)
+    tab = Playground(page, quick_demo.base_url)
+    await tab.open()
+    await page.evaluate(
+        """async ([widget, scheme]) => {
+            const widgets = await import("/playground/widgets.js");
+            widgets.setColorScheme(scheme);
+            const item = document.createElement("article");
+            item.className = "item item-widget";
+            item.append(widgets.renderWidget(widget, { onAction: () => {} }));
+            document.querySelector("#start-screen").hidden = true;
+            const messages = document.querySelector("#messages");
+            messages.hidden = false;
+            messages.append(item);
+        }""",
+        [TABLE_WIDGET, scheme],
+    )
+    table = page.locator(".widget table.w-table")
+    assert await table.locator("thead th").all_inner_texts() == ["Region", "Sales"]
+    assert await table.locator("tbody tr").count() == 2
+    assert await table.locator("tbody td").all_inner_texts() == ["North", "1,204", "total 1,204"]
+    assert await table.locator("tbody td").nth(2).get_attribute("colspan") == "2"
+    assert await table.locator("thead th").nth(1).evaluate("(el) => el.style.textAlign") == "end"
+    themed = page.locator(".widget .w-text", has_text="Themed")
+    expected = "rgb(17, 34, 51)" if scheme == "light" else "rgb(221, 238, 255)"
+    assert await themed.evaluate("(el) => getComputedStyle(el).color") == expected
+    assert await page.evaluate("document.documentElement.dataset.colorScheme") == scheme
+    await tab.screenshot(f"13-table-widget-{scheme}.png")
+    assert tab.errors == []
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("size", list(SIZES))
+async def test_screenshots_at_each_size_and_colour_scheme(
+    browser: Browser, quick_demo: RunningProcess, size: str, scheme: Literal["light", "dark"]
+) -> None:
+    width, height = SIZES[size]
+    page = await browser.new_page(viewport={"width": width, "height": height}, color_scheme=scheme)
+    tab = Playground(page, quick_demo.base_url)
+    await tab.open()
+    assert await page.evaluate("document.documentElement.dataset.colorScheme") == scheme
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"20-start-{size}-{scheme}.png"))
+    await tab.send("How does the playground look?")
+    await tab.settle()
+    # Nothing sticks out sideways at any size.
+    assert await page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    await page.screenshot(path=str(ARTIFACTS / f"21-answer-{size}-{scheme}.png"))
+    await page.evaluate("() => { document.querySelector('#messages').scrollTop = 0; }")
+    await page.screenshot(path=str(ARTIFACTS / f"22-answer-top-{size}-{scheme}.png"))
+    assert tab.errors == []
 
 
 async def test_markdown_renderer_escapes_html_and_unsafe_links(browser: Browser, quick_demo: RunningProcess) -> None:

@@ -24,6 +24,22 @@ DEMO_USER = "demo"
 DEFAULT_CORS_ORIGINS = ("https://cdn.platform.openai.com",)
 
 _SECRET_FILE = ".demo-secret"
+OFFLINE_DISCLAIMER = "Answers come from an offline scripted model; set `OPENAI_API_KEY` for real ones."
+
+PLAYGROUND_OPTIONS: dict[str, Any] = {
+    "startScreen": {
+        "greeting": "What would you like to see the demo do?",
+        "prompts": [
+            {"label": "How does streaming work?", "prompt": "How does streaming work?", "icon": "bolt"},
+            {"label": "Show me a widget", "prompt": "Show me a widget with a button", "icon": "sparkle"},
+            {"label": "What time is it in my browser?", "prompt": "What time is it in my browser?", "icon": "clock"},
+        ],
+    },
+    "composer": {"placeholder": "Message the demo assistant", "attachments": {"enabled": True}},
+    "threadItemActions": {"feedback": True, "retry": True},
+    "thread": {"autoScroll": True},
+}
+"""What the playground shows for the demo, named as in the web component's `ChatKitOptions`."""
 
 
 def demo_model(pace: float = DEFAULT_PACE) -> Model:
@@ -84,7 +100,10 @@ def create_demo_app(
     )
     origins = os.environ.get("CHATKIT_DEMO_CORS_ORIGINS")
     cors_origins = tuple(filter(None, origins.split(","))) if origins is not None else DEFAULT_CORS_ORIGINS
-    return playground_app(server, context=_demo_context, cors_origins=cors_origins)
+    options = dict(PLAYGROUND_OPTIONS)
+    if isinstance(model, OfflineModel):
+        options["disclaimer"] = {"text": OFFLINE_DISCLAIMER}
+    return playground_app(server, context=_demo_context, cors_origins=cors_origins, playground_options=options)
 
 
 def _demo_context(request: Request) -> dict[str, Any]:

@@ -2,12 +2,21 @@
 
 It is plain HTML, CSS and JavaScript modules (no build step) that speak the ChatKit protocol
 directly. `playground_routes()` serves it at `/` with its files under `/playground/`.
+
+The page takes a subset of the web component's `ChatKitOptions`, under the same names:
+`theme` (`"light"`, `"dark"` or `{"colorScheme": ...}`), `startScreen` (`greeting`, `prompts`),
+`composer` (`placeholder`, `attachments.enabled`), `threadItemActions` (`feedback`, `retry`),
+`disclaimer` (`text`) and `thread` (`autoScroll`). Unlike the component, the playground shows
+feedback and retry buttons and follows a streaming answer unless told otherwise: it is a tool for
+trying a server out. In the page itself, `?endpoint=URL` points it at another server and the
+settings panel adds request headers (such as `X-User-Id` or `Authorization`), kept in the browser.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -32,10 +41,14 @@ class _Lifecycle(Protocol):
 
 
 _ENDPOINT_META = '<meta name="chatkit-endpoint" content="/chatkit">'
+_OPTIONS_SCRIPT = '<script id="chatkit-options" type="application/json">{}</script>'
 
 
-def playground_routes(endpoint: str = "/chatkit") -> list[BaseRoute]:
-    """Starlette routes serving the playground page at `/`, talking to the ChatKit `endpoint`."""
+def playground_routes(endpoint: str = "/chatkit", options: Mapping[str, Any] | None = None) -> list[BaseRoute]:
+    """Starlette routes serving the playground page at `/`, talking to the ChatKit `endpoint`.
+
+    `options` are `ChatKitOptions` of the web component the page follows (see the module docstring).
+    """
     from starlette.requests import Request
     from starlette.responses import HTMLResponse
     from starlette.routing import Mount, Route
@@ -43,6 +56,9 @@ def playground_routes(endpoint: str = "/chatkit") -> list[BaseRoute]:
 
     page = (PLAYGROUND_DIR / "index.html").read_text(encoding="utf-8")
     page = page.replace(_ENDPOINT_META, f'<meta name="chatkit-endpoint" content="{html.escape(endpoint)}">')
+    # In a script element only "</" could end the JSON early; escaping "<" rules that out.
+    options_json = json.dumps(dict(options or {})).replace("<", "\\u003c")
+    page = page.replace(_OPTIONS_SCRIPT, _OPTIONS_SCRIPT.replace("{}", options_json))
 
     async def index(request: Request) -> HTMLResponse:
         return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
@@ -59,9 +75,13 @@ def playground_app(
     context: ContextBuilder | None = None,
     attachment_store: LocalAttachmentStore[Any] | None = None,
     path: str = "/chatkit",
+    playground_options: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> Starlette:
-    """`chatkit.asgi.create_app(server, ...)` with the playground at `/`; the app opens and closes the store."""
+    """`chatkit.asgi.create_app(server, ...)` with the playground at `/`; the app opens and closes the store.
+
+    `playground_options` go to the page (see `playground_routes`), the other options to `create_app`.
+    """
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
@@ -82,7 +102,7 @@ def playground_app(
         finally:
             await store.aclose()
 
-    return Starlette(routes=[*playground_routes(path), Mount("/", app=api)], lifespan=lifespan)
+    return Starlette(routes=[*playground_routes(path, playground_options), Mount("/", app=api)], lifespan=lifespan)
 
 
 __all__ = ["PLAYGROUND_DIR", "playground_app", "playground_routes"]

@@ -3,26 +3,59 @@
 // Every request is one JSON POST to the endpoint. Streaming answers arrive as server-sent events
 // (`data: <json>` frames) read from the response body, so nothing here depends on EventSource.
 // Stopping aborts the fetch: the protocol has no cancel request, the server sees a disconnect.
+// What the page shows follows the web component's `ChatKitOptions` (names included), read from
+// the `chatkit-options` script the server fills in.
 
 import { node, renderItemParts } from "./items.js";
-import { escapeHtml } from "./markdown.js";
+import { escapeHtml, renderMarkdown } from "./markdown.js";
 import { RequestFailed, applyUpdate, describeFailure, readEvents } from "./protocol.js";
-import { iconGlyph } from "./widgets.js";
+import { iconGlyph, setColorScheme } from "./widgets.js";
 
 const query = new URLSearchParams(location.search);
 const ENDPOINT = query.get("endpoint") || document.querySelector('meta[name="chatkit-endpoint"]')?.content || "/chatkit";
+const OPTIONS = readOptions();
 const THREAD_PAGE = Number(query.get("page_size")) || 20;
 const ITEM_PAGE = 50;
 const INSPECTOR_LIMIT = 400;
 const HIDDEN_ITEMS = new Set(["hidden_context_item", "sdk_hidden_context", "end_of_turn"]);
+// Within this distance of the end the view counts as "at the bottom" and follows a streaming answer.
+const NEAR_BOTTOM_PX = 80;
+const COMPOSER_MAX_PX = 200;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+// The playground is a tool for trying servers out: unlike the component it shows everything by default.
+const SETTINGS = {
+  greeting: OPTIONS.startScreen?.greeting ?? "What can I help with today?",
+  prompts: OPTIONS.startScreen?.prompts ?? [],
+  placeholder: OPTIONS.composer?.placeholder ?? "Message the AI",
+  attachments: OPTIONS.composer?.attachments?.enabled ?? true,
+  itemActions: { feedback: OPTIONS.threadItemActions?.feedback ?? true, retry: OPTIONS.threadItemActions?.retry ?? true },
+  autoScroll: OPTIONS.thread?.autoScroll ?? true,
+  disclaimer: OPTIONS.disclaimer ?? null,
+  colorScheme: typeof OPTIONS.theme === "string" ? OPTIONS.theme : OPTIONS.theme?.colorScheme ?? null,
+};
+
+// What the person chose in the settings panel, kept in this browser.
+const STORAGE = {
+  headers: `chatkit-playground.headers ${ENDPOINT}`,
+  developer: "chatkit-playground.developer",
+  colorScheme: "chatkit-playground.colorScheme",
+};
 
 const $ = (selector) => document.querySelector(selector);
 const ui = {
+  sidebar: $("#sidebar"),
+  backdrop: $("#backdrop"),
+  menuToggle: $("#menu-toggle"),
   threads: $("#thread-list"),
   moreThreads: $("#more-threads"),
   newThread: $("#new-thread"),
   title: $("#thread-title"),
+  start: $("#start-screen"),
+  greeting: $("#greeting"),
+  prompts: $("#prompts"),
   messages: $("#messages"),
+  jump: $("#jump-latest"),
   progress: $("#progress"),
   banner: $("#banner"),
   form: $("#composer"),
@@ -32,9 +65,17 @@ const ui = {
   attach: $("#attach"),
   fileInput: $("#file-input"),
   pending: $("#pending-attachments"),
+  disclaimer: $("#disclaimer"),
+  inspectorPanel: $("#inspector"),
   inspector: $("#inspector-log"),
   inspectorCount: $("#inspector-count"),
   clearInspector: $("#clear-inspector"),
+  openSettings: $("#open-settings"),
+  settings: $("#settings"),
+  settingsEndpoint: $("#settings-endpoint"),
+  settingsHeaders: $("#settings-headers"),
+  settingsScheme: $("#settings-scheme"),
+  settingsDeveloper: $("#settings-developer"),
 };
 
 const state = {
@@ -43,40 +84,105 @@ const state = {
   items: new Map(),
   threadsAfter: null,
   abort: null,
+  streamDone: Promise.resolve(),
   allowCancel: true,
   attachments: [],
   eventCount: 0,
+  requestId: null,
+  following: true,
+  lastScrollTop: 0,
 };
+
+function readOptions() {
+  try {
+    return JSON.parse(document.getElementById("chatkit-options")?.textContent || "{}") ?? {};
+  } catch {
+    return {};
+  }
+}
+
+function stored(key) {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function remember(key, value) {
+  try {
+    if (value === null || value === "") localStorage.removeItem(key);
+    else localStorage.setItem(key, value);
+  } catch {
+    // Storage may be off (private windows, file pages): the setting lasts until the page closes.
+  }
+}
 
 // -- requests -------------------------------------------------------------------------------
 
+// "Name: value" lines; names that fetch would reject are reported instead of breaking every request.
+function parseHeaders(text) {
+  const headers = {};
+  const invalid = [];
+  for (const raw of (text ?? "").split("\n")) {
+    const line = raw.trim();
+    if (!line) continue;
+    const colon = line.indexOf(":");
+    const name = colon > 0 ? line.slice(0, colon).trim() : "";
+    if (!HEADER_NAME.test(name)) invalid.push(line);
+    else headers[name] = line.slice(colon + 1).trim();
+  }
+  return { headers, invalid };
+}
+
+function requestHeaders(extra) {
+  return { ...parseHeaders(stored(STORAGE.headers)).headers, ...extra };
+}
+
+// Fetch failing outright (no answer at all) says "Failed to fetch"; say which server did not answer.
+async function reach(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new RequestFailed(`Cannot reach the server at ${new URL(url, location.href).href}: is it running?`, {
+      code: "network",
+    });
+  }
+}
+
 async function call(type, params) {
   inspect("→", { type, params });
-  const response = await fetch(ENDPOINT, {
+  const response = await reach(ENDPOINT, {
     method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    headers: requestHeaders({ "Content-Type": "application/json", Accept: "application/json" }),
     body: JSON.stringify({ type, params }),
   });
-  if (!response.ok) throw new RequestFailed(await describeFailure(response));
+  if (!response.ok) throw await describeFailure(response);
   const body = await response.json();
   inspect("←", body);
   return body;
 }
 
 async function stream(type, params) {
-  if (state.abort) throw new RequestFailed("a response is already streaming");
+  if (state.abort) throw new RequestFailed("An answer is still streaming: stop it first.");
   inspect("→", { type, params });
   const controller = new AbortController();
+  let finished;
+  state.streamDone = new Promise((resolve) => {
+    finished = resolve;
+  });
   setStreaming(controller);
   let stopped = false;
   try {
-    const response = await fetch(ENDPOINT, {
+    const response = await reach(ENDPOINT, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      headers: requestHeaders({ "Content-Type": "application/json", Accept: "text/event-stream" }),
       body: JSON.stringify({ type, params }),
       signal: controller.signal,
     });
-    if (!response.ok) throw new RequestFailed(await describeFailure(response));
+    state.requestId = response.headers.get("x-request-id");
+    if (!response.ok) throw await describeFailure(response);
     await readEvents(response.body, handleEvent);
   } catch (error) {
     if (error.name !== "AbortError") throw error;
@@ -85,18 +191,25 @@ async function stream(type, params) {
   } finally {
     setStreaming(null);
     showProgress(null);
-    settleItems();
+    settleItems(stopped);
+    finished();
   }
   if (!stopped) await runPendingClientTool();
   return !stopped;
+}
+
+async function stopStreaming() {
+  if (!state.abort) return;
+  state.abort.abort();
+  await state.streamDone;
 }
 
 function setStreaming(controller) {
   state.abort = controller;
   document.body.dataset.streaming = controller ? "true" : "false";
   ui.stop.hidden = !controller;
+  ui.send.hidden = Boolean(controller);
   ui.stop.disabled = !controller || !state.allowCancel;
-  ui.send.disabled = Boolean(controller);
 }
 
 // -- events ---------------------------------------------------------------------------------
@@ -109,7 +222,7 @@ function handleEvent(event) {
       ui.stop.disabled = !state.allowCancel;
       break;
     case "thread.created":
-      openThread(event.thread);
+      openThread(event.thread, "push");
       addThreadEntry(event.thread, true);
       break;
     case "thread.updated":
@@ -136,9 +249,14 @@ function handleEvent(event) {
     case "progress_update":
       showProgress(event);
       break;
-    case "error":
-      showBanner("error", event.message || `The server reported an error (${event.code}).`, event.allow_retry);
+    case "error": {
+      const failure = new RequestFailed(event.message || `The server could not finish the answer (${event.code}).`, {
+        code: event.code,
+        requestId: state.requestId,
+      });
+      showError(failure, event.allow_retry ? retryLastAction() : []);
       break;
+    }
     case "notice":
       showBanner(event.level === "danger" ? "error" : event.level, [event.title, event.message].filter(Boolean).join(": "));
       break;
@@ -152,7 +270,10 @@ function handleEvent(event) {
 
 function updateItem(itemId, update) {
   const item = state.items.get(itemId);
-  if (item && applyUpdate(item, update)) renderItem(item);
+  if (item && applyUpdate(item, update)) {
+    renderItem(item);
+    followLatest();
+  }
 }
 
 // -- client tools ---------------------------------------------------------------------------
@@ -181,11 +302,8 @@ async function runPendingClientTool() {
 // -- threads --------------------------------------------------------------------------------
 
 async function loadThreads(reset) {
-  if (reset) {
-    ui.threads.replaceChildren();
-    state.threadsAfter = null;
-  }
-  const page = await call("threads.list", { limit: THREAD_PAGE, order: "desc", after: state.threadsAfter });
+  const page = await call("threads.list", { limit: THREAD_PAGE, order: "desc", after: reset ? null : state.threadsAfter });
+  if (reset) ui.threads.replaceChildren();
   for (const thread of page.data) addThreadEntry(thread, false);
   state.threadsAfter = page.after ?? null;
   ui.moreThreads.hidden = !page.has_more;
@@ -197,20 +315,17 @@ function threadLabel(thread) {
 
 function addThreadEntry(thread, atTop) {
   if (ui.threads.querySelector(`[data-thread-id="${CSS.escape(thread.id)}"]`)) return;
-  const entry = document.createElement("li");
-  entry.className = "thread-entry";
+  const entry = node("li", "thread-entry");
   entry.dataset.threadId = thread.id;
-  const open = document.createElement("button");
+  const open = node("button", "thread-open", threadLabel(thread));
   open.type = "button";
-  open.className = "thread-open";
-  open.textContent = threadLabel(thread);
-  open.addEventListener("click", () => selectThread(thread.id).catch(reportFailure));
-  const remove = document.createElement("button");
+  open.title = threadLabel(thread);
+  open.addEventListener("click", () => chooseThread(thread.id));
+  const remove = node("button", "thread-delete", "×");
   remove.type = "button";
-  remove.className = "thread-delete";
   remove.title = "Delete thread";
-  remove.textContent = "×";
-  remove.addEventListener("click", () => deleteThread(thread.id).catch(reportFailure));
+  remove.setAttribute("aria-label", `Delete ${threadLabel(thread)}`);
+  remove.addEventListener("click", () => deleteThread(thread.id).catch((error) => showError(error)));
   entry.append(open, remove);
   if (atTop) ui.threads.prepend(entry);
   else ui.threads.append(entry);
@@ -219,32 +334,77 @@ function addThreadEntry(thread, atTop) {
 
 function updateThreadEntry(thread) {
   const entry = ui.threads.querySelector(`[data-thread-id="${CSS.escape(thread.id)}"] .thread-open`);
-  if (entry) entry.textContent = threadLabel(thread);
+  if (!entry) return;
+  entry.textContent = threadLabel(thread);
+  entry.title = threadLabel(thread);
 }
 
 function markActiveThread() {
   for (const entry of ui.threads.children) entry.classList.toggle("active", entry.dataset.threadId === state.threadId);
 }
 
-function openThread(thread) {
-  state.threadId = thread.id;
-  state.thread = thread;
-  state.items.clear();
-  ui.messages.replaceChildren();
-  history.replaceState(null, "", `${location.pathname}${location.search}#${encodeURIComponent(thread.id)}`);
-  renderTitle();
-  markActiveThread();
+function threadIdFromHash() {
+  return decodeURIComponent(location.hash.slice(1));
 }
 
-async function selectThread(threadId) {
-  if (state.abort) return;
+// `history` is "push" for a thread the person opened (so Back returns), "replace" or "keep" otherwise.
+function setLocation(threadId, history_) {
+  if (history_ === "keep") return;
+  const url = `${location.pathname}${location.search}${threadId ? `#${encodeURIComponent(threadId)}` : ""}`;
+  if (url === `${location.pathname}${location.search}${location.hash}`) return;
+  if (history_ === "push") history.pushState(null, "", url);
+  else history.replaceState(null, "", url);
+}
+
+function clearThreadView() {
+  state.items.clear();
+  ui.messages.replaceChildren();
+  state.following = true;
   hideBanner();
-  const thread = await call("threads.get_by_id", { thread_id: threadId });
-  openThread(thread);
+  updateJump();
+}
+
+function openThread(thread, history_) {
+  state.threadId = thread.id;
+  state.thread = thread;
+  setLocation(thread.id, history_);
+  renderTitle();
+  markActiveThread();
+  renderStartScreen();
+}
+
+function chooseThread(threadId) {
+  setMenu(false);
+  if (threadId === state.threadId) return;
+  selectThread(threadId, "push").catch((error) => showError(error));
+}
+
+async function selectThread(threadId, history_) {
+  await stopStreaming();
+  // The old thread leaves the screen at once, whether or not the new one loads.
+  clearThreadView();
+  state.threadId = threadId;
+  state.thread = null;
+  setLocation(threadId, history_);
+  ui.title.textContent = "Loading…";
+  markActiveThread();
+  renderStartScreen();
+  let thread;
+  try {
+    thread = await call("threads.get_by_id", { thread_id: threadId });
+  } catch (error) {
+    if (state.threadId !== threadId) return;
+    ui.title.textContent = "Thread unavailable";
+    const notFound = error instanceof RequestFailed && error.status === 404;
+    showError(error, notFound ? [["Start a new chat", () => newThread("push")]] : [["Retry", () => selectThread(threadId, "keep")]]);
+    return;
+  }
+  if (state.threadId !== threadId) return;
+  openThread(thread, "keep");
   for (const item of thread.items.data) putItem(item);
   let after = thread.items.after;
   let more = thread.items.has_more;
-  while (more) {
+  while (more && state.threadId === threadId) {
     const page = await call("items.list", { thread_id: threadId, after, order: "asc", limit: ITEM_PAGE });
     for (const item of page.data) putItem(item);
     after = page.after;
@@ -256,42 +416,92 @@ async function selectThread(threadId) {
 async function deleteThread(threadId) {
   await call("threads.delete", { thread_id: threadId });
   ui.threads.querySelector(`[data-thread-id="${CSS.escape(threadId)}"]`)?.remove();
-  if (state.threadId === threadId) newThread();
+  if (state.threadId === threadId) newThread("replace");
 }
 
-function newThread() {
+function newThread(history_) {
+  setMenu(false);
   if (state.abort) return;
   state.threadId = null;
   state.thread = null;
-  state.items.clear();
-  ui.messages.replaceChildren();
-  hideBanner();
-  history.replaceState(null, "", `${location.pathname}${location.search}`);
+  clearThreadView();
+  setLocation(null, history_);
   renderTitle();
   markActiveThread();
+  renderStartScreen();
   ui.input.focus();
+}
+
+async function followHash() {
+  const threadId = threadIdFromHash();
+  if (threadId === (state.threadId ?? "")) return;
+  await stopStreaming();
+  if (threadId) await selectThread(threadId, "keep");
+  else newThread("keep");
 }
 
 function renderTitle() {
   ui.title.textContent = state.thread ? threadLabel(state.thread) : "New conversation";
 }
 
+// -- start screen ---------------------------------------------------------------------------
+
+function renderStartScreen() {
+  ui.start.hidden = Boolean(state.threadId) || state.items.size > 0;
+  ui.messages.hidden = !ui.start.hidden;
+}
+
+function buildStartScreen() {
+  ui.greeting.textContent = SETTINGS.greeting;
+  ui.prompts.replaceChildren(
+    ...SETTINGS.prompts.map((prompt) => {
+      const button = node("button", "start-prompt");
+      button.type = "button";
+      if (prompt.icon) button.append(node("span", "start-prompt-icon", iconGlyph(prompt.icon)));
+      button.append(node("span", null, prompt.label));
+      button.addEventListener("click", () => {
+        if (state.abort) return;
+        const content = typeof prompt.prompt === "string" ? [{ type: "input_text", text: prompt.prompt }] : prompt.prompt;
+        sendMessage(content).catch((error) => showError(error));
+      });
+      return button;
+    }),
+  );
+}
+
 // -- items ----------------------------------------------------------------------------------
 
 // An item between its `added` and `done` events is still streaming: it gets no action buttons yet.
 function putItem(item, streaming = false) {
-  state.items.set(item.id, { ...structuredClone(item), streaming });
+  const previous = state.items.get(item.id);
+  state.items.set(item.id, { ...structuredClone(item), streaming, stopped: previous?.stopped ?? false });
   renderItem(state.items.get(item.id));
-  scrollToEnd();
+  renderStartScreen();
+  // The person's own message always brings the view down; the rest follows only if they are there.
+  if (item.type === "user_message") {
+    state.following = true;
+    scrollToEnd();
+  } else followLatest();
 }
 
-function settleItems() {
+// When a stream ends the items it left open are final; a stopped answer is marked as such.
+function settleItems(stopped) {
+  let marked = false;
   for (const item of state.items.values()) {
-    if (item.streaming) {
-      item.streaming = false;
-      renderItem(item);
+    if (!item.streaming) continue;
+    item.streaming = false;
+    if (stopped && item.type === "assistant_message") {
+      item.stopped = true;
+      marked = true;
     }
+    renderItem(item);
   }
+  if (stopped && !marked && state.threadId) {
+    const id = `stopped_${Date.now()}`;
+    state.items.set(id, { id, type: "stopped_note" });
+    renderItem(state.items.get(id));
+  }
+  followLatest();
 }
 
 function removeItem(itemId) {
@@ -307,22 +517,39 @@ function renderItem(item) {
     el.dataset.itemId = item.id;
     ui.messages.append(el);
   }
-  el.className = `item item-${item.type}`;
+  el.className = `item item-${item.type}${item.stopped ? " stopped" : ""}`;
   el.dataset.type = item.type;
   el.replaceChildren(...renderItemParts(item, ITEM_HANDLERS));
 }
 
+function renderAllItems() {
+  for (const item of state.items.values()) renderItem(item);
+}
+
 const ITEM_HANDLERS = {
-  onWidgetAction: (item, action, el) => runWidgetAction(item, action, el).catch(reportFailure),
+  actions: SETTINGS.itemActions,
+  onWidgetAction: (item, action, el) => runWidgetAction(item, action, el).catch((error) => showError(error)),
   onFeedback: (item, kind) =>
     call("items.feedback", { thread_id: state.threadId, item_ids: [item.id], kind })
       .then(() => {
         item.feedback = kind;
         renderItem(item);
       })
-      .catch(reportFailure),
-  onRetry: (item) => retryFrom(previousUserMessage(item.id)).catch(reportFailure),
+      .catch((error) => showError(error)),
+  onRetry: (item) => retryFrom(previousUserMessage(item.id)).catch((error) => showError(error)),
+  onCopy: (item, button) => copyText(item, button),
 };
+
+async function copyText(item, button) {
+  const text = item.content.map((part) => part.text).join("\n");
+  try {
+    await navigator.clipboard.writeText(text);
+    button.classList.add("done");
+    button.title = "Copied";
+  } catch {
+    showBanner("warning", "The browser did not allow copying (clipboard access needs https or localhost).");
+  }
+}
 
 function previousUserMessage(itemId) {
   let found = null;
@@ -339,6 +566,11 @@ async function retryFrom(userMessage) {
   const ids = [...state.items.keys()];
   for (const id of ids.slice(ids.indexOf(userMessage.id) + 1)) removeItem(id);
   await stream("threads.retry_after_item", { thread_id: state.threadId, item_id: userMessage.id });
+}
+
+function retryLastAction() {
+  const lastUser = [...state.items.values()].filter((item) => item.type === "user_message").at(-1);
+  return lastUser ? [["Retry", () => retryFrom(lastUser)]] : [];
 }
 
 async function runWidgetAction(item, action, el) {
@@ -358,20 +590,59 @@ async function runWidgetAction(item, action, el) {
   }
 }
 
+// -- scrolling ------------------------------------------------------------------------------
+
+function distanceFromBottom() {
+  return ui.messages.scrollHeight - ui.messages.scrollTop - ui.messages.clientHeight;
+}
+
+function scrollToEnd() {
+  ui.messages.scrollTop = ui.messages.scrollHeight;
+  state.lastScrollTop = ui.messages.scrollTop;
+  updateJump();
+}
+
+// The web component's `thread.autoScroll`: follow the answer while the person stays near the end.
+function followLatest() {
+  if (state.following && (SETTINGS.autoScroll || !state.abort)) scrollToEnd();
+  else updateJump();
+}
+
+function updateJump() {
+  ui.jump.hidden = ui.messages.hidden || distanceFromBottom() <= NEAR_BOTTOM_PX;
+}
+
+// Growing content never fires `scroll`; only a move up (the person's doing) can stop the following.
+function onMessagesScroll() {
+  const top = ui.messages.scrollTop;
+  if (top < state.lastScrollTop - 1) state.following = distanceFromBottom() <= NEAR_BOTTOM_PX;
+  else if (distanceFromBottom() <= NEAR_BOTTOM_PX) state.following = true;
+  state.lastScrollTop = top;
+  updateJump();
+}
+
 // -- composer and attachments ---------------------------------------------------------------
 
-async function send(text) {
+async function sendMessage(content) {
   hideBanner();
   const input = {
-    content: [{ type: "input_text", text }],
+    content,
     attachments: state.attachments.filter((entry) => entry.attachment).map((entry) => entry.attachment.id),
     quoted_text: null,
     inference_options: {},
   };
   state.attachments = [];
   renderPendingAttachments();
+  state.following = true;
   if (state.threadId) await stream("threads.add_user_message", { thread_id: state.threadId, input });
   else await stream("threads.create", { input });
+}
+
+function fitComposer() {
+  ui.input.style.height = "auto";
+  const wanted = ui.input.scrollHeight;
+  ui.input.style.height = `${Math.min(wanted, COMPOSER_MAX_PX)}px`;
+  ui.input.style.overflowY = wanted > COMPOSER_MAX_PX ? "auto" : "hidden";
 }
 
 async function uploadTwoPhase(file) {
@@ -382,8 +653,8 @@ async function uploadTwoPhase(file) {
   });
   const descriptor = attachment.upload_descriptor;
   if (!descriptor) return attachment;
-  const response = await fetch(descriptor.url, { method: descriptor.method, headers: descriptor.headers ?? {}, body: file });
-  if (!response.ok) throw new RequestFailed(`upload failed: ${await describeFailure(response)}`);
+  const response = await reach(descriptor.url, { method: descriptor.method, headers: descriptor.headers ?? {}, body: file });
+  if (!response.ok) throw await describeFailure(response);
   const text = await response.text();
   try {
     const uploaded = JSON.parse(text);
@@ -397,8 +668,8 @@ async function uploadTwoPhase(file) {
 async function uploadDirect(file) {
   const form = new FormData();
   form.append("file", file, file.name);
-  const response = await fetch(`${ENDPOINT}/upload`, { method: "POST", body: form });
-  if (!response.ok) throw new RequestFailed(`upload failed: ${await describeFailure(response)}`);
+  const response = await reach(`${ENDPOINT}/upload`, { method: "POST", headers: requestHeaders({}), body: form });
+  if (!response.ok) throw await describeFailure(response);
   return response.json();
 }
 
@@ -412,7 +683,7 @@ async function addFiles(files) {
       inspect("•", { uploaded: entry.attachment });
     } catch (error) {
       state.attachments.splice(state.attachments.indexOf(entry), 1);
-      reportFailure(error);
+      showError(error instanceof RequestFailed ? new RequestFailed(`Upload of ${file.name} failed: ${error.message}`, error) : error);
     }
     renderPendingAttachments();
   }
@@ -435,7 +706,7 @@ function renderPendingAttachments() {
       remove.addEventListener("click", () => {
         state.attachments.splice(state.attachments.indexOf(entry), 1);
         renderPendingAttachments();
-        if (entry.attachment) call("attachments.delete", { attachment_id: entry.attachment.id }).catch(reportFailure);
+        if (entry.attachment) call("attachments.delete", { attachment_id: entry.attachment.id }).catch((error) => showError(error));
       });
       chip.append(remove);
       return chip;
@@ -444,28 +715,34 @@ function renderPendingAttachments() {
   ui.pending.hidden = state.attachments.length === 0;
 }
 
-// -- status, errors and the inspector -------------------------------------------------------
+// -- status and errors ----------------------------------------------------------------------
 
 function showProgress(event) {
   ui.progress.hidden = !event;
   ui.progress.textContent = event ? `${event.icon ? `${iconGlyph(event.icon)} ` : ""}${event.text}` : "";
 }
 
-function showBanner(level, message, allowRetry = false) {
+// `actions` are [label, handler] pairs shown as buttons; the request id, if any, is small print for support.
+function showBanner(level, message, { requestId = null, actions = [] } = {}) {
   ui.banner.hidden = false;
   ui.banner.className = `banner banner-${level}`;
-  ui.banner.replaceChildren(node("span", null, message));
-  if (allowRetry) {
-    const lastUser = [...state.items.values()].filter((item) => item.type === "user_message").at(-1);
-    if (lastUser) {
-      const retry = node("button", "retry", "Retry");
-      retry.type = "button";
-      retry.addEventListener("click", () => retryFrom(lastUser).catch(reportFailure));
-      ui.banner.append(retry);
-    }
+  const text = node("div", "banner-text");
+  text.append(node("span", "banner-message", message));
+  if (requestId) text.append(node("small", "request-id", `Request id ${requestId}`));
+  ui.banner.replaceChildren(text);
+  for (const [label, handler] of actions) {
+    const button = node("button", "banner-action", label);
+    button.type = "button";
+    button.addEventListener("click", () => {
+      hideBanner();
+      Promise.resolve(handler()).catch((error) => showError(error));
+    });
+    ui.banner.append(button);
   }
   const close = node("button", "banner-close", "×");
   close.type = "button";
+  close.title = "Dismiss";
+  close.setAttribute("aria-label", "Dismiss");
   close.addEventListener("click", hideBanner);
   ui.banner.append(close);
 }
@@ -474,9 +751,10 @@ function hideBanner() {
   ui.banner.hidden = true;
 }
 
-function reportFailure(error) {
-  console.error(error);
-  showBanner("error", error instanceof RequestFailed ? error.message : `Something went wrong: ${error.message ?? error}`);
+function showError(error, actions = []) {
+  if (!(error instanceof RequestFailed)) console.error(error);
+  const message = error instanceof RequestFailed ? error.message : `Something went wrong in the page: ${error.message ?? error}`;
+  showBanner("error", message, { requestId: error.requestId ?? null, actions });
 }
 
 function inspect(direction, payload) {
@@ -489,8 +767,62 @@ function inspect(direction, payload) {
   ui.inspector.scrollTop = ui.inspector.scrollHeight;
 }
 
-function scrollToEnd() {
-  ui.messages.scrollTop = ui.messages.scrollHeight;
+// -- menu, settings and colour scheme -------------------------------------------------------
+
+function setMenu(open) {
+  document.body.classList.toggle("menu-open", open);
+  ui.menuToggle.setAttribute("aria-expanded", String(open));
+  ui.backdrop.hidden = !open;
+}
+
+const systemDark = matchMedia("(prefers-color-scheme: dark)");
+
+// The person's choice, else the server's `theme`, else the system's: the component's `ColorScheme`.
+function applyColorScheme() {
+  const scheme = stored(STORAGE.colorScheme) || SETTINGS.colorScheme || (systemDark.matches ? "dark" : "light");
+  if (document.documentElement.dataset.colorScheme === scheme) return;
+  document.documentElement.dataset.colorScheme = scheme;
+  setColorScheme(scheme);
+  renderAllItems();
+}
+
+function applyDeveloperMode() {
+  ui.inspectorPanel.hidden = stored(STORAGE.developer) !== "on";
+}
+
+function openSettings() {
+  setMenu(false);
+  ui.settingsEndpoint.textContent = new URL(ENDPOINT, location.href).href;
+  ui.settingsHeaders.value = stored(STORAGE.headers) ?? "";
+  ui.settingsScheme.value = stored(STORAGE.colorScheme) ?? "";
+  ui.settingsDeveloper.checked = stored(STORAGE.developer) === "on";
+  ui.settingsHeaders.setCustomValidity("");
+  ui.settings.showModal();
+}
+
+function onSettingsSubmit(event) {
+  if (event.submitter?.value !== "save") return;
+  const { invalid } = parseHeaders(ui.settingsHeaders.value);
+  if (invalid.length) {
+    event.preventDefault();
+    ui.settingsHeaders.setCustomValidity(`Not a "Name: value" header line: ${invalid[0]}`);
+    ui.settingsHeaders.reportValidity();
+    return;
+  }
+  const headersChanged = (stored(STORAGE.headers) ?? "") !== ui.settingsHeaders.value.trim();
+  remember(STORAGE.headers, ui.settingsHeaders.value.trim());
+  remember(STORAGE.colorScheme, ui.settingsScheme.value);
+  remember(STORAGE.developer, ui.settingsDeveloper.checked ? "on" : null);
+  applyColorScheme();
+  applyDeveloperMode();
+  // Other headers may mean another user: what the page shows came from the old ones.
+  if (headersChanged) reloadEverything().catch((error) => showError(error));
+}
+
+async function reloadEverything() {
+  hideBanner();
+  await loadThreads(true);
+  if (state.threadId) await selectThread(state.threadId, "keep");
 }
 
 // -- wiring ---------------------------------------------------------------------------------
@@ -500,17 +832,20 @@ ui.form.addEventListener("submit", (event) => {
   const text = ui.input.value.trim();
   if (!text || state.abort || state.attachments.some((entry) => !entry.attachment)) return;
   ui.input.value = "";
-  send(text).catch(reportFailure);
+  fitComposer();
+  sendMessage([{ type: "input_text", text }]).catch((error) => showError(error));
 });
 ui.input.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey) {
+  // Enter sends, Shift+Enter breaks the line; a composing input method keeps its Enter.
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     ui.form.requestSubmit();
   }
 });
+ui.input.addEventListener("input", fitComposer);
 ui.stop.addEventListener("click", () => state.abort?.abort());
-ui.newThread.addEventListener("click", newThread);
-ui.moreThreads.addEventListener("click", () => loadThreads(false).catch(reportFailure));
+ui.newThread.addEventListener("click", () => newThread("push"));
+ui.moreThreads.addEventListener("click", () => loadThreads(false).catch((error) => showError(error)));
 ui.attach.addEventListener("click", () => ui.fileInput.click());
 ui.fileInput.addEventListener("change", () => {
   const files = [...ui.fileInput.files];
@@ -522,17 +857,49 @@ ui.clearInspector.addEventListener("click", () => {
   state.eventCount = 0;
   ui.inspectorCount.textContent = "0";
 });
+ui.messages.addEventListener("scroll", onMessagesScroll, { passive: true });
+ui.jump.addEventListener("click", () => {
+  state.following = true;
+  scrollToEnd();
+});
+ui.menuToggle.addEventListener("click", () => setMenu(!document.body.classList.contains("menu-open")));
+ui.backdrop.addEventListener("click", () => setMenu(false));
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") setMenu(false);
+});
+ui.openSettings.addEventListener("click", openSettings);
+ui.settings.querySelector("form").addEventListener("submit", onSettingsSubmit);
+ui.settingsHeaders.addEventListener("input", () => ui.settingsHeaders.setCustomValidity(""));
+systemDark.addEventListener("change", applyColorScheme);
+window.addEventListener("hashchange", () => followHash().catch((error) => showError(error)));
+window.addEventListener("resize", updateJump);
 
-async function start() {
-  setStreaming(null);
-  renderTitle();
-  await loadThreads(true);
-  const fromHash = decodeURIComponent(location.hash.slice(1));
-  if (fromHash) await selectThread(fromHash);
-  document.body.dataset.ready = "true";
+function applyOptions() {
+  ui.input.placeholder = SETTINGS.placeholder;
+  ui.attach.hidden = !SETTINGS.attachments;
+  if (SETTINGS.disclaimer?.text) {
+    ui.disclaimer.innerHTML = renderMarkdown(SETTINGS.disclaimer.text);
+    ui.disclaimer.classList.toggle("high-contrast", Boolean(SETTINGS.disclaimer.highContrast));
+    ui.disclaimer.hidden = false;
+  }
+  buildStartScreen();
 }
 
-start().catch((error) => {
-  reportFailure(error);
-  document.body.dataset.ready = "true";
-});
+async function start() {
+  applyColorScheme();
+  applyDeveloperMode();
+  applyOptions();
+  setStreaming(null);
+  renderTitle();
+  renderStartScreen();
+  fitComposer();
+  const fromHash = threadIdFromHash();
+  if (fromHash) await Promise.all([loadThreads(true), selectThread(fromHash, "keep")]);
+  else await loadThreads(true);
+}
+
+start()
+  .catch((error) => showError(error, [["Retry", () => reloadEverything()]]))
+  .finally(() => {
+    document.body.dataset.ready = "true";
+  });

@@ -1,5 +1,6 @@
 // How each kind of thread item looks. Renderers return DOM nodes; what a click does is up to the
-// `handlers` the page passes in (`onWidgetAction`, `onFeedback`, `onRetry`).
+// `handlers` the page passes in (`onWidgetAction`, `onFeedback`, `onRetry`, `onCopy`), and which
+// message buttons show is up to `handlers.actions` (the web component's `threadItemActions`).
 
 import { renderMarkdown } from "./markdown.js";
 import { iconGlyph, renderWidget } from "./widgets.js";
@@ -60,6 +61,7 @@ const ITEM_RENDERERS = {
       }
       parts.push(list);
     }
+    if (item.stopped) parts.push(node("div", "stopped-mark", "Stopped"));
     if (!item.streaming) parts.push(messageActions(item, handlers));
     return parts;
   },
@@ -100,6 +102,10 @@ const ITEM_RENDERERS = {
     img.alt = "Generated image";
     return [img];
   },
+  // Not a protocol item: the page's own note that a stop came before any answer text.
+  stopped_note() {
+    return [node("div", "stopped-mark", "Stopped")];
+  },
   structured_input(item) {
     const box = node("div", "caption");
     box.textContent = `Structured input (${item.status}): ${item.inputs.map((input) => input.question).join(" · ")}`;
@@ -123,27 +129,54 @@ function renderTask(task) {
   return entry;
 }
 
+// Outline icons (24×24, drawn with the current text colour) for the buttons under an answer.
+const ICON_PATHS = {
+  positive: "M7 11v9H4v-9h3Zm0 0 4-7c1.5 0 2.5 1 2.2 2.5L12.5 10H18a2 2 0 0 1 2 2.3l-1.2 6A2 2 0 0 1 16.8 20H7",
+  negative: "M17 13V4h3v9h-3Zm0 0-4 7c-1.5 0-2.5-1-2.2-2.5l.7-3.5H6a2 2 0 0 1-2-2.3l1.2-6A2 2 0 0 1 7.2 4H17",
+  retry: "M20 12a8 8 0 1 1-2.3-5.7M20 4v4.5h-4.5",
+  copy: "M9 9h10v11H9zM5 15V4h10",
+};
+
+function iconButton(kind, className, label) {
+  const button = node("button", `icon-button ${className}`);
+  button.type = "button";
+  button.title = label;
+  button.setAttribute("aria-label", label);
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("d", ICON_PATHS[kind]);
+  svg.append(path);
+  button.append(svg);
+  return button;
+}
+
 function messageActions(item, handlers) {
   const row = node("div", "message-actions");
-  for (const [kind, label, title] of [
-    ["positive", "▲ Good", "Good answer"],
-    ["negative", "▼ Bad", "Bad answer"],
-  ]) {
-    const button = node("button", `feedback feedback-${kind}`, label);
-    button.type = "button";
-    button.title = title;
-    if (item.feedback === kind) button.classList.add("chosen");
-    button.addEventListener("click", () => handlers.onFeedback(item, kind));
-    row.append(button);
+  const actions = handlers.actions ?? { feedback: true, retry: true };
+  const copy = iconButton("copy", "copy", "Copy");
+  copy.addEventListener("click", () => handlers.onCopy(item, copy));
+  row.append(copy);
+  if (actions.feedback) {
+    for (const [kind, label] of [
+      ["positive", "Good answer"],
+      ["negative", "Bad answer"],
+    ]) {
+      const button = iconButton(kind, `feedback feedback-${kind}`, label);
+      if (item.feedback === kind) {
+        button.classList.add("chosen");
+        button.setAttribute("aria-pressed", "true");
+      }
+      button.addEventListener("click", () => handlers.onFeedback(item, kind));
+      row.append(button);
+    }
   }
-  const retry = node("button", "retry", "↻ Retry");
-  retry.type = "button";
-  retry.title = "Answer the previous message again";
-  retry.addEventListener("click", () => handlers.onRetry(item));
-  const copy = node("button", "copy", "Copy");
-  copy.type = "button";
-  copy.addEventListener("click", () => navigator.clipboard?.writeText(item.content.map((part) => part.text).join("\n")));
-  row.append(retry, copy);
+  if (actions.retry) {
+    const retry = iconButton("retry", "retry", "Retry: answer the previous message again");
+    retry.addEventListener("click", () => handlers.onRetry(item));
+    row.append(retry);
+  }
   return row;
 }
 

@@ -4,17 +4,47 @@
 
 import { findComponent, replaceComponent } from "./widgets.js";
 
-export class RequestFailed extends Error {}
+// A refused request: what the server said, in words for people, and its request id for support.
+export class RequestFailed extends Error {
+  constructor(message, { status = null, code = null, requestId = null } = {}) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.requestId = requestId;
+  }
+}
 
+const STATUS_WORDS = {
+  400: "The server refused the request",
+  401: "The server wants you to sign in: add the header it expects in Settings",
+  403: "The server does not allow this",
+  404: "Not found",
+  413: "That is too large for the server",
+  429: "The server is busy; try again in a moment",
+  500: "The server failed to answer",
+  502: "The server could not be reached",
+  503: "The server is unavailable right now",
+  504: "The server took too long to answer",
+};
+
+// Reads a failed response: the ChatKit error body (`{"error": {"code", "message", "request_id"}}`) or any text.
 export async function describeFailure(response) {
   const text = await response.text();
+  let error = null;
   try {
     const body = JSON.parse(text);
-    const detail = body.error ?? body.detail ?? body.message ?? text;
-    return `${response.status}: ${typeof detail === "string" ? detail : JSON.stringify(detail)}`;
+    error = body?.error ?? body;
   } catch {
-    return `${response.status}: ${text || response.statusText}`;
+    // Not JSON: a proxy's page or plain text.
   }
+  const detail = typeof error === "object" && error !== null ? error.message ?? error.detail : null;
+  const fallback = STATUS_WORDS[response.status] ?? `The server answered ${response.status} ${response.statusText}`.trim();
+  const plain = !error && text && text.length < 200 && !text.trimStart().startsWith("<") ? text.trim() : null;
+  return new RequestFailed(typeof detail === "string" && detail ? detail : plain || fallback, {
+    status: response.status,
+    code: typeof error?.code === "string" ? error.code : null,
+    requestId: (typeof error?.request_id === "string" ? error.request_id : null) ?? response.headers.get("x-request-id"),
+  });
 }
 
 // Calls `onEvent` with each `data: <json>` frame of the body as it arrives; frames end with a blank line.

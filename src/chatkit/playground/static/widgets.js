@@ -53,9 +53,16 @@ function spacing(value) {
   return `${side("top")} ${side("right")} ${side("bottom")} ${side("left")}`;
 }
 
+// Widgets may give a colour per scheme (`{light, dark}`); the page says which scheme is on.
+let colorScheme = "light";
+
+export function setColorScheme(scheme) {
+  colorScheme = scheme === "dark" ? "dark" : "light";
+}
+
 function color(value) {
   if (!value) return null;
-  if (typeof value === "object") return value.light ?? value.dark ?? null;
+  if (typeof value === "object") return value[colorScheme] ?? value.light ?? value.dark ?? null;
   return /^[a-z-]+$/.test(value) ? `var(--w-${value}, ${value})` : value;
 }
 
@@ -347,6 +354,36 @@ const RENDERERS = {
     el.type = "date";
     el.name = node.name;
     el.value = node.defaultValue ?? "";
+    return el;
+  },
+  Table(node, ctx) {
+    const wrapper = element("div", "w-table-wrap");
+    const table = element("table", "w-table");
+    const head = element("thead");
+    const body = element("tbody");
+    for (const row of children(node)) {
+      const rendered = renderNode(row, ctx);
+      (row?.header ? head : body).append(rendered);
+    }
+    if (head.childElementCount) table.append(head);
+    table.append(body);
+    wrapper.append(table);
+    return wrapper;
+  },
+  "Table.Row"(node, ctx) {
+    const el = element("tr", node.header ? "w-table-header" : null);
+    for (const cell of children(node)) el.append(renderNode({ ...cell, header: node.header }, ctx));
+    return el;
+  },
+  "Table.Cell"(node, ctx) {
+    const el = element(node.header ? "th" : "td", `w-table-cell${node.colSize ? ` w-col-${node.colSize}` : ""}`);
+    if (node.colSpan) el.colSpan = node.colSpan;
+    if (node.rowSpan) el.rowSpan = node.rowSpan;
+    if (node.align) el.style.textAlign = node.align;
+    if (node.vAlign) el.style.verticalAlign = { start: "top", center: "middle", end: "bottom" }[node.vAlign] ?? node.vAlign;
+    if (node.width !== undefined) el.style.width = length(node.width);
+    if (node.padding !== undefined) el.style.padding = spacing(node.padding);
+    el.append(...children(node).map((child) => renderNode(child, ctx)));
     return el;
   },
   Chart(node) {
