@@ -197,6 +197,10 @@ async def test_bodies_that_are_not_uploads_are_refused(deployment: Deployment) -
         f"{url}/upload", files=[("file", ("a.txt", b"a", "text/plain")), ("file", ("b.txt", b"b", "text/plain"))]
     )
     assert two_files.status_code == 400
+    another_file = await client.post(
+        f"{url}/upload", files={"file": ("a.txt", b"a", "text/plain"), "other": ("b.txt", b"b", "text/plain")}
+    )
+    assert another_file.status_code == 400
     no_boundary = await client.post(f"{url}/upload", content=b"x", headers={"content-type": "multipart/form-data"})
     assert no_boundary.status_code == 400
 

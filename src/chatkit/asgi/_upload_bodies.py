@@ -109,6 +109,7 @@ class _MultipartFile:
             },
         )
         self._parts = 0
+        self._files = 0
         self._header_name = b""
         self._header_value = b""
         self._headers: dict[bytes, bytes] = {}
@@ -174,10 +175,13 @@ class _MultipartFile:
 
     def _on_headers_finished(self) -> None:
         _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
-        if params.get(b"name") != b"file" or b"filename" not in params:
+        if b"filename" not in params:
             return
-        if self._found:
-            raise HTTPProblem(400, "invalid_request", "malformed multipart body: more than one file field")
+        self._files += 1
+        if self._files > 1:
+            raise HTTPProblem(400, "invalid_request", "malformed multipart body: more than one file")
+        if params.get(b"name") != b"file":
+            return
         self._found = self._in_file = True
         self.filename = params[b"filename"].decode("utf-8", errors="replace")
         declared = self._headers.get(b"content-type")
