@@ -230,3 +230,31 @@ async def test_an_unreachable_server_is_store_unavailable() -> None:
     store: PostgresAttachmentStore[Any] = PostgresAttachmentStore("postgresql://postgres@127.0.0.1:9/none", timeout=0.5)
     with pytest.raises(StoreUnavailableError):
         await store.open()
+
+
+async def test_a_dropped_connection_is_replaced_without_failing_a_download(tmp_path: Path) -> None:
+    async with make_files("postgres", tmp_path, min_size=1, max_size=1) as files:
+        store = files.store
+        assert isinstance(store, PostgresAttachmentStore)
+        data = text(3 * CHUNK_SIZE)
+        attachment = await files.streams.add_upload("notes.txt", "text/plain", stream([data]), ALICE)
+        pool = store._pool  # pyright: ignore[reportPrivateUsage]
+        assert pool is not None
+        async with pool.connection() as conn:
+            pid = conn.info.backend_pid
+        async with await psycopg.AsyncConnection.connect(POSTGRES_DSN, autocommit=True) as admin:
+            await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        assert await read(files, attachment.id, ALICE) == data
+
+
+async def test_undoing_an_upload_that_did_finish_keeps_its_bytes(files: Files) -> None:
+    # What happens when the answer to the finishing commit is lost: the upload looks failed and
+    # is undone, but the file is ready, and its slices must stay.
+    store = files.store
+    assert isinstance(store, PostgresAttachmentStore)
+    data = text(2 * CHUNK_SIZE)
+    attachment_id = await announce(store, len(data))
+    scope_key = store.scope_key(ALICE)
+    await store.save_upload(attachment_id, "notes.txt", "text/plain", stream([data]), scope_key)
+    await store._abandon(scope_key, attachment_id, attempt=1)  # pyright: ignore[reportPrivateUsage]
+    assert await read(files, attachment_id, ALICE) == data

@@ -109,7 +109,10 @@ _QUERIES = {
     "drop_other_attempts": "DELETE FROM {s}.attachment_chunks WHERE scope_key = %s AND id = %s AND attempt <> %s",
     "release_claim": """UPDATE {s}.attachment_files SET state = 'pending', touched_at = now()
         WHERE scope_key = %s AND id = %s AND attempt = %s AND state = 'uploading' AND announced""",
-    "drop_attempt": "DELETE FROM {s}.attachment_chunks WHERE scope_key = %s AND id = %s AND attempt = %s",
+    # Never the slices of a finished file: a finishing commit whose answer was lost looks failed.
+    "drop_attempt": """DELETE FROM {s}.attachment_chunks AS c WHERE scope_key = %s AND id = %s AND attempt = %s
+        AND NOT EXISTS (SELECT 1 FROM {s}.attachment_files AS f
+            WHERE f.scope_key = c.scope_key AND f.id = c.id AND f.attempt = c.attempt AND f.state = 'ready')""",
     "drop_direct": """DELETE FROM {s}.attachment_files
         WHERE scope_key = %s AND id = %s AND attempt = %s AND state = 'uploading' AND NOT announced""",
     "open": """SELECT name, mime_type, size, chunks, attempt FROM {s}.attachment_files
@@ -302,21 +305,26 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
 
     # -- running work on a pooled connection -------------------------------------------------
 
-    async def _use(self, work: Callable[[AsyncConnection[Any]], Awaitable[T]], *, transaction: bool = False) -> T:
+    async def _use(
+        self, work: Callable[[AsyncConnection[Any]], Awaitable[T]], *, transaction: bool = False, retry: bool = True
+    ) -> T:
         if not self._opened:
             await self.open()
-        return await self._run(work, transaction=transaction)
+        return await self._run(work, transaction=transaction, retry=retry)
 
-    async def _run(self, work: Callable[[AsyncConnection[Any]], Awaitable[T]], *, transaction: bool = False) -> T:
+    async def _run(
+        self, work: Callable[[AsyncConnection[Any]], Awaitable[T]], *, transaction: bool = False, retry: bool = True
+    ) -> T:
         import psycopg
         from psycopg_pool import PoolTimeout
 
         pool = self._pool
         if pool is None:
             raise StoreError("The PostgreSQL attachment store was closed while an operation was starting")
-        # A connection the server dropped fails on first use: the work is retried on another
-        # connection (every statement here can run twice with the same outcome).
-        attempts = (pool.max_size or self._max_size) + 1
+        # A connection the server dropped (restart, pg_terminate_backend) fails on first use: the
+        # work is retried on another connection, unless running it twice could change its outcome
+        # (`retry=False`: a claim or a finish whose commit happened but whose answer was lost).
+        attempts = (pool.max_size or self._max_size) + 1 if retry else 1
         for attempt in range(1, attempts + 1):
             try:
                 async with pool.connection(timeout=self._timeout) as conn:
@@ -342,11 +350,11 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
 
         return await self._use(work)
 
-    async def _fetch(self, query: str, params: tuple[Any, ...]) -> list[Any]:
+    async def _fetch(self, query: str, params: tuple[Any, ...], *, retry: bool = True) -> list[Any]:
         async def work(conn: AsyncConnection[Any]) -> list[Any]:
             return await (await conn.execute(self._sql[query], params, binary=True)).fetchall()
 
-        return await self._use(work)
+        return await self._use(work, retry=retry)
 
     # -- the AttachmentStore interface -------------------------------------------------------
 
@@ -390,7 +398,7 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
         """
         if not is_valid_attachment_id(attachment_id):
             raise NotFoundError(f"attachment {attachment_id} not found")
-        rows = await self._fetch("claim", (scope_key, attachment_id, self.stale_upload_after))
+        rows = await self._fetch("claim", (scope_key, attachment_id, self.stale_upload_after), retry=False)
         if not rows:
             state = await self._fetch("state", (scope_key, attachment_id))
             if not state:
@@ -448,7 +456,7 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
                     await conn.execute(self._sql["drop_other_attempts"], (scope_key, attachment_id, attempt))
                 return cursor.rowcount
 
-            if not await self._use(finish, transaction=True):
+            if not await self._use(finish, transaction=True, retry=False):
                 raise NotFoundError(f"attachment {attachment_id} was deleted during its upload")
         except BaseException:
             await self._abandon(scope_key, attachment_id, attempt)
