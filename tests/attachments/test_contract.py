@@ -277,3 +277,21 @@ async def test_generated_ids_carry_96_random_bits_and_are_safe_in_urls(files: Fi
     ids = {files.store.generate_attachment_id("text/plain", ALICE) for _ in range(1000)}
     assert len(ids) == 1000
     assert all(re.fullmatch(r"atc_[0-9a-f]{36}", attachment_id) for attachment_id in ids)
+
+
+async def test_an_expired_preview_is_signed_afresh_for_an_image_kept_here(files: Files) -> None:
+    image = png()
+    attachment = await files.streams.add_upload("red.png", "image/png", stream([image]), ALICE)
+    assert isinstance(attachment, ImageAttachment)
+    base = str(attachment.preview_url).partition("?token=")[0]
+    stale = attachment.model_copy(update={"preview_url": f"{base}?token=1.{'0' * 32}.expired"})
+    refreshed = files.store.refresh_preview(stale)
+    assert isinstance(refreshed, ImageAttachment)
+    url = str(refreshed.preview_url)
+    assert url.startswith(f"{base}?token=")
+    assert files.streams.verify("file", attachment.id, url.partition("?token=")[2]) == files.streams.scope_key(ALICE)
+    # Records of files kept elsewhere, and plain files, are left as they are.
+    foreign = stale.model_copy(update={"metadata": None})
+    assert files.store.refresh_preview(foreign) is foreign
+    notes = await files.streams.add_upload("a.txt", "text/plain", stream([b"hello"]), ALICE)
+    assert files.store.refresh_preview(notes) is notes
