@@ -275,6 +275,56 @@ async def test_tool_events_keep_their_place_between_model_outputs(form: str) -> 
     ]
 
 
+class QueuedResult:
+    """A streamed run built like the SDK's: a task of its own runs it and queues its events.
+
+    The run starts once its events are read (a real model takes that long to answer at least).
+    """
+
+    def __init__(self, run: Callable[[Callable[[Any], None]], Awaitable[None]]) -> None:
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._done = object()
+        self._reading = asyncio.Event()
+        self._task = asyncio.create_task(self._run(run))
+        self.is_complete = False
+
+    async def _run(self, run: Callable[[Callable[[Any], None]], Awaitable[None]]) -> None:
+        await self._reading.wait()
+        try:
+            await run(self._queue.put_nowait)
+        finally:
+            self._queue.put_nowait(self._done)
+
+    async def stream_events(self) -> AsyncIterator[Any]:
+        self._reading.set()
+        while (event := await self._queue.get()) is not self._done:
+            yield event
+        self.is_complete = True
+
+    def cancel(self) -> None:
+        self._task.cancel()
+
+
+async def test_tool_events_follow_the_output_the_run_queued_before_the_tool_ran() -> None:
+    context = await memory_context()
+
+    async def run(emit: Callable[[Any], None]) -> None:
+        # The model's message is queued, then the tool runs at once, before anyone read the queue.
+        for event in in_form("sdk", Script("resp_1").text("msg_a", "Let me check.").build()):
+            emit(event)
+        await context.stream_progress("globe", "Looking up Paris")
+        for event in in_form("sdk", Script("resp_2").text("msg_b", "Sunny.").build()):
+            emit(event)
+
+    events = loose(await collect_events(context, QueuedResult(run)))
+
+    assert events == [
+        *message_events("msg_a", "Let me check."),
+        {"type": "progress_update", "icon": "globe", "text": "Looking up Paris"},
+        *message_events("msg_b", "Sunny."),
+    ]
+
+
 async def test_tool_events_arrive_while_the_tool_still_runs() -> None:
     context = await memory_context()
     consumer_saw_progress = asyncio.Event()
