@@ -26,6 +26,8 @@ from contextvars import ContextVar
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Generic, Literal
 
+from pydantic import AnyUrl
+
 from chatkit.store import AttachmentStore, NotFoundError, TContext
 from chatkit.stores._errors import IdConflictError
 from chatkit.stores._ids import new_id
@@ -263,6 +265,21 @@ class LocalAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
             preview_url = self.signed_url("file", attachment_id, self.preview_ttl, scope_key)
             return ImageAttachment.model_validate({**fields, "preview_url": preview_url})
         return FileAttachment.model_validate(fields)
+
+    def refresh_preview(self, attachment: Attachment) -> Attachment:
+        """The attachment with a freshly signed preview URL if it is an image kept here; else unchanged.
+
+        Preview URLs expire, but a record keeps the one signed at upload: stores linked to this one
+        call this on every record they load, so an old thread still shows its images.
+        """
+        scope_key = (attachment.metadata or {}).get(SCOPE_METADATA_KEY)
+        if not isinstance(attachment, ImageAttachment) or not isinstance(scope_key, str):
+            return attachment
+        base, separator, _ = str(attachment.preview_url).partition("?token=")
+        if not separator or not base.endswith(f"/files/{attachment.id}") or not _SCOPE_KEY.fullmatch(scope_key):
+            return attachment
+        token = self.sign("file", attachment.id, self.preview_ttl, scope_key)
+        return attachment.model_copy(update={"preview_url": AnyUrl(f"{base}?token={token}")})
 
     def check_size(self, size: int, name: str = "the file") -> None:
         """Raise `AttachmentRejectedError` for a declared size below zero (400) or over `max_bytes` (413)."""

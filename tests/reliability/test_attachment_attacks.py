@@ -256,15 +256,26 @@ async def test_preview_urls_expire_after_an_hour_by_default(tmp_path: Path) -> N
         assert 3590 <= expires - time.time() <= 3600
 
 
-async def test_preview_urls_expire_when_configured(tmp_path: Path) -> None:
-    files = LocalAttachmentStore[Any](tmp_path / "files", secret="attacks", max_bytes=4096, preview_ttl=1)
-    async with attack("sqlite", tmp_path, files) as a:
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_preview_urls_expire_and_a_reloaded_thread_gets_fresh_ones(backend: str, tmp_path: Path) -> None:
+    files = LocalAttachmentStore[Any](tmp_path / "files", secret="attacks", max_bytes=4096, preview_ttl=3)
+    async with attack(backend, tmp_path, files) as a:
         image = await a.upload("alice", PNG, mime="image/png")
         assert (await a.client.get(image["preview_url"])).status_code == 200
-        await asyncio.sleep(2.1)
+        created = await a.client.post(
+            f"{a.url}/chatkit", json=user_message("see", attachments=[image["id"]]), headers={"x-user": "alice"}
+        )
+        thread_id = created.text.split('"id":"', 1)[1].split('"', 1)[0]
+        await asyncio.sleep(4.1)
         assert (await a.client.get(image["preview_url"])).status_code == 403
-        # The owner still reaches it without a token.
+        # The owner still reaches it without a token, and a reload signs the preview afresh.
         assert (await a.download(image["id"], "alice")).content == PNG
+        reloaded = await a.post({"type": "threads.get_by_id", "params": {"thread_id": thread_id}}, "alice")
+        fresh = reloaded.json()["items"]["data"][0]["attachments"][0]["preview_url"]
+        assert fresh != image["preview_url"]
+        assert (await a.client.get(fresh)).content == PNG
+        record = await a.store.load_attachment(image["id"], {"user_id": "alice"})
+        assert (await a.client.get(str(record.preview_url))).content == PNG  # pyright: ignore[reportAttributeAccessIssue]
 
 
 # -- uploads racing deletions, single-use tokens ---------------------------------------------------

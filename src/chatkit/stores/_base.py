@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from typing_extensions import Self
 
 from chatkit.logger import logger
 from chatkit.store import AttachmentStore, Store, StoreItemType
+from chatkit.stores import _codec
 from chatkit.stores._ids import new_id
 from chatkit.stores._scope import ScopeFunction, default_scope, resolve_scope
-from chatkit.types import Page, ThreadMetadata
+from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata, UserMessageItem
 
 
 class _HasId(Protocol):
@@ -35,6 +36,7 @@ class ScopedStore(Store[Any]):
         self._opened = False
         self._open_lock = asyncio.Lock()
         self._attachment_store: AttachmentStore[Any] | None = None
+        self._refresh_preview: Callable[[Attachment], Attachment] | None = None
 
     def generate_thread_id(self, context: Any) -> str:
         """A fresh thread id: `thr_`, then a time-ordered value with 96 random bits."""
@@ -47,15 +49,17 @@ class ScopedStore(Store[Any]):
     def link_attachment_store(self, attachment_store: AttachmentStore[Any]) -> None:
         """Delete a thread's attachment files through `attachment_store` when the thread is deleted.
 
-        `chatkit.asgi.create_app` links the server's stores itself. A `LocalAttachmentStore` also
-        takes this store's scoping, so its files are split by tenant exactly as the rows are.
+        `chatkit.asgi.create_app` links the server's stores itself. An attachment store with a
+        `scope_with` method (`LocalAttachmentStore`) takes this store's scoping, so files are split
+        by tenant exactly as rows are; one with a `refresh_preview` method re-signs the expiring
+        preview URLs of the images this store loads.
         """
-        # Imported here: chatkit.attachments imports this package.
-        from chatkit.attachments import LocalAttachmentStore
-
         self._attachment_store = attachment_store
-        if isinstance(attachment_store, LocalAttachmentStore):
-            attachment_store.scope_with(self._scope)
+        scope_with = getattr(attachment_store, "scope_with", None)
+        if callable(scope_with):
+            scope_with(self._scope)
+        refresh = getattr(attachment_store, "refresh_preview", None)
+        self._refresh_preview = cast("Callable[[Attachment], Attachment]", refresh) if callable(refresh) else None
 
     async def open(self) -> None:
         """Connect and create or migrate the schema; calling it again does nothing."""
@@ -99,6 +103,19 @@ class ScopedStore(Store[Any]):
 
     def _scope(self, context: Any) -> str:
         return resolve_scope(self._scope_function, self._single_tenant, context)
+
+    def _load_item(self, data: str | bytes) -> ThreadItem:
+        """A stored item; the previews of a user message's images signed afresh when a linked store can."""
+        item = _codec.load_item(data)
+        refresh = self._refresh_preview
+        if refresh is not None and isinstance(item, UserMessageItem) and item.attachments:
+            item.attachments = [refresh(attachment) for attachment in item.attachments]
+        return item
+
+    def _load_attachment(self, data: str | bytes) -> Attachment:
+        """A stored attachment record; an image's preview signed afresh when a linked store can."""
+        attachment = _codec.load_attachment(data)
+        return attachment if self._refresh_preview is None else self._refresh_preview(attachment)
 
     async def _delete_files(self, attachment_ids: Sequence[str], context: Any) -> None:
         """Delete the files of attachments whose records a thread deletion just removed."""

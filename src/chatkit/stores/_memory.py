@@ -98,7 +98,7 @@ class MemoryStore(ScopedStore):
         items = self._thread_items(thread_id, context)
         limit = clamp_limit(limit)
         ids = _window(list(items), after, limit, order, "Item")
-        return page_of([_codec.load_item(items[item_id]) for item_id in ids], limit)
+        return page_of([self._load_item(items[item_id]) for item_id in ids], limit)
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
         """Append the item (updated in place if added before); `IdConflictError` if the id is another item's."""
@@ -118,7 +118,7 @@ class MemoryStore(ScopedStore):
         data = self._thread_items(thread_id, context).get(item_id)
         if data is None:
             raise NotFoundError(f"Item {item_id!r} not found in thread {thread_id!r}")
-        return _codec.load_item(data)
+        return self._load_item(data)
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: Any) -> None:
         """Delete one item; a missing item is fine, a missing thread is `NotFoundError`."""
@@ -134,7 +134,7 @@ class MemoryStore(ScopedStore):
         row = self._attachments.get(self._scope(context), {}).get(attachment_id)
         if row is None:
             raise NotFoundError(f"Attachment {attachment_id!r} not found")
-        return _codec.load_attachment(row[1])
+        return self._load_attachment(row[1])
 
     async def delete_attachment(self, attachment_id: str, context: Any) -> None:
         """Delete the attachment record; `NotFoundError` if the caller has none."""

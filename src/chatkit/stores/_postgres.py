@@ -137,8 +137,9 @@ _QUERIES = {
     "delete_attachment": "DELETE FROM {s}.attachments WHERE scope_key = %s AND key = %s",
 }
 # SQLSTATE classes of failures that may pass: connection exceptions, transaction rollbacks
-# (serialization, deadlock), insufficient resources, operator intervention, system errors.
-_TRANSIENT_CLASSES = {"08", "40", "53", "57", "58"}
+# (serialization, deadlock), insufficient resources, objects in use (lock timeouts), operator
+# intervention (shutdown, cancelled statements), system errors.
+_TRANSIENT_CLASSES = {"08", "40", "53", "55", "57", "58"}
 
 
 _FENCE_CHECK = b"""SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = %s
@@ -489,7 +490,7 @@ class PostgresStore(ScopedStore):
             return rows
 
         rows = await self._run(work)
-        return page_of([_codec.load_item(data) for (data,) in rows], limit)
+        return page_of([self._load_item(data) for (data,) in rows], limit)
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
         """Append the item (updated in place if added before); `IdConflictError` if the id is another item's."""
@@ -517,7 +518,7 @@ class PostgresStore(ScopedStore):
         rows = await self._fetch("load_item", (_key(self._scope(context)), _key(thread_id), _key(item_id)))
         if not rows:
             raise NotFoundError(f"Item {item_id!r} not found in thread {thread_id!r}")
-        return _codec.load_item(rows[0][0])
+        return self._load_item(rows[0][0])
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: Any) -> None:
         """Delete one item; a missing item is fine, a missing thread is `NotFoundError`."""
@@ -554,7 +555,7 @@ class PostgresStore(ScopedStore):
         rows = await self._fetch("load_attachment", (_key(self._scope(context)), _key(attachment_id)))
         if not rows:
             raise NotFoundError(f"Attachment {attachment_id!r} not found")
-        return _codec.load_attachment(rows[0][0])
+        return self._load_attachment(rows[0][0])
 
     async def delete_attachment(self, attachment_id: str, context: Any) -> None:
         """Delete the attachment record; `NotFoundError` if the caller has none."""

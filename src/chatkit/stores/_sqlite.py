@@ -296,7 +296,7 @@ class SQLiteStore(ScopedStore):
             # An existing cursor item proves the thread exists; otherwise an empty page must check.
             if not rows and bound is None:
                 _require_thread(db, scope, thread_id)
-            return [_codec.load_item(data) for (data,) in rows]
+            return [self._load_item(data) for (data,) in rows]
 
         return page_of(await self._run(work), limit)
 
@@ -330,7 +330,7 @@ class SQLiteStore(ScopedStore):
             ).fetchone()
             if found is None:
                 raise NotFoundError(f"Item {item_id!r} not found in thread {thread_id!r}")
-            return _codec.load_item(found[0])
+            return self._load_item(found[0])
 
         return await self._run(work)
 
@@ -367,7 +367,7 @@ class SQLiteStore(ScopedStore):
             found = db.execute("SELECT data FROM chatkit_attachments WHERE scope = ? AND id = ?", key).fetchone()
             if found is None:
                 raise NotFoundError(f"Attachment {attachment_id!r} not found")
-            return _codec.load_attachment(found[0])
+            return self._load_attachment(found[0])
 
         return await self._run(work)
 
