@@ -59,9 +59,8 @@ class ScriptedLlm(BaseLlm):
             yield LlmResponse(content=genai.Content(role="model", parts=[call_part]), usage_metadata=USAGE)
             return
         for chunk in ("Sunny", " in Paris."):
-            yield LlmResponse(
-                content=genai.Content(role="model", parts=[genai.Part.from_text(text=chunk)]), partial=True
-            )
+            content = genai.Content(role="model", parts=[genai.Part.from_text(text=chunk)])
+            yield LlmResponse(content=content, partial=True, usage_metadata=USAGE)
         whole = genai.Part.from_text(text="Sunny in Paris.")
         final = genai.Content(role="model", parts=[whole])
         yield LlmResponse(content=final, partial=False, turn_complete=True, usage_metadata=USAGE)
