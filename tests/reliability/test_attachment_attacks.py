@@ -4,7 +4,8 @@
   ever crosses a tenant, and a clash within one tenant is refused, never an overwrite;
 - a deleted thread takes its attachments with it: records, bytes and preview URLs;
 - `attachments.delete` racing an upload in flight: the deletion always wins;
-- one single-use upload URL sent many times at once, to two app instances sharing the disk;
+- one single-use upload URL sent many times at once, to two app instances and to two server
+  processes sharing the disk and the database;
 - two-phase announcements with absurd names and sizes;
 - a tenant id longer than a database index entry.
 """
@@ -30,8 +31,9 @@ from chatkit.store import StoreItemType
 from chatkit.stores import ScopedStore
 from chatkit.types import ThreadMetadata
 from tests.http import serving, user_message
+from tests.reliability.processes import store_options
 from tests.reliability.scripted import CannedServer, Context
-from tests.reliability.serving import user_context
+from tests.reliability.serving import ServerProcess, user_context
 from tests.stores.backends import STORE_BACKENDS, make_store
 
 USERS = ("alice", "bob")
@@ -422,3 +424,37 @@ async def test_a_tenant_id_of_ten_kilobytes_works(backend: str, tmp_path: Path) 
         assert [thread["id"] for thread in listed.json()["data"]] == [thread_id]
         deleted = await a.post({"type": "threads.delete", "params": {"thread_id": thread_id}}, user)
         assert deleted.status_code == 200
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_single_use_url_is_used_once_across_server_processes(backend: str, tmp_path: Path) -> None:
+    """Two `python -m tests.reliability.serve` processes on one database and one upload directory."""
+    async with store_options(backend, tmp_path) as options:
+        files = ["--files", str(tmp_path / "files")]
+        servers = [ServerProcess(*options, *files, log=tmp_path / f"server{n}.log") for n in range(2)]
+        try:
+            for server in servers:
+                await server.start()
+            async with httpx.AsyncClient(timeout=30) as client:
+                uses = 0
+                for _ in range(5):
+                    announced = await client.post(
+                        f"{servers[0].url}/chatkit",
+                        json={
+                            "type": "attachments.create",
+                            "params": {"name": "a.txt", "size": 5, "mime_type": "text/plain"},
+                        },
+                        headers={"x-user": "alice"},
+                    )
+                    url = announced.json()["upload_descriptor"]["url"]
+                    copies = [url.replace(servers[0].url, servers[n % 2].url) for n in range(RACES)]
+                    answers = await asyncio.gather(
+                        *(client.put(copy, content=b"hello", headers={"x-user": "alice"}) for copy in copies)
+                    )
+                    statuses = [answer.status_code for answer in answers]
+                    assert sorted(statuses) == [200] + [409] * (RACES - 1), [answer.text for answer in answers]
+                    uses += statuses.count(200)
+                assert uses == 5
+        finally:
+            for server in servers:
+                await server.stop()

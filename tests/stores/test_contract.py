@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chatkit.store import NotFoundError
+from chatkit.store import AttachmentStore, NotFoundError
 from chatkit.stores import IdConflictError, ScopedStore, ScopeError
 from chatkit.types import (
     AttachmentUploadDescriptor,
@@ -631,3 +631,34 @@ async def test_a_scope_of_any_length_is_stored(store: ScopedStore, length: int) 
     await store.delete_thread("thr_1", long_user)
     with pytest.raises(NotFoundError):
         await store.load_attachment("atc_1", long_user)
+
+
+class _RecordingFiles(AttachmentStore[Any]):
+    """An integrator's attachment store that records what it is asked to delete, and fails on one id."""
+
+    def __init__(self) -> None:
+        self.deleted: list[tuple[str, str]] = []
+
+    async def delete_attachment(self, attachment_id: str, context: Any) -> None:
+        """Record the deletion; `atc_stuck` fails."""
+        if attachment_id == "atc_stuck":
+            raise OSError("the disk said no")
+        self.deleted.append((attachment_id, context["user_id"]))
+
+
+async def test_deleting_a_thread_deletes_its_files_through_the_linked_attachment_store(store: ScopedStore) -> None:
+    files = _RecordingFiles()
+    store.link_attachment_store(files)
+    for user in (ALICE, BOB):
+        await thread_with_items(store, "thr_1", 1, user)
+        for attachment_id in ("atc_1", "atc_stuck", "atc_2"):
+            await store.save_attachment(file_attachment(attachment_id, "thr_1"), user)
+    await store.save_attachment(file_attachment("atc_loose"), ALICE)
+    await store.delete_thread("thr_1", ALICE)
+    # Every file of the thread is asked for, as its owner, even after one failed; nothing else is.
+    assert sorted(files.deleted) == [("atc_1", "alice"), ("atc_2", "alice")]
+    for attachment_id in ("atc_1", "atc_stuck", "atc_2"):
+        with pytest.raises(NotFoundError):
+            await store.load_attachment(attachment_id, ALICE)
+        assert (await store.load_attachment(attachment_id, BOB)).thread_id == "thr_1"
+    assert (await store.load_attachment("atc_loose", ALICE)).thread_id is None
