@@ -52,7 +52,7 @@ class FileDescriber(ChatKitServer[Context]):
             return
         lines = []
         for attachment in input_user_message.attachments:
-            stored = await self.files.load_file(attachment.id)
+            stored = await self.files.load_file(attachment.id, self.files.scope_key(context))
             if stored is None:
                 lines.append(f"- {attachment.name}: announced but never uploaded")
                 continue
