@@ -117,15 +117,29 @@ async def test_a_malformed_request_is_a_400(body: bytes, tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("backend", PERSISTENT_BACKENDS)
-@pytest.mark.parametrize("request_type", ["threads.delete", "items.feedback"])
-async def test_another_users_thread_is_not_found(backend: str, request_type: str, tmp_path: Path) -> None:
-    """Found by the isolation tests: these answered {} for another user's thread; fixed in chatkit/server/core.py."""
+async def test_another_users_thread_is_not_found(backend: str, tmp_path: Path) -> None:
+    """Found by the isolation tests: threads.delete answered {} for another user's thread; the stores refuse it."""
     async with make_store(backend, tmp_path) as store:
         server = canned(store, tmp_path)
         alice, bob, _ = await two_tenants(server, tmp_path)
-        request = next(template for template in alice.templates() if template["type"] == request_type)
+        request = next(template for template in alice.templates() if template["type"] == "threads.delete")
         with pytest.raises(NotFoundError):
             await server.process(json.dumps(request), bob.context)
+
+
+@pytest.mark.parametrize("backend", PERSISTENT_BACKENDS)
+@pytest.mark.parametrize("request_type", ["threads.delete", "items.feedback", "attachments.delete"])
+async def test_another_users_ids_are_404_over_http(backend: str, request_type: str, tmp_path: Path) -> None:
+    """Found by the isolation tests: items.feedback answered {} for another user's thread. `process()` calls only
+    the `add_feedback` hook, as the reference does, so the HTTP endpoint checks ownership before calling it."""
+    async with make_store(backend, tmp_path) as store:
+        server = canned(store, tmp_path)
+        alice, _, _ = await two_tenants(server, tmp_path)
+        request = next(template for template in alice.templates() if template["type"] == request_type)
+        app = create_app(server, context=user_context)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+            answer = await client.post(BASE_URL, json=request, headers={"x-user": "bob"})
+        assert answer.status_code == 404, answer.text
 
 
 @pytest.mark.parametrize("request_type", ["threads.list", "items.list"])
