@@ -340,6 +340,20 @@ async def test_errors_are_shown_in_words_with_the_request_id(browser: Browser, q
     assert await page.evaluate("location.hash") == ""
 
 
+async def test_an_unreachable_server_is_named_with_a_retry(browser: Browser, quick_demo: RunningProcess) -> None:
+    page = await browser.new_page()
+    tab = Playground(page, quick_demo.base_url)
+    await tab.open("/?endpoint=http://127.0.0.1:1/chatkit")
+    banner = page.locator("#banner")
+    await banner.wait_for()
+    message = "Cannot reach the server at http://127.0.0.1:1/chatkit: is it running?"
+    assert await banner.locator(".banner-message").inner_text() == message
+    assert await banner.locator(".request-id").count() == 0
+    await banner.locator("button:has-text('Retry')").click()
+    await page.wait_for_selector("#banner:not([hidden]) button:has-text('Retry')")
+    assert await banner.locator(".banner-message").inner_text() == message
+
+
 async def test_the_hash_names_the_thread_on_screen(browser: Browser, quick_demo: RunningProcess) -> None:
     threads = {}
     async with httpx.AsyncClient(base_url=quick_demo.base_url, timeout=30) as client:

@@ -6,9 +6,11 @@
 // What the page shows follows the web component's `ChatKitOptions` (names included), read from
 // the `chatkit-options` script the server fills in.
 
+import { Follower } from "./follow.js";
 import { node, renderItemParts } from "./items.js";
 import { escapeHtml, renderMarkdown } from "./markdown.js";
 import { RequestFailed, applyUpdate, describeFailure, readEvents } from "./protocol.js";
+import { Settings } from "./settings.js";
 import { iconGlyph, setColorScheme } from "./widgets.js";
 
 const query = new URLSearchParams(location.search);
@@ -18,10 +20,7 @@ const THREAD_PAGE = Number(query.get("page_size")) || 20;
 const ITEM_PAGE = 50;
 const INSPECTOR_LIMIT = 400;
 const HIDDEN_ITEMS = new Set(["hidden_context_item", "sdk_hidden_context", "end_of_turn"]);
-// Within this distance of the end the view counts as "at the bottom" and follows a streaming answer.
-const NEAR_BOTTOM_PX = 80;
 const COMPOSER_MAX_PX = 200;
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 // The playground is a tool for trying servers out: unlike the component it shows everything by default.
 const SETTINGS = {
@@ -33,13 +32,6 @@ const SETTINGS = {
   autoScroll: OPTIONS.thread?.autoScroll ?? true,
   disclaimer: OPTIONS.disclaimer ?? null,
   colorScheme: typeof OPTIONS.theme === "string" ? OPTIONS.theme : OPTIONS.theme?.colorScheme ?? null,
-};
-
-// What the person chose in the settings panel, kept in this browser.
-const STORAGE = {
-  headers: `chatkit-playground.headers ${ENDPOINT}`,
-  developer: "chatkit-playground.developer",
-  colorScheme: "chatkit-playground.colorScheme",
 };
 
 const $ = (selector) => document.querySelector(selector);
@@ -71,11 +63,6 @@ const ui = {
   inspectorCount: $("#inspector-count"),
   clearInspector: $("#clear-inspector"),
   openSettings: $("#open-settings"),
-  settings: $("#settings"),
-  settingsEndpoint: $("#settings-endpoint"),
-  settingsHeaders: $("#settings-headers"),
-  settingsScheme: $("#settings-scheme"),
-  settingsDeveloper: $("#settings-developer"),
 };
 
 const state = {
@@ -89,9 +76,10 @@ const state = {
   attachments: [],
   eventCount: 0,
   requestId: null,
-  following: true,
-  lastScrollTop: 0,
 };
+
+const follower = new Follower(ui.messages, ui.jump, { autoScroll: SETTINGS.autoScroll });
+const settings = new Settings(ENDPOINT, { serverScheme: SETTINGS.colorScheme, onChange: settingsChanged });
 
 function readOptions() {
   try {
@@ -101,42 +89,10 @@ function readOptions() {
   }
 }
 
-function stored(key) {
-  try {
-    return localStorage.getItem(key);
-  } catch {
-    return null;
-  }
-}
-
-function remember(key, value) {
-  try {
-    if (value === null || value === "") localStorage.removeItem(key);
-    else localStorage.setItem(key, value);
-  } catch {
-    // Storage may be off (private windows, file pages): the setting lasts until the page closes.
-  }
-}
-
 // -- requests -------------------------------------------------------------------------------
 
-// "Name: value" lines; names that fetch would reject are reported instead of breaking every request.
-function parseHeaders(text) {
-  const headers = {};
-  const invalid = [];
-  for (const raw of (text ?? "").split("\n")) {
-    const line = raw.trim();
-    if (!line) continue;
-    const colon = line.indexOf(":");
-    const name = colon > 0 ? line.slice(0, colon).trim() : "";
-    if (!HEADER_NAME.test(name)) invalid.push(line);
-    else headers[name] = line.slice(colon + 1).trim();
-  }
-  return { headers, invalid };
-}
-
-function requestHeaders(extra) {
-  return { ...parseHeaders(stored(STORAGE.headers)).headers, ...extra };
+function withHeaders(extra) {
+  return { ...settings.headers(), ...extra };
 }
 
 // Fetch failing outright (no answer at all) says "Failed to fetch"; say which server did not answer.
@@ -155,7 +111,7 @@ async function call(type, params) {
   inspect("→", { type, params });
   const response = await reach(ENDPOINT, {
     method: "POST",
-    headers: requestHeaders({ "Content-Type": "application/json", Accept: "application/json" }),
+    headers: withHeaders({ "Content-Type": "application/json", Accept: "application/json" }),
     body: JSON.stringify({ type, params }),
   });
   if (!response.ok) throw await describeFailure(response);
@@ -177,7 +133,7 @@ async function stream(type, params) {
   try {
     const response = await reach(ENDPOINT, {
       method: "POST",
-      headers: requestHeaders({ "Content-Type": "application/json", Accept: "text/event-stream" }),
+      headers: withHeaders({ "Content-Type": "application/json", Accept: "text/event-stream" }),
       body: JSON.stringify({ type, params }),
       signal: controller.signal,
     });
@@ -272,7 +228,7 @@ function updateItem(itemId, update) {
   const item = state.items.get(itemId);
   if (item && applyUpdate(item, update)) {
     renderItem(item);
-    followLatest();
+    follower.contentChanged(Boolean(state.abort));
   }
 }
 
@@ -359,9 +315,8 @@ function setLocation(threadId, history_) {
 function clearThreadView() {
   state.items.clear();
   ui.messages.replaceChildren();
-  state.following = true;
   hideBanner();
-  updateJump();
+  follower.pin();
 }
 
 function openThread(thread, history_) {
@@ -410,7 +365,7 @@ async function selectThread(threadId, history_) {
     after = page.after;
     more = page.has_more && page.data.length > 0;
   }
-  scrollToEnd();
+  follower.pin();
 }
 
 async function deleteThread(threadId) {
@@ -478,10 +433,8 @@ function putItem(item, streaming = false) {
   renderItem(state.items.get(item.id));
   renderStartScreen();
   // The person's own message always brings the view down; the rest follows only if they are there.
-  if (item.type === "user_message") {
-    state.following = true;
-    scrollToEnd();
-  } else followLatest();
+  if (item.type === "user_message") follower.pin();
+  else follower.contentChanged(Boolean(state.abort));
 }
 
 // When a stream ends the items it left open are final; a stopped answer is marked as such.
@@ -501,7 +454,7 @@ function settleItems(stopped) {
     state.items.set(id, { id, type: "stopped_note" });
     renderItem(state.items.get(id));
   }
-  followLatest();
+  follower.contentChanged(false);
 }
 
 function removeItem(itemId) {
@@ -590,37 +543,6 @@ async function runWidgetAction(item, action, el) {
   }
 }
 
-// -- scrolling ------------------------------------------------------------------------------
-
-function distanceFromBottom() {
-  return ui.messages.scrollHeight - ui.messages.scrollTop - ui.messages.clientHeight;
-}
-
-function scrollToEnd() {
-  ui.messages.scrollTop = ui.messages.scrollHeight;
-  state.lastScrollTop = ui.messages.scrollTop;
-  updateJump();
-}
-
-// The web component's `thread.autoScroll`: follow the answer while the person stays near the end.
-function followLatest() {
-  if (state.following && (SETTINGS.autoScroll || !state.abort)) scrollToEnd();
-  else updateJump();
-}
-
-function updateJump() {
-  ui.jump.hidden = ui.messages.hidden || distanceFromBottom() <= NEAR_BOTTOM_PX;
-}
-
-// Growing content never fires `scroll`; only a move up (the person's doing) can stop the following.
-function onMessagesScroll() {
-  const top = ui.messages.scrollTop;
-  if (top < state.lastScrollTop - 1) state.following = distanceFromBottom() <= NEAR_BOTTOM_PX;
-  else if (distanceFromBottom() <= NEAR_BOTTOM_PX) state.following = true;
-  state.lastScrollTop = top;
-  updateJump();
-}
-
 // -- composer and attachments ---------------------------------------------------------------
 
 async function sendMessage(content) {
@@ -633,7 +555,7 @@ async function sendMessage(content) {
   };
   state.attachments = [];
   renderPendingAttachments();
-  state.following = true;
+  follower.pin();
   if (state.threadId) await stream("threads.add_user_message", { thread_id: state.threadId, input });
   else await stream("threads.create", { input });
 }
@@ -668,7 +590,7 @@ async function uploadTwoPhase(file) {
 async function uploadDirect(file) {
   const form = new FormData();
   form.append("file", file, file.name);
-  const response = await reach(`${ENDPOINT}/upload`, { method: "POST", headers: requestHeaders({}), body: form });
+  const response = await reach(`${ENDPOINT}/upload`, { method: "POST", headers: withHeaders({}), body: form });
   if (!response.ok) throw await describeFailure(response);
   return response.json();
 }
@@ -735,7 +657,8 @@ function showBanner(level, message, { requestId = null, actions = [] } = {}) {
     button.type = "button";
     button.addEventListener("click", () => {
       hideBanner();
-      Promise.resolve(handler()).catch((error) => showError(error));
+      // A retry that fails again offers itself again.
+      Promise.resolve(handler()).catch((error) => showError(error, actions));
     });
     ui.banner.append(button);
   }
@@ -775,11 +698,8 @@ function setMenu(open) {
   ui.backdrop.hidden = !open;
 }
 
-const systemDark = matchMedia("(prefers-color-scheme: dark)");
-
-// The person's choice, else the server's `theme`, else the system's: the component's `ColorScheme`.
 function applyColorScheme() {
-  const scheme = stored(STORAGE.colorScheme) || SETTINGS.colorScheme || (systemDark.matches ? "dark" : "light");
+  const scheme = settings.colorScheme();
   if (document.documentElement.dataset.colorScheme === scheme) return;
   document.documentElement.dataset.colorScheme = scheme;
   setColorScheme(scheme);
@@ -787,32 +707,10 @@ function applyColorScheme() {
 }
 
 function applyDeveloperMode() {
-  ui.inspectorPanel.hidden = stored(STORAGE.developer) !== "on";
+  ui.inspectorPanel.hidden = !settings.developerMode();
 }
 
-function openSettings() {
-  setMenu(false);
-  ui.settingsEndpoint.textContent = new URL(ENDPOINT, location.href).href;
-  ui.settingsHeaders.value = stored(STORAGE.headers) ?? "";
-  ui.settingsScheme.value = stored(STORAGE.colorScheme) ?? "";
-  ui.settingsDeveloper.checked = stored(STORAGE.developer) === "on";
-  ui.settingsHeaders.setCustomValidity("");
-  ui.settings.showModal();
-}
-
-function onSettingsSubmit(event) {
-  if (event.submitter?.value !== "save") return;
-  const { invalid } = parseHeaders(ui.settingsHeaders.value);
-  if (invalid.length) {
-    event.preventDefault();
-    ui.settingsHeaders.setCustomValidity(`Not a "Name: value" header line: ${invalid[0]}`);
-    ui.settingsHeaders.reportValidity();
-    return;
-  }
-  const headersChanged = (stored(STORAGE.headers) ?? "") !== ui.settingsHeaders.value.trim();
-  remember(STORAGE.headers, ui.settingsHeaders.value.trim());
-  remember(STORAGE.colorScheme, ui.settingsScheme.value);
-  remember(STORAGE.developer, ui.settingsDeveloper.checked ? "on" : null);
+function settingsChanged({ headersChanged }) {
   applyColorScheme();
   applyDeveloperMode();
   // Other headers may mean another user: what the page shows came from the old ones.
@@ -857,22 +755,16 @@ ui.clearInspector.addEventListener("click", () => {
   state.eventCount = 0;
   ui.inspectorCount.textContent = "0";
 });
-ui.messages.addEventListener("scroll", onMessagesScroll, { passive: true });
-ui.jump.addEventListener("click", () => {
-  state.following = true;
-  scrollToEnd();
-});
 ui.menuToggle.addEventListener("click", () => setMenu(!document.body.classList.contains("menu-open")));
 ui.backdrop.addEventListener("click", () => setMenu(false));
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape") setMenu(false);
 });
-ui.openSettings.addEventListener("click", openSettings);
-ui.settings.querySelector("form").addEventListener("submit", onSettingsSubmit);
-ui.settingsHeaders.addEventListener("input", () => ui.settingsHeaders.setCustomValidity(""));
-systemDark.addEventListener("change", applyColorScheme);
+ui.openSettings.addEventListener("click", () => {
+  setMenu(false);
+  settings.open();
+});
 window.addEventListener("hashchange", () => followHash().catch((error) => showError(error)));
-window.addEventListener("resize", updateJump);
 
 function applyOptions() {
   ui.input.placeholder = SETTINGS.placeholder;
