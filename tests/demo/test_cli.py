@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -263,3 +264,20 @@ def test_serve_with_reload_serves_and_stops(chatkit_process: Any) -> None:
     assert "echo: reloaded (for local)" in response.text
     assert running.stop() == 0
     assert "reloader" in running.output().lower()
+
+
+async def test_the_playground_page_carries_its_options_as_json_that_cannot_end_the_script() -> None:
+    from starlette.applications import Starlette
+
+    from chatkit.playground import playground_routes
+
+    options = {"startScreen": {"greeting": "</script><script>alert(1)</script>", "prompts": []}}
+    app = Starlette(routes=playground_routes("/api", options))
+    async with serving(app) as base_url, httpx.AsyncClient(base_url=base_url) as client:
+        page = (await client.get("/")).text
+    assert "<script>alert(1)" not in page
+    start = page.index('<script id="chatkit-options" type="application/json">') + len(
+        '<script id="chatkit-options" type="application/json">'
+    )
+    assert json.loads(page[start : page.index("</script>", start)]) == options
+    assert '<meta name="chatkit-endpoint" content="/api">' in page
