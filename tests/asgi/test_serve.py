@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +22,7 @@ from chatkit.asgi import ServeLimits, create_app, uvicorn_config
 from chatkit.stores import MemoryStore
 from tests.asgi.conftest import user_context
 from tests.asgi.scripted import ScriptedServer
-from tests.http import parse_events, user_message
+from tests.http import free_port, parse_events, user_message
 
 
 @asynccontextmanager
@@ -179,3 +183,49 @@ async def test_a_long_stream_is_not_cut_by_the_timeouts() -> None:
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="header_timeout"):
         ServeLimits(header_timeout=0)
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def test_chatkit_serve_runs_under_the_limits_given_on_its_command_line(tmp_path: Path) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "chatkit", "serve", "tests.demo.sample_servers:server", "--port", str(port)]
+    command += ["--header-timeout", "0.5", "--max-header-bytes", "2048", "--log-level", "warning"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with (tmp_path / "serve.log").open("wb") as log:
+        process = await asyncio.to_thread(
+            subprocess.Popen, command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(300):
+                assert process.poll() is None, (tmp_path / "serve.log").read_text()
+                with contextlib.suppress(httpx.TransportError):
+                    await client.get(f"http://127.0.0.1:{port}/")
+                    break
+                await asyncio.sleep(0.1)
+            too_large = await client.get(f"http://127.0.0.1:{port}/", headers={"x-pad": "p" * 3000})
+            assert too_large.status_code == 431
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        started = time.monotonic()
+        assert await closed_within(reader, 5) == b""
+        assert time.monotonic() - started < 2
+        await close(writer)
+    finally:
+        process.terminate()
+        await asyncio.to_thread(process.wait, 10)
+
+
+def test_chatkit_serve_refuses_a_limit_that_is_not_positive() -> None:
+    command = [sys.executable, "-m", "chatkit", "serve", "tests.demo.sample_servers:server", "--port", str(free_port())]
+    finished = subprocess.run(
+        [*command, "--header-timeout", "0"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode == 2
+    assert finished.stderr.strip() == "chatkit: error: --header-timeout must be positive, not 0.0"
