@@ -68,8 +68,8 @@ class AgentContext(BaseModel, Generic[TContext]):
     # Events streamed while no run is attached, and where the attached run takes them.
     _pending: deque[ThreadStreamEvent] = PrivateAttr()
     _sink: Callable[[ToolStreamedEvent], None] | None = PrivateAttr()
-    # With a merged stream (see _stream), an event is queued only after the loop turned once, so
-    # the run's events already produced are taken from the SDK first and keep their place ahead.
+    # With a merged stream (see _stream), a tool's event is queued only after the loop turned once:
+    # the task reading the result first takes what the run already produced, which stays ahead.
     _settle: bool = PrivateAttr()
     # The workflow the previous turn left open and this one resumed from the store: its done event
     # is marked, so the server saves it in place instead of adding it a second time.
