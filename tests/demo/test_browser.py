@@ -702,6 +702,39 @@ TABLE_WIDGET = {
 }
 
 
+FORM_CARD = {
+    "type": "Card",
+    "asForm": True,
+    "theme": "dark",
+    "children": [{"type": "Input", "name": "city", "defaultValue": "Paris"}],
+    "confirm": {"label": "Save", "action": {"type": "save_city", "payload": {"from": "card"}}},
+}
+
+
+async def test_a_card_keeps_its_own_theme_and_sends_its_fields(browser: Browser, quick_demo: RunningProcess) -> None:
+    page = await browser.new_page(color_scheme="light")
+    tab = Playground(page, quick_demo.base_url)
+    await tab.open()
+    await page.evaluate(
+        """async (widget) => {
+            const widgets = await import("/playground/widgets.js");
+            window.sent = [];
+            const el = widgets.renderWidget(widget, { onAction: (action) => window.sent.push(action) });
+            document.querySelector("#start-screen").append(el);
+        }""",
+        FORM_CARD,
+    )
+    card = page.locator(".widget [data-widget=Card]")
+    assert await card.get_attribute("data-color-scheme") == "dark"
+    assert await card.evaluate("(el) => getComputedStyle(el).backgroundColor") == "rgb(35, 36, 40)"
+    assert await page.evaluate("() => getComputedStyle(document.body).backgroundColor") == "rgb(247, 247, 248)"
+    await page.fill(".widget input[name=city]", "Lyon")
+    await card.locator("button:has-text('Save')").click()
+    sent = [{"type": "save_city", "payload": {"from": "card", "city": "Lyon"}}]
+    assert await page.evaluate("() => window.sent") == sent
+    assert tab.errors == []
+
+
 @pytest.mark.parametrize("scheme", SCHEMES)
 async def test_table_widgets_render_from_their_json(
     browser: Browser, quick_demo: RunningProcess, scheme: Literal["light", "dark"]

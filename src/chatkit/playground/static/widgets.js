@@ -60,6 +60,17 @@ export function setColorScheme(scheme) {
   colorScheme = scheme === "dark" ? "dark" : "light";
 }
 
+// A root's `theme` holds for its subtree, whatever the page's scheme (rendering is synchronous).
+function withScheme(scheme, render) {
+  const page = colorScheme;
+  colorScheme = scheme === "dark" ? "dark" : "light";
+  try {
+    return render();
+  } finally {
+    colorScheme = page;
+  }
+}
+
 function color(value) {
   if (!value) return null;
   if (typeof value === "object") return value[colorScheme] ?? value.light ?? value.dark ?? null;
@@ -140,7 +151,8 @@ const RENDERERS = {
   Card(node, ctx) {
     const el = element("div", `w-card w-card-${node.size ?? "md"}`);
     if (node.status) el.append(status(node.status));
-    const body = element("div", "w-col w-card-body");
+    // `asForm`: the card's fields travel with its confirm action, as with a Form's submit.
+    const body = element(node.asForm ? "form" : "div", "w-col w-card-body");
     applyBox(body, { padding: node.padding });
     body.append(...children(node).map((child) => renderNode(child, ctx)));
     el.append(body);
@@ -148,9 +160,18 @@ const RENDERERS = {
     if (node.confirm || node.cancel) {
       const row = element("div", "w-row w-card-actions");
       if (node.cancel) row.append(actionButton(node.cancel.label, node.cancel.action, ctx, "w-button"));
-      if (node.confirm) row.append(actionButton(node.confirm.label, node.confirm.action, ctx, "w-button w-primary"));
+      if (node.confirm) {
+        const action = node.confirm.action;
+        const button = actionButton(node.confirm.label, null, ctx, "w-button w-primary");
+        button.addEventListener("click", () => {
+          const sent = node.asForm ? { ...action, payload: { ...(action.payload ?? {}), ...formValues(body) } } : action;
+          ctx.onAction(sent, button);
+        });
+        row.append(button);
+      }
       el.append(row);
     }
+    if (node.asForm) body.addEventListener("submit", (event) => event.preventDefault());
     return el;
   },
   ListView(node, ctx) {
@@ -401,9 +422,10 @@ export function renderNode(node, ctx) {
   if (!node || typeof node !== "object") return element("span", null, node ?? "");
   const render = RENDERERS[node.type];
   if (render) {
-    const el = render(node, ctx);
+    const el = node.theme ? withScheme(node.theme, () => render(node, ctx)) : render(node, ctx);
     el.dataset.widget = node.type;
     if (node.id) el.dataset.componentId = node.id;
+    if (node.theme) el.dataset.colorScheme = node.theme;
     return el;
   }
   const el = element("div", "w-col w-unknown");
