@@ -1,4 +1,4 @@
-# One entry point per task; CI runs `make test`.
+# One entry point per task; CI (.ci/run) runs `make test`, `make matrix` and `make compat`.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
