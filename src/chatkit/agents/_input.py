@@ -210,7 +210,7 @@ class ChatCompletionsItemConverter(ThreadItemConverter):
     async def assistant_message_to_input(self, item: AssistantMessageItem) -> ConvertedItem:
         """The assistant's text as one plain-text assistant message."""
         text = "".join(part.text for part in item.content)
-        return cast(TResponseInputItem, {"type": "message", "role": "assistant", "content": text})
+        return cast(TResponseInputItem, {"role": "assistant", "content": text})
 
 
 async def simple_to_agent_input(thread_items: Sequence[ThreadItem] | ThreadItem) -> list[TResponseInputItem]:

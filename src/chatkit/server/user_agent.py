@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from importlib.metadata import PackageNotFoundError, version
 
 from chatkit.version import __version__
@@ -28,14 +29,22 @@ def agents_sdk_user_agent_override() -> Iterator[None]:
         return
     from agents.models import chatcmpl_helpers, openai_responses
 
+    # Both are SDK internals (one private): a release without them simply sends its own header.
+    overrides = [
+        var
+        for var in (
+            getattr(chatcmpl_helpers, "HEADERS_OVERRIDE", None),
+            getattr(openai_responses, "_HEADERS_OVERRIDE", None),
+        )
+        if isinstance(var, ContextVar)
+    ]
     headers = {"User-Agent": _user_agent()}
-    chat_token = chatcmpl_helpers.HEADERS_OVERRIDE.set(headers)
-    responses_token = openai_responses._HEADERS_OVERRIDE.set(headers)
+    tokens = [(var, var.set(headers)) for var in overrides]
     try:
         yield
     finally:
         # A stream may be resumed from another task (another context) than the one that
         # started it; the header then simply stays set there, which is harmless.
-        with suppress(ValueError):
-            openai_responses._HEADERS_OVERRIDE.reset(responses_token)
-            chatcmpl_helpers.HEADERS_OVERRIDE.reset(chat_token)
+        for var, token in reversed(tokens):
+            with suppress(ValueError):
+                var.reset(token)
