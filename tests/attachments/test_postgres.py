@@ -128,7 +128,7 @@ async def test_a_delete_just_before_the_upload_finishes_wins(tmp_path: Path) -> 
 
 
 async def test_a_process_killed_mid_upload_is_cleaned_up_by_the_next_one(tmp_path: Path) -> None:
-    store = postgres_attachment_store(tmp_path, stale_upload_after=0.5)
+    store = postgres_attachment_store(tmp_path, stale_upload_after=60)
     try:
         await store.open()
         child = await asyncio.create_subprocess_exec(
@@ -145,8 +145,9 @@ async def test_a_process_killed_mid_upload_is_cleaned_up_by_the_next_one(tmp_pat
         scope_key = store.scope_key(ALICE)
         with pytest.raises(AttachmentRejectedError, match="being uploaded"):
             await store.save_upload(attachment_id, "notes.txt", "text/plain", stream([b"hi"]), scope_key)
-        await asyncio.sleep(0.6)
-        # The next process to start clears what the dead one left, and the upload may be sent again.
+        # The next process to start, once the upload is stale, clears what the dead one left, and
+        # the upload may be sent again.
+        store.stale_upload_after = 0
         await store.aclose()
         await store.open()
         assert await count(store.schema, "attachment_chunks") == 0
