@@ -316,3 +316,13 @@ async def test_request_ids_and_the_access_log(h: Harness, caplog: pytest.LogCapt
     assert streamed.__dict__["chatkit_outcome"] == "completed"
     assert streamed.__dict__["bytes_sent"] > 0
     assert thread_id.startswith("thr_")
+
+
+async def test_an_id_taken_within_the_tenant_is_a_409_and_overwrites_nothing(h: Harness) -> None:
+    thread_id = await h.new_thread("first")
+    # A generator that repeats itself (a custom one, or a broken random source) reuses the id.
+    h.store.generate_thread_id = lambda context: thread_id  # type: ignore[method-assign]
+    response = await h.post(user_message("second"))
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "conflict"
+    assert [item["type"] for item in await h.items(thread_id)] == ["user_message", "assistant_message"]

@@ -70,6 +70,8 @@ def problem_from(error: BaseException) -> HTTPProblem:
         return HTTPProblem(501, "not_implemented", str(error) or "not implemented")
     if _is_unavailable(error):
         return HTTPProblem(503, "unavailable", "the store is unavailable, try again later")
+    if _is_conflict(error):
+        return HTTPProblem(409, "conflict", str(error) or "the id is already taken")
     logger.error("request failed", exc_info=error)
     return HTTPProblem(500, "internal_error", "internal server error")
 
@@ -92,6 +94,10 @@ def _is_misuse(error: BaseException) -> bool:
 
 def _is_unavailable(error: BaseException) -> bool:
     return "chatkit.stores._errors.StoreUnavailableError" in _error_names(error)
+
+
+def _is_conflict(error: BaseException) -> bool:
+    return "chatkit.stores._errors.IdConflictError" in _error_names(error)
 
 
 def problem_body(problem: HTTPProblem, request_id: str | None) -> bytes:
