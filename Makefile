@@ -132,7 +132,10 @@ compat: compat-wheels $(STAMP)
 	$(VENV)/bin/ruff check compat/checks
 	$(VENV)/bin/ruff format --check compat/checks
 	$(VENV)/bin/pyright -p compat/checks
-	for check in $(COMPAT_CHECKS); do $(COMPAT_VENV)/bin/python compat/checks/$$check.py || exit 1; done
+	@passed=0; failed=0; for check in $(COMPAT_CHECKS); do \
+		if $(COMPAT_VENV)/bin/python compat/checks/$$check.py; then passed=$$((passed + 1)); \
+		else failed=$$((failed + 1)); echo "compat: $$check failed" >&2; fi; \
+	done; echo "compat: $$passed passed, $$failed failed"; [ "$$failed" = 0 ]
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache site
