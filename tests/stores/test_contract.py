@@ -321,9 +321,11 @@ async def test_a_huge_limit_is_capped_not_an_overflow(store: ScopedStore, limit:
     assert [row.id for row in (await store.load_threads(limit, None, "asc", ALICE)).data] == ["thr_1"]
 
 
-async def test_a_negative_limit_is_an_empty_page(store: ScopedStore) -> None:
-    await thread_with_items(store, "thr_1", 2)
-    assert (await store.load_thread_items("thr_1", None, -5, "asc", ALICE)).data == []
+async def test_a_non_positive_limit_is_the_default_page(store: ScopedStore) -> None:
+    rows = await thread_with_items(store, "thr_1", 25)
+    for limit in (0, -5):
+        page = await store.load_thread_items("thr_1", None, limit, "asc", ALICE)
+        assert ids(page) == rows[:20] and page.has_more and page.after == rows[19]
 
 
 async def test_paging_is_stable_while_rows_are_added(store: ScopedStore) -> None:

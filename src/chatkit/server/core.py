@@ -473,10 +473,9 @@ def _with_items(thread: ThreadMetadata, items: Page[ThreadItem] | None = None) -
 
 
 def _page_size(limit: int | None) -> int:
-    """The page size a listing asks for: missing, zero or negative means the default."""
-    # A negative limit would answer an empty page that claims more rows follow: a client paging
-    # through it would never stop.
-    return limit if limit is not None and limit > 0 else DEFAULT_PAGE_SIZE
+    """The page size a listing asks the store for: missing or zero means the default."""
+    # A negative limit goes to the store as it came, as in the reference; ours read it as the default.
+    return limit or DEFAULT_PAGE_SIZE
 
 
 def _visible(page: Page[ThreadItem]) -> Page[ThreadItem]:

@@ -134,9 +134,15 @@ MAX_PAGE_SIZE = 10_000
 """The most rows one page holds, whatever the caller asks: paging goes on with `after`."""
 
 
+DEFAULT_LIMIT = 20
+"""The page size of a listing that asks for none (zero or negative), as the server's default."""
+
+
 def clamp_limit(limit: int) -> int:
-    """A page size the database can take: negative is empty, huge is `MAX_PAGE_SIZE`."""
-    return min(max(limit, 0), MAX_PAGE_SIZE)
+    """A page size the database can take: non-positive is the default, huge is `MAX_PAGE_SIZE`."""
+    # The server hands a negative limit through as the reference does; an empty page claiming more
+    # rows would keep a client paging forever.
+    return DEFAULT_LIMIT if limit <= 0 else min(limit, MAX_PAGE_SIZE)
 
 
 def page_of(rows: Sequence[T], limit: int) -> Page[T]:
