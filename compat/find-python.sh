@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Print the path of a working CPython X.Y interpreter (the one argument, e.g. 3.12).
-# Looks on PATH, then in pyenv's installed versions (whose shims on PATH only answer for the
-# versions pyenv has activated), then in /usr/bin; as root, installs Debian's package when
+# Print the path of a CPython X.Y interpreter (the one argument, e.g. 3.12) that can make a venv
+# with pip. Looks on PATH, then in pyenv's installed versions (pyenv's shims on PATH answer only
+# for the versions it has activated), then in /usr/bin; as root, installs Debian's package when
 # apt has one. Exits non-zero, saying what to install, when none is found.
 set -euo pipefail
 version="${1:?usage: find-python.sh X.Y}"
 
 works() {
-	[ -x "$1" ] && "$1" -c "import sys, venv; assert '%d.%d' % sys.version_info[:2] == '$version'" 2>/dev/null
+	[ -x "$1" ] && "$1" -c "import sys, venv, ensurepip; assert '%d.%d' % sys.version_info[:2] == '$version'" 2>/dev/null
 }
 
 candidates() {
