@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -31,7 +32,7 @@ from pydantic import AnyUrl
 from chatkit.store import AttachmentStore, NotFoundError, TContext
 from chatkit.stores._errors import IdConflictError
 from chatkit.stores._ids import new_id
-from chatkit.stores._scope import SINGLE_TENANT_SCOPE, ScopeFunction, default_scope
+from chatkit.stores._scope import SINGLE_TENANT_SCOPE, ScopeFunction, default_scope, resolve_scope
 from chatkit.types import (
     Attachment,
     AttachmentCreateParams,
@@ -156,24 +157,19 @@ def _base_mime(mime_type: str) -> str:
     return mime_type.split(";", 1)[0].strip().lower()
 
 
-class LocalAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
-    """Keeps attachment bytes under `root`, one directory per tenant, behind signed upload and preview URLs.
+class SignedAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
+    """The half of an attachment store that never touches bytes: tenants, limits, sniffing, signed URLs.
 
-    `base_url` is where the ChatKit endpoint is reachable from the browser, e.g.
-    `https://example.com/chatkit`; when omitted, the URL of the current request is used.
-    Pass the same `secret` to every process serving the same files; a random one is generated
-    otherwise, which invalidates outstanding URLs on restart. Upload URLs are valid for
-    `upload_ttl` seconds and once; preview URLs for `preview_ttl` seconds (None: no expiry).
+    `LocalAttachmentStore` and `PostgresAttachmentStore` build on it and keep the bytes.
 
-    Files are split by tenant as the stores of `chatkit.stores` split rows: by the context's
-    `user_id` unless `scope=` says otherwise; contexts that name no tenant share one directory.
-    A `ScopedStore` linked with `link_attachment_store` (as `chatkit.asgi.create_app` does)
-    imposes its own scoping, refusal of tenant-less contexts included.
+    `base_url` is where the ChatKit endpoint is reachable from the browser; when omitted, the
+    URL of the current request is used. Give every process the same `secret`, or URLs signed by
+    one are refused by the others. Files are split by tenant as the stores of `chatkit.stores`
+    split rows: by the context's `user_id` unless `scope=` says otherwise.
     """
 
     def __init__(
         self,
-        root: str | os.PathLike[str],
         *,
         secret: str | bytes | None = None,
         base_url: str | None = None,
@@ -182,8 +178,8 @@ class LocalAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
         upload_ttl: float = 900.0,
         preview_ttl: float | None = DEFAULT_PREVIEW_TTL,
         scope: ScopeFunction = default_scope,
+        single_tenant: bool = False,
     ) -> None:
-        self.root = Path(root).resolve()
         if isinstance(secret, str):
             secret = secret.encode()
         self._secret = secret if secret is not None else secrets.token_bytes(32)
@@ -192,54 +188,23 @@ class LocalAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
         self.allowed_mime_types = tuple(_base_mime(pattern) for pattern in allowed_mime_types)
         self.upload_ttl = upload_ttl
         self.preview_ttl = preview_ttl
-        self._resolve_scope: Callable[[Any], str] = lambda context: scope(context) or SINGLE_TENANT_SCOPE
+        self._resolve_scope: Callable[[Any], str] = functools.partial(resolve_scope, scope, single_tenant)
+
+    # -- tenants -----------------------------------------------------------------------------
 
     def scope_with(self, resolve: Callable[[Any], str]) -> None:
         """Take each context's tenant from `resolve` (a linked `ScopedStore` passes its own)."""
         self._resolve_scope = resolve
 
     def scope_key(self, context: Any) -> str:
-        """The name of the directory holding the files of the context's tenant: a hash of its scope."""
+        """The key of the context's tenant among the files: a hash of its scope."""
         return hashlib.sha256(self._resolve_scope(context).encode()).hexdigest()[:32]
-
-    # -- the AttachmentStore interface -------------------------------------------------------------
 
     def generate_attachment_id(self, mime_type: str, context: TContext) -> str:
         """A fresh attachment id: `atc_`, then a time-ordered value with 96 random bits."""
         return new_id("attachment")
 
-    async def create_attachment(self, input: AttachmentCreateParams, context: TContext) -> Attachment:
-        """Check the announced file, reserve an id, and answer where to upload it (a signed, single-use URL)."""
-        mime_type = _base_mime(input.mime_type)
-        name = safe_file_name(input.name)
-        self.check_size(input.size, name)
-        self.check_mime_type(mime_type)
-        scope_key = self.scope_key(context)
-        attachment_id = await self._reserve_new_id(mime_type, context, scope_key)
-        descriptor = AttachmentUploadDescriptor.model_validate(
-            {"url": self.signed_url("upload", attachment_id, self.upload_ttl, scope_key), "method": "PUT"}
-        )
-        return self.describe(attachment_id, name, mime_type, scope_key, upload_descriptor=descriptor)
-
-    async def delete_attachment(self, attachment_id: str, context: TContext) -> None:
-        """Remove the attachment's files, if the caller's tenant has any; another tenant's stay."""
-        if is_valid_attachment_id(attachment_id):
-            await asyncio.to_thread(self._remove, self.scope_key(context), attachment_id)
-
-    # -- files -------------------------------------------------------------------------------------
-
-    async def add_file(self, name: str | None, mime_type: str, data: bytes, context: Any) -> Attachment:
-        """Store a file under a fresh id of the caller's tenant (a direct upload); the record to save."""
-        name = safe_file_name(name)
-        scope_key = self.scope_key(context)
-        attachment_id = await self._reserve_new_id(mime_type, context, scope_key)
-        try:
-            async with self.upload_claim(attachment_id, scope_key):
-                await self.save_file(attachment_id, name, mime_type, data, scope_key)
-        except BaseException:
-            await asyncio.to_thread(self._remove, scope_key, attachment_id)
-            raise
-        return self.describe(attachment_id, name, mime_type, scope_key)
+    # -- what is accepted --------------------------------------------------------------------
 
     def describe(
         self,
@@ -252,7 +217,7 @@ class LocalAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
     ) -> Attachment:
         """The attachment record for a file: an image (with a signed preview URL) or a plain file.
 
-        Its `metadata` names the tenant directory, so the file can be found from the record alone.
+        Its `metadata` names the tenant, so the file can be found from the record alone.
         """
         fields: dict[str, Any] = {
             "id": attachment_id,
@@ -310,6 +275,115 @@ class LocalAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
             mime_type = sniffed
         self.check_mime_type(mime_type)
         return mime_type
+
+    # -- signed URLs -------------------------------------------------------------------------
+
+    def signed_url(self, purpose: TokenPurpose, attachment_id: str, ttl: float | None, scope_key: str) -> str:
+        """An absolute URL for uploading (`upload`) or fetching (`file`) an attachment, carrying a token."""
+        base = self.base_url or request_base_url.get()
+        if base is None:
+            raise RuntimeError(f"{type(self).__name__} needs base_url= when used outside an HTTP request")
+        segment = "uploads" if purpose == "upload" else "files"
+        return f"{base}/{segment}/{attachment_id}?token={self.sign(purpose, attachment_id, ttl, scope_key)}"
+
+    def sign(self, purpose: TokenPurpose, attachment_id: str, ttl: float | None, scope_key: str) -> str:
+        """A token granting `purpose` on the tenant's `attachment_id`, valid for `ttl` seconds (None: no expiry)."""
+        expires = 0 if ttl is None else int(time.time() + ttl)
+        return f"{expires}.{scope_key}.{self._mac(purpose, scope_key, attachment_id, expires)}"
+
+    def verify(self, purpose: TokenPurpose, attachment_id: str, token: str) -> str | None:
+        """The tenant `token` grants `purpose` on `attachment_id` for, or None if invalid or expired."""
+        expires_text, _, rest = token.partition(".")
+        scope_key, _, mac = rest.partition(".")
+        if not expires_text.isdigit() or len(expires_text) > 12 or not _SCOPE_KEY.fullmatch(scope_key):
+            return None
+        expires = int(expires_text)
+        if expires and expires < time.time():
+            return None
+        if not hmac.compare_digest(mac, self._mac(purpose, scope_key, attachment_id, expires)):
+            return None
+        return scope_key
+
+    def _mac(self, purpose: str, scope_key: str, attachment_id: str, expires: int) -> str:
+        message = f"{purpose}\n{scope_key}\n{attachment_id}\n{expires}".encode()
+        digest = hmac.new(self._secret, message, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+class LocalAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
+    """Keeps attachment bytes under `root`, one directory per tenant, behind signed upload and preview URLs.
+
+    `base_url` is where the ChatKit endpoint is reachable from the browser, e.g.
+    `https://example.com/chatkit`; when omitted, the URL of the current request is used.
+    Pass the same `secret` to every process serving the same files; a random one is generated
+    otherwise, which invalidates outstanding URLs on restart. Upload URLs are valid for
+    `upload_ttl` seconds and once; preview URLs for `preview_ttl` seconds (None: no expiry).
+
+    Files are split by tenant as the stores of `chatkit.stores` split rows: by the context's
+    `user_id` unless `scope=` says otherwise; contexts that name no tenant share one directory.
+    A `ScopedStore` linked with `link_attachment_store` (as `chatkit.asgi.create_app` does)
+    imposes its own scoping, refusal of tenant-less contexts included.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        secret: str | bytes | None = None,
+        base_url: str | None = None,
+        max_bytes: int = 10 * 1024 * 1024,
+        allowed_mime_types: Collection[str] = DEFAULT_ALLOWED_MIME_TYPES,
+        upload_ttl: float = 900.0,
+        preview_ttl: float | None = DEFAULT_PREVIEW_TTL,
+        scope: ScopeFunction = default_scope,
+    ) -> None:
+        super().__init__(
+            secret=secret,
+            base_url=base_url,
+            max_bytes=max_bytes,
+            allowed_mime_types=allowed_mime_types,
+            upload_ttl=upload_ttl,
+            preview_ttl=preview_ttl,
+            scope=scope,
+        )
+        self.root = Path(root).resolve()
+        # Unlinked, contexts that name no tenant share one directory (see the class docstring).
+        self.scope_with(lambda context: scope(context) or SINGLE_TENANT_SCOPE)
+
+    # -- the AttachmentStore interface -------------------------------------------------------------
+
+    async def create_attachment(self, input: AttachmentCreateParams, context: TContext) -> Attachment:
+        """Check the announced file, reserve an id, and answer where to upload it (a signed, single-use URL)."""
+        mime_type = _base_mime(input.mime_type)
+        name = safe_file_name(input.name)
+        self.check_size(input.size, name)
+        self.check_mime_type(mime_type)
+        scope_key = self.scope_key(context)
+        attachment_id = await self._reserve_new_id(mime_type, context, scope_key)
+        descriptor = AttachmentUploadDescriptor.model_validate(
+            {"url": self.signed_url("upload", attachment_id, self.upload_ttl, scope_key), "method": "PUT"}
+        )
+        return self.describe(attachment_id, name, mime_type, scope_key, upload_descriptor=descriptor)
+
+    async def delete_attachment(self, attachment_id: str, context: TContext) -> None:
+        """Remove the attachment's files, if the caller's tenant has any; another tenant's stay."""
+        if is_valid_attachment_id(attachment_id):
+            await asyncio.to_thread(self._remove, self.scope_key(context), attachment_id)
+
+    # -- files -------------------------------------------------------------------------------------
+
+    async def add_file(self, name: str | None, mime_type: str, data: bytes, context: Any) -> Attachment:
+        """Store a file under a fresh id of the caller's tenant (a direct upload); the record to save."""
+        name = safe_file_name(name)
+        scope_key = self.scope_key(context)
+        attachment_id = await self._reserve_new_id(mime_type, context, scope_key)
+        try:
+            async with self.upload_claim(attachment_id, scope_key):
+                await self.save_file(attachment_id, name, mime_type, data, scope_key)
+        except BaseException:
+            await asyncio.to_thread(self._remove, scope_key, attachment_id)
+            raise
+        return self.describe(attachment_id, name, mime_type, scope_key)
 
     @asynccontextmanager
     async def upload_claim(self, attachment_id: str, scope_key: str) -> AsyncIterator[None]:
@@ -408,39 +482,6 @@ class LocalAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
             return
         shutil.rmtree(trash, ignore_errors=True)
 
-    # -- signed URLs -------------------------------------------------------------------------------
-
-    def signed_url(self, purpose: TokenPurpose, attachment_id: str, ttl: float | None, scope_key: str) -> str:
-        """An absolute URL for uploading (`upload`) or fetching (`file`) an attachment, carrying a token."""
-        base = self.base_url or request_base_url.get()
-        if base is None:
-            raise RuntimeError("LocalAttachmentStore needs base_url= when used outside an HTTP request")
-        segment = "uploads" if purpose == "upload" else "files"
-        return f"{base}/{segment}/{attachment_id}?token={self.sign(purpose, attachment_id, ttl, scope_key)}"
-
-    def sign(self, purpose: TokenPurpose, attachment_id: str, ttl: float | None, scope_key: str) -> str:
-        """A token granting `purpose` on the tenant's `attachment_id`, valid for `ttl` seconds (None: no expiry)."""
-        expires = 0 if ttl is None else int(time.time() + ttl)
-        return f"{expires}.{scope_key}.{self._mac(purpose, scope_key, attachment_id, expires)}"
-
-    def verify(self, purpose: TokenPurpose, attachment_id: str, token: str) -> str | None:
-        """The tenant directory `token` grants `purpose` on `attachment_id` in, or None if invalid or expired."""
-        expires_text, _, rest = token.partition(".")
-        scope_key, _, mac = rest.partition(".")
-        if not expires_text.isdigit() or len(expires_text) > 12 or not _SCOPE_KEY.fullmatch(scope_key):
-            return None
-        expires = int(expires_text)
-        if expires and expires < time.time():
-            return None
-        if not hmac.compare_digest(mac, self._mac(purpose, scope_key, attachment_id, expires)):
-            return None
-        return scope_key
-
-    def _mac(self, purpose: str, scope_key: str, attachment_id: str, expires: int) -> str:
-        message = f"{purpose}\n{scope_key}\n{attachment_id}\n{expires}".encode()
-        digest = hmac.new(self._secret, message, hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
 
 def safe_file_name(filename: str | None) -> str:
     """A display name from a client-supplied file name: no directories, no control or bidi characters,
@@ -480,6 +521,7 @@ class _LocalAttachmentInput:
 
 
 if TYPE_CHECKING:
+    from chatkit.stores._pg_attachments import PostgresAttachmentStore
 
     class LocalAttachmentConverter(_LocalAttachmentInput, ThreadItemConverter):
         """A `ThreadItemConverter` that gives the model the images and files of a `LocalAttachmentStore`."""
@@ -502,6 +544,11 @@ else:
             )
             globals()[name] = converter
             return converter
+        if name == "PostgresAttachmentStore":
+            # Imported on first use: it builds on chatkit.stores, which imports this module.
+            from chatkit.stores._pg_attachments import PostgresAttachmentStore
+
+            return PostgresAttachmentStore
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -513,6 +560,7 @@ __all__ = [
     "AttachmentRejectedError",
     "LocalAttachmentConverter",
     "LocalAttachmentStore",
+    "PostgresAttachmentStore",
     "StoredFile",
     "is_valid_attachment_id",
     "safe_file_name",

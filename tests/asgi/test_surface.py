@@ -28,6 +28,7 @@ def test_public_names() -> None:
         "LocalAttachmentConverter",
         "LocalAttachmentStore",
         "MAX_NAME_LENGTH",
+        "PostgresAttachmentStore",
         "SCOPE_METADATA_KEY",
         "StoredFile",
         "is_valid_attachment_id",

@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from chatkit._file_streams import AttachmentFiles, streaming_files
-from chatkit._signed_attachments import SignedAttachmentStore
-from chatkit.attachments import LocalAttachmentStore
+from chatkit.attachments import LocalAttachmentStore, SignedAttachmentStore
 from chatkit.stores._pg_attachments import PostgresAttachmentStore
 from tests.stores.backends import drop_postgres_schema, postgres_schema, require_postgres
 
@@ -39,7 +38,7 @@ _schema_users: dict[str, int] = {}
 class Files:
     """An attachment store (`store`) and the streaming face the routes use (`streams`)."""
 
-    store: LocalAttachmentStore[Any] | SignedAttachmentStore[Any]
+    store: SignedAttachmentStore[Any]
     streams: AttachmentFiles
 
 

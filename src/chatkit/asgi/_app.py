@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
@@ -11,6 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from chatkit._file_streams import AttachmentFiles, streaming_files
 from chatkit.asgi._endpoint import ChatKitEndpoint
 from chatkit.asgi._http import ContextBuilder, HTTPProblem, OriginCheck, problem_body, send_bytes
 from chatkit.asgi._observe import AccessLogMiddleware, access_record
@@ -18,7 +20,9 @@ from chatkit.asgi._streaming import DisconnectPolicy
 from chatkit.asgi._turns import TurnPolicy
 from chatkit.asgi._uploads import UploadEndpoints
 from chatkit.attachments import LocalAttachmentStore
+from chatkit.coordination import Coordination
 from chatkit.server import ChatKitServer
+from chatkit.store import AttachmentStore
 from chatkit.stores import ScopedStore
 
 
@@ -27,25 +31,31 @@ def create_app(
     *,
     context: ContextBuilder | None = None,
     path: str = "/chatkit",
-    attachment_store: LocalAttachmentStore[Any] | None = None,
+    attachment_store: AttachmentStore[Any] | None = None,
     cors_origins: Sequence[str] = (),
     max_body_bytes: int = 1_048_576,
     turn_policy: TurnPolicy = "wait",
     turn_wait_timeout: float = 30.0,
     disconnect_policy: DisconnectPolicy = "cancel",
+    coordination: Coordination | None = None,
 ) -> Starlette:
     """A Starlette app serving `server` at `POST {path}`, plus upload and file routes for `attachment_store`.
 
     `context(request)` builds the request context (sync or async; `request.state.locale` holds the
     preferred `Accept-Language` tag) and may raise `HTTPAuthError`. Without `attachment_store`, a
-    `LocalAttachmentStore` given to the server is used. Mount the result in FastAPI with
-    `app.mount("/", create_app(server))` (after your own routes) or under a prefix.
+    `LocalAttachmentStore` or `PostgresAttachmentStore` given to the server is used. Mount the result
+    in FastAPI with `app.mount("/", create_app(server))` (after your own routes) or under a prefix.
 
     A streaming request on a thread that is mid-turn waits up to `turn_wait_timeout` seconds
     (`"wait"`), is refused with 409 (`"reject"`), or stops the running turn, keeping its partial
     answer (`"interrupt"`; a turn running in another process is waited for instead). When the
     client goes away mid-stream the turn is cancelled and its partial answer kept (`"cancel"`),
     or it runs to completion and is saved in full (`"finish"`).
+
+    `GET {path}/threads/{thread_id}/stream?after=N` follows a thread's running turn (a reload, a
+    second tab, another process); `coordination` shares running turns between processes, by
+    default through PostgreSQL for a `PostgresStore` and in memory otherwise (see
+    `chatkit.coordination`). With it, `"interrupt"` reaches a turn running in any process.
 
     A browser request (`POST`, `PUT`) sent by a page of another origin is refused with 403 before
     anything runs, unless that origin is in `cors_origins`.
@@ -59,15 +69,19 @@ def create_app(
         turn_wait_timeout=turn_wait_timeout,
         disconnect_policy=disconnect_policy,
         allowed_origins=cors_origins,
+        coordination=coordination,
     )
-    routes: list[BaseRoute] = [Route(path, endpoint, methods=["POST"])]
-    if attachment_store is None and isinstance(server.attachment_store, LocalAttachmentStore):
+    routes: list[BaseRoute] = [
+        Route(path, endpoint, methods=["POST"]),
+        Route(path + "/threads/{thread_id}/stream", endpoint.rejoin, methods=["GET"]),
+    ]
+    if attachment_store is None and isinstance(server.attachment_store, (LocalAttachmentStore, AttachmentFiles)):
         attachment_store = server.attachment_store
     if attachment_store is not None:
         if isinstance(server.store, ScopedStore):
             # Deleting a thread then deletes its files, and files are split by tenant as rows are.
             server.store.link_attachment_store(attachment_store)
-        routes.extend(UploadEndpoints(attachment_store, server.store, context).routes(path))
+        routes.extend(UploadEndpoints(streaming_files(attachment_store), server.store, context).routes(path))
     middleware = [Middleware(AccessLogMiddleware)]
     direct: ASGIApp = endpoint
     if cors_origins:
@@ -84,7 +98,20 @@ def create_app(
         middleware.append(Middleware(CORSMiddleware, **cors_options))
         direct = CORSMiddleware(endpoint, **cors_options)
     middleware.append(Middleware(_OriginGuard, origins=OriginCheck(cors_origins)))
-    return _ChatKitApp(path, direct, routes=routes, middleware=middleware)
+    return _ChatKitApp(path, direct, routes=routes, middleware=middleware, lifespan=_closing(endpoint.coordination))
+
+
+def _closing(coordination: Coordination) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """A lifespan that releases the coordination's connections when the server shuts down."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await coordination.aclose()
+
+    return lifespan
 
 
 class _ChatKitApp(Starlette):

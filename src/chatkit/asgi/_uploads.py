@@ -1,53 +1,42 @@
-"""Upload and download endpoints of a `LocalAttachmentStore`.
+"""Upload and download endpoints of an attachment store, through its streaming face (`AttachmentFiles`).
 
 - `PUT|POST {path}/uploads/{id}?token=…`: second phase of a two-phase upload (raw or multipart body),
   once per attachment;
 - `POST {path}/upload`: direct upload of a multipart `file` field, answering the attachment;
 - `GET {path}/files/{id}`: the file, with a signed preview token or for the caller who owns it.
 
-Every file lives in its tenant's directory: a token names the tenant it was signed for, and a
-request without one reaches only the caller's own files.
+Every file belongs to a tenant: a token names the tenant it was signed for, and a request
+without one reaches only the caller's own files. Uploads go to the store as their bodies arrive
+and files are sent as they are read, so a store that streams never holds a whole file.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
-from typing import Any, NamedTuple
+from typing import Any
 
 from pydantic import TypeAdapter
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from chatkit.asgi._http import (
-    ContextBuilder,
-    HTTPProblem,
-    build_context,
-    check_content_length,
-    problem_body,
-    problem_from,
-    read_body,
-)
+from chatkit._file_streams import AttachmentFiles
+from chatkit.asgi._http import ContextBuilder, HTTPProblem, build_context, problem_body, problem_from
 from chatkit.asgi._observe import access_record
-from chatkit.attachments import LocalAttachmentStore, is_valid_attachment_id, request_base_url
+from chatkit.asgi._upload_bodies import file_response, upload_body
+from chatkit.attachments import is_valid_attachment_id, request_base_url
 from chatkit.store import NotFoundError, Store
 from chatkit.types import Attachment
 from chatkit.types.wire import WIRE_CONTEXT
 
 _ATTACHMENT: TypeAdapter[Attachment] = TypeAdapter(Attachment)
-# Room for the multipart envelope around a file of the maximum size.
-_MULTIPART_OVERHEAD = 64 * 1024
-_BOUNDARY = re.compile(r'boundary="?([^";]+)"?')
 _INLINE_TYPES = ("image/", "application/pdf")
 
 
 class UploadEndpoints:
-    """The HTTP side of a `LocalAttachmentStore`, recording attachments in the server's `Store`."""
+    """The HTTP side of an attachment store, recording attachments in the server's `Store`."""
 
-    def __init__(self, files: LocalAttachmentStore[Any], store: Store[Any], context: ContextBuilder | None) -> None:
+    def __init__(self, files: AttachmentFiles, store: Store[Any], context: ContextBuilder | None) -> None:
         self.files = files
         self.store = store
         self.context_builder = context
@@ -74,15 +63,15 @@ class UploadEndpoints:
             attachment = await self.store.load_attachment(attachment_id, context)
             if attachment.upload_descriptor is None:
                 raise HTTPProblem(409, "already_uploaded", f"attachment {attachment_id} was uploaded already")
-            async with self.files.upload_claim(attachment_id, scope_key):
-                upload = await self._receive_file(request)
-                _use_endpoint_url(request, f"/uploads/{attachment_id}")
-                mime_type = self.files.verify_content(attachment.mime_type, upload.data)
-                await self.files.save_file(attachment_id, attachment.name, mime_type, upload.data, scope_key)
-                uploaded = self.files.describe(attachment_id, attachment.name, mime_type, scope_key)
-                uploaded.thread_id = attachment.thread_id
-                uploaded.metadata = {**(attachment.metadata or {}), **(uploaded.metadata or {})}
-                await self.store.save_attachment(uploaded, context)
+            body = await upload_body(request, self.files.max_bytes)
+            _use_endpoint_url(request, f"/uploads/{attachment_id}")
+            saved = await self.files.save_upload(
+                attachment_id, attachment.name, attachment.mime_type, body.chunks, scope_key
+            )
+            uploaded = self.files.describe(attachment_id, attachment.name, saved.mime_type, scope_key)
+            uploaded.thread_id = attachment.thread_id
+            uploaded.metadata = {**(attachment.metadata or {}), **(uploaded.metadata or {})}
+            await self.store.save_attachment(uploaded, context)
             await self._unless_deleted_meanwhile(attachment_id, scope_key, context)
         except Exception as error:
             return _problem_response(request, error)
@@ -91,9 +80,9 @@ class UploadEndpoints:
     async def _unless_deleted_meanwhile(self, attachment_id: str, scope_key: str, context: Any) -> None:
         """Undo an upload that raced `attachments.delete`: the deletion wins, whatever the order.
 
-        A deletion renames the files away before it deletes the record. Files still in place
-        after the record was saved mean the deletion has not begun, and will remove both; files
-        gone mean it ran, maybe before the save: the record saved here is deleted again.
+        A deletion removes the file before it deletes the record. A file still there after the
+        record was saved means the deletion has not begun, and will remove both; a file gone
+        means it ran, maybe before the save: the record saved here is deleted again.
         """
         if await self.files.is_reserved(attachment_id, scope_key):
             return
@@ -105,10 +94,9 @@ class UploadEndpoints:
         """Store a file posted as multipart `file` and answer its attachment."""
         try:
             context = await build_context(self.context_builder, request)
-            upload = await self._receive_file(request, multipart_only=True)
+            body = await upload_body(request, self.files.max_bytes, multipart_only=True)
             _use_endpoint_url(request, "/upload")
-            mime_type = self.files.verify_content(upload.content_type, upload.data)
-            attachment = await self.files.add_file(upload.filename, mime_type, upload.data, context)
+            attachment = await self.files.add_upload(body.filename, body.content_type, body.chunks, context)
             await self.store.save_attachment(attachment, context)
         except Exception as error:
             return _problem_response(request, error)
@@ -127,17 +115,15 @@ class UploadEndpoints:
                 context = await build_context(self.context_builder, request)
                 await self.store.load_attachment(attachment_id, context)
                 scope_key = self.files.scope_key(context)
-            stored = await self.files.load_file(attachment_id, scope_key)
+            stored = await self.files.stream_file(attachment_id, scope_key)
             if stored is None:
                 raise NotFoundError(f"attachment {attachment_id} has no uploaded file")
         except Exception as error:
             return _problem_response(request, error)
-        inline = stored.mime_type.startswith(_INLINE_TYPES)
-        return FileResponse(
-            stored.path,
-            media_type=stored.mime_type,
-            filename=stored.name,
-            content_disposition_type="inline" if inline else "attachment",
+        return file_response(
+            request,
+            stored,
+            inline=stored.mime_type.startswith(_INLINE_TYPES),
             headers={
                 "x-content-type-options": "nosniff",
                 "content-security-policy": "default-src 'none'; sandbox",
@@ -150,47 +136,6 @@ class UploadEndpoints:
         if not is_valid_attachment_id(attachment_id):
             raise NotFoundError(f"no attachment {attachment_id!r}")
         return attachment_id
-
-    async def _receive_file(self, request: Request, *, multipart_only: bool = False) -> _Upload:
-        """The uploaded file: the `file` field of a multipart body, or else the raw body."""
-        content_type = request.headers.get("content-type")
-        if not (content_type or "").startswith("multipart/form-data"):
-            if multipart_only:
-                raise HTTPProblem(400, "invalid_request", "send the file as multipart/form-data in a field named file")
-            data = await read_body(request.scope, request.receive, self.files.max_bytes)
-            return _Upload(None, content_type, data)
-        limit = self.files.max_bytes + _MULTIPART_OVERHEAD
-        check_content_length(request.scope, limit)
-        body = await read_body(request.scope, request.receive, limit)
-        # Starlette's parser never closes the temporary file of a part cut off mid-way, so a body
-        # that does not end with its closing boundary is refused before it is parsed.
-        boundary = _BOUNDARY.search(content_type or "")
-        if boundary is None or not body.rstrip(b"\r\n").endswith(b"--" + boundary.group(1).encode() + b"--"):
-            raise HTTPProblem(400, "invalid_request", "malformed multipart body: it does not end with its boundary")
-
-        async def replay() -> dict[str, Any]:
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        buffered = Request(request.scope, replay)
-        try:
-            form = await buffered.form(max_files=1, max_fields=16)
-        except HTTPException as error:
-            raise HTTPProblem(400, "invalid_request", f"malformed multipart body: {error.detail}") from None
-        try:
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile):
-                raise HTTPProblem(400, "invalid_request", "the multipart body has no file field named file")
-            if upload.size is not None and upload.size > self.files.max_bytes:
-                raise HTTPProblem(413, "payload_too_large", f"the file exceeds {self.files.max_bytes} bytes")
-            return _Upload(upload.filename, upload.content_type, await upload.read())
-        finally:
-            await form.close()
-
-
-class _Upload(NamedTuple):
-    filename: str | None
-    content_type: str | None
-    data: bytes
 
 
 def _use_endpoint_url(request: Request, suffix: str) -> None:

@@ -22,17 +22,18 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, C
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from chatkit._file_streams import FileStream, SavedFile
-from chatkit._signed_attachments import SNIFF_BYTES, SignedAttachmentStore, base_mime
+from chatkit.attachments import _SNIFF_BYTES as SNIFF_BYTES  # pyright: ignore[reportPrivateUsage]
 from chatkit.attachments import (
     DEFAULT_ALLOWED_MIME_TYPES,
     DEFAULT_PREVIEW_TTL,
     AttachmentRejectedError,
+    SignedAttachmentStore,
     is_valid_attachment_id,
     safe_file_name,
 )
+from chatkit.attachments import _base_mime as base_mime  # pyright: ignore[reportPrivateUsage]
 from chatkit.store import NotFoundError, TContext
 from chatkit.stores._errors import IdConflictError, StoreError, StoreUnavailableError
-from chatkit.stores._ids import new_id
 from chatkit.stores._scope import ScopeFunction, default_scope
 from chatkit.types import Attachment, AttachmentCreateParams, AttachmentUploadDescriptor
 
@@ -357,10 +358,6 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
         return await self._use(work, retry=retry)
 
     # -- the AttachmentStore interface -------------------------------------------------------
-
-    def generate_attachment_id(self, mime_type: str, context: TContext) -> str:
-        """A fresh attachment id: `atc_`, then a time-ordered value with 96 random bits."""
-        return new_id("attachment")
 
     async def create_attachment(self, input: AttachmentCreateParams, context: TContext) -> Attachment:
         """Check the announced file, record it as awaiting its bytes, and answer a signed, single-use upload URL."""
