@@ -25,7 +25,9 @@ from chatkit.asgi._observe import AccessRecord, access_record, observed
 from chatkit.asgi._streaming import DisconnectPolicy, StreamSender
 from chatkit.asgi._turns import TurnGate, TurnPolicy
 from chatkit.attachments import request_base_url
+from chatkit.coordination import Coordination, TurnKey, coordination_for
 from chatkit.server import ChatKitServer, NonStreamingResult
+from chatkit.stores import ScopedStore
 from chatkit.types import AttachmentsDeleteReq, ItemsFeedbackReq, ThreadsDeleteReq
 
 _STREAMING_TYPES = frozenset(
@@ -60,6 +62,7 @@ class ChatKitEndpoint:
         turn_wait_timeout: float = 30.0,
         disconnect_policy: DisconnectPolicy = "cancel",
         allowed_origins: Sequence[str] = (),
+        coordination: Coordination | None = None,
     ) -> None:
         if disconnect_policy not in ("cancel", "finish"):
             raise ValueError(f"disconnect_policy must be 'cancel' or 'finish', not {disconnect_policy!r}")
@@ -67,8 +70,19 @@ class ChatKitEndpoint:
         self.context_builder = context
         self.max_body_bytes = max_body_bytes
         self.disconnect_policy: DisconnectPolicy = disconnect_policy
-        self.turns = TurnGate(server.store, turn_policy, turn_wait_timeout)
+        self.coordination = coordination if coordination is not None else coordination_for(server.store)
+        self.turns = TurnGate(server.store, turn_policy, turn_wait_timeout, self.coordination)
         self.origins = OriginCheck(allowed_origins)
+        from chatkit.asgi._rejoin import RejoinEndpoint
+
+        self.rejoin = RejoinEndpoint(self)
+        """`GET <endpoint>/threads/{thread_id}/stream`: follow the thread's running turn (see `RejoinEndpoint`)."""
+
+    def turn_key(self, thread_id: str, context: Any) -> TurnKey:
+        """The name of the thread's turn for the coordination, in the caller's scope as the store sees it."""
+        store = self.server.store
+        scope = store._scope(context) if isinstance(store, ScopedStore) else ""  # pyright: ignore[reportPrivateUsage]
+        return TurnKey.of(scope, thread_id)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
@@ -134,8 +148,10 @@ class ChatKitEndpoint:
             record.outcome = await sender.run()
         else:
             try:
-                async with self.turns.turn(thread_id, context, new=first is not None) as turn:
+                key = self.turn_key(thread_id, context)
+                async with self.turns.turn(thread_id, context, key, new=first is not None) as turn:
                     turn.on_interrupt(sender.interrupt)
+                    sender.tap = turn.publish
                     record.outcome = await sender.run()
             except Exception as error:
                 if sender.responded:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Coroutine, Generator, Mapping
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
 from typing import Any, Generic, Literal, TypeVar
 
 from starlette.types import Receive, Send
@@ -58,6 +58,8 @@ class StreamSender:
         self.frames_sent = 0
         self.bytes_sent = 0
         self.failed = False
+        # Sees every frame of the stream as it is made, whether or not the client still reads.
+        self.tap: Callable[[bytes], None] | None = None
 
     @property
     def responded(self) -> bool:
@@ -125,6 +127,8 @@ class StreamSender:
             if first is None:
                 await self._end()
                 return
+            if self.tap is not None:
+                self.tap(first)
             try:
                 await self._relay_rest(first)
             except Exception:
@@ -147,6 +151,7 @@ class StreamSender:
         coalescing only saves per-message work while the responder is producing without pause.
         """
         frames = self._frames
+        tap = self.tap
         batch = [first]
         try:
             while True:
@@ -155,6 +160,8 @@ class StreamSender:
                     waiting_on = step.send(None)
                 except StopIteration as ready:
                     batch.append(ready.value)
+                    if tap is not None:
+                        tap(ready.value)
                     if len(batch) >= _FRAMES_PER_MESSAGE:
                         await self._forward(batch)
                         batch = []
@@ -168,9 +175,12 @@ class StreamSender:
                     await self._forward(batch)
                     batch = []
                 try:
-                    batch.append(await _Resumed(step, waiting_on))
+                    frame = await _Resumed(step, waiting_on)
                 except StopAsyncIteration:
                     break
+                batch.append(frame)
+                if tap is not None:
+                    tap(frame)
         except Exception:
             await self._forward(batch)
             raise

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from chatkit.asgi._http import HTTPProblem
+from chatkit.coordination import Coordination, RunningTurn, TurnKey
+from chatkit.logger import logger
 from chatkit.store import Store
 
 TurnPolicy = Literal["wait", "reject", "interrupt"]
 
+T = TypeVar("T")
+
 # How long `reject` lets the store's lock answer: long enough for a database round trip, far
 # shorter than any turn.
 _REJECT_PROBE_SECONDS = 0.5
+# How long a request waits on the coordination (to interrupt or announce a turn) before it goes
+# on without it, as a single process would.
+COORDINATION_TIMEOUT = 2.0
 
 
 class TurnBusy(HTTPProblem):
@@ -32,6 +39,12 @@ class Turn:
     def __init__(self) -> None:
         self._interrupt: Callable[[], None] | None = None
         self.interrupted = False
+        self.running: RunningTurn | None = None
+
+    def publish(self, frame: bytes) -> None:
+        """Hand one frame of the turn's stream to its followers."""
+        if self.running is not None:
+            self.running.publish(frame)
 
     def on_interrupt(self, callback: Callable[[], None]) -> None:
         """Call `callback` when a newer request interrupts this turn."""
@@ -50,7 +63,7 @@ class Turn:
 class TurnGate:
     """Serializes the turns of each thread: in this process first, then through the store's lock."""
 
-    def __init__(self, store: Store[Any], policy: TurnPolicy, wait_timeout: float) -> None:
+    def __init__(self, store: Store[Any], policy: TurnPolicy, wait_timeout: float, coordination: Coordination) -> None:
         if policy not in ("wait", "reject", "interrupt"):
             raise ValueError(f"turn_policy must be 'wait', 'reject' or 'interrupt', not {policy!r}")
         self._store_lock: Callable[[str, Any], AbstractAsyncContextManager[Any]] | None = getattr(
@@ -61,16 +74,18 @@ class TurnGate:
         self._wait_timeout = wait_timeout
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._running: dict[str, Turn] = {}
+        self.coordination = coordination
 
     @asynccontextmanager
-    async def turn(self, thread_id: str, context: Any, *, new: bool = False) -> AsyncIterator[Turn]:
+    async def turn(self, thread_id: str, context: Any, key: TurnKey, *, new: bool = False) -> AsyncIterator[Turn]:
         """Hold the thread for one turn, applying the busy policy; raises `TurnBusy` (409).
 
         The thread must belong to the caller (`NotFoundError` otherwise), checked before the turn
         is waited for, so another user's id is refused at once, busy or not, and never holds the
         owner's turn even briefly. `new` is for the first turn of a thread the request just created:
         nobody can hold it yet, so there is nothing to check, and only the store's lock (a pooled
-        connection) may take time to get, which no policy refuses.
+        connection) may take time to get, which no policy refuses. `key` names the turn to the
+        coordination, which publishes its frames and carries interrupts to and from other processes.
         """
         if not new:
             await self._store.load_thread(thread_id, context)
@@ -79,6 +94,8 @@ class TurnGate:
             if self._policy == "reject":
                 raise TurnBusy(thread_id, waited=False)
             running.interrupt()
+        elif self._policy == "interrupt" and not new:
+            await self._interrupt_elsewhere(key)
         timeout = _REJECT_PROBE_SECONDS if self._policy == "reject" and not new else self._wait_timeout
         deadline = time.monotonic() + timeout
         lock = self._checkout(thread_id)
@@ -89,14 +106,25 @@ class TurnGate:
                 async with self._hold_store_lock(thread_id, context, deadline):
                     turn = Turn()
                     self._running[thread_id] = turn
+                    turn.running = await self._announce(key, turn)
                     try:
                         yield turn
                     finally:
                         del self._running[thread_id]
+                        if turn.running is not None:
+                            await _settle(turn.running.end(), "record the end of a turn")
             finally:
                 lock.release()
         finally:
             self._checkin(thread_id)
+
+    async def _interrupt_elsewhere(self, key: TurnKey) -> None:
+        """Stop the thread's turn in whichever process runs it; without coordination, wait for it."""
+        await _settle(self.coordination.interrupt(key), "interrupt a turn in another process")
+
+    async def _announce(self, key: TurnKey, turn: Turn) -> RunningTurn | None:
+        """Tell the coordination this process runs the turn; None (no followers, no remote interrupts) if it fails."""
+        return await _settle(self.coordination.begin(key, turn.interrupt), "announce a running turn")
 
     @asynccontextmanager
     async def _hold_store_lock(self, thread_id: str, context: Any, deadline: float) -> AsyncIterator[None]:
@@ -127,6 +155,15 @@ class TurnGate:
             del self._locks[thread_id]
         else:
             self._locks[thread_id] = (lock, users - 1)
+
+
+async def _settle(work: Awaitable[T], what: str) -> T | None:
+    """Await a coordination call; on failure or timeout, log a warning and carry on without it."""
+    try:
+        return await asyncio.wait_for(work, COORDINATION_TIMEOUT)
+    except Exception as exc:
+        logger.warning("coordination: could not %s (%s); going on as a single process would", what, exc or type(exc))
+        return None
 
 
 async def _within(acquire: Any, deadline: float) -> bool:

@@ -1,0 +1,519 @@
+"""Coordination through PostgreSQL: frames in a table, wake-ups by `LISTEN/NOTIFY`, polling without them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from chatkit.coordination._base import (
+    LOST_FRAME,
+    OVERFLOW_FRAME,
+    Coordination,
+    Frame,
+    ReplayLimits,
+    RunningTurn,
+    TurnBuffer,
+    TurnKey,
+)
+from chatkit.logger import logger
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg_pool import AsyncConnectionPool
+
+    from chatkit.stores import PostgresStore
+
+T = TypeVar("T")
+
+APPLICATION_NAME = "chatkit-coordination"
+"""The `application_name` of every coordination session (to tell them apart in `pg_stat_activity`)."""
+
+# After a failed attempt to connect, requests go without coordination for this long rather than
+# each paying a connection timeout.
+_RETRY_AFTER = 2.0
+_LISTEN_RECONNECT = 0.5
+# Frames read per query by a follower catching up.
+_READ_BATCH = 1000
+
+_TABLES = [
+    "CREATE SCHEMA IF NOT EXISTS {s}",
+    # One row per thread: the turn running on it (or the last one), as its process reports it.
+    """CREATE TABLE IF NOT EXISTS {s}.coordination_turns (
+        scope_key bytea NOT NULL,
+        thread_key bytea NOT NULL,
+        turn_id uuid NOT NULL,
+        frames integer NOT NULL,
+        closed boolean NOT NULL,
+        overflowed boolean NOT NULL,
+        running boolean NOT NULL,
+        interrupt boolean NOT NULL,
+        beat timestamptz NOT NULL,
+        PRIMARY KEY (scope_key, thread_key)
+    )""",
+    """CREATE TABLE IF NOT EXISTS {s}.coordination_frames (
+        turn_id uuid NOT NULL,
+        idx integer NOT NULL,
+        data bytea NOT NULL,
+        PRIMARY KEY (turn_id, idx)
+    )""",
+]
+
+_SQL = {
+    # A new turn replaces the thread's last one, whose frames go with it.
+    "claim": """WITH gone AS (
+            DELETE FROM {s}.coordination_frames WHERE turn_id IN
+                (SELECT turn_id FROM {s}.coordination_turns WHERE scope_key = %(scope)s AND thread_key = %(thread)s)
+        )
+        INSERT INTO {s}.coordination_turns
+            (scope_key, thread_key, turn_id, frames, closed, overflowed, running, interrupt, beat)
+        VALUES (%(scope)s, %(thread)s, %(turn)s, 0, false, false, true, false, now())
+        ON CONFLICT (scope_key, thread_key) DO UPDATE SET turn_id = excluded.turn_id, frames = 0, closed = false,
+            overflowed = false, running = true, interrupt = false, beat = now()""",
+    # One round trip per flush: the new frames, the turn's state and heartbeat, the wake-up.
+    "flush": """WITH added AS (
+            INSERT INTO {s}.coordination_frames (turn_id, idx, data)
+            SELECT %(turn)s, idx, data FROM unnest(%(idx)s::integer[], %(data)s::bytea[]) AS f(idx, data)
+        ), state AS (
+            UPDATE {s}.coordination_turns SET frames = %(count)s, closed = %(closed)s, overflowed = %(overflowed)s,
+                running = %(running)s, beat = now()
+            WHERE scope_key = %(scope)s AND thread_key = %(thread)s AND turn_id = %(turn)s
+            RETURNING interrupt
+        )
+        SELECT (SELECT interrupt FROM state), CASE WHEN %(notify)s THEN pg_notify(%(channel)s, %(note)s) END""",
+    "interrupt": """UPDATE {s}.coordination_turns SET interrupt = true
+        WHERE scope_key = %(scope)s AND thread_key = %(thread)s AND running
+        RETURNING pg_notify(%(channel)s, %(note)s)""",
+    "running": """SELECT turn_id FROM {s}.coordination_turns
+        WHERE scope_key = %(scope)s AND thread_key = %(thread)s AND running
+        AND beat > now() - make_interval(secs => %(stale)s)""",
+    "read": """SELECT t.turn_id = %(turn)s, t.frames, t.closed, t.overflowed, t.running,
+            t.beat > now() - make_interval(secs => %(stale)s),
+            ARRAY(SELECT data FROM {s}.coordination_frames
+                WHERE turn_id = %(turn)s AND idx > %(have)s AND idx <= t.frames ORDER BY idx LIMIT %(batch)s)
+        FROM {s}.coordination_turns t WHERE t.scope_key = %(scope)s AND t.thread_key = %(thread)s""",
+    "drop": "DELETE FROM {s}.coordination_frames WHERE turn_id = %(turn)s",
+    # Frames of turns whose process stopped reporting (a crash) or that ended long ago.
+    "sweep": """DELETE FROM {s}.coordination_frames WHERE turn_id IN (SELECT turn_id FROM {s}.coordination_turns
+        WHERE beat < now() - make_interval(secs => %(age)s))""",
+}
+
+
+async def _fetch_one(query: bytes, params: dict[str, Any], conn: AsyncConnection[Any]) -> Any:
+    return await (await conn.execute(query, params)).fetchone()
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    """Wait for `event`, at most `timeout` seconds."""
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout)
+
+
+class CoordinationUnavailable(Exception):
+    """The coordination's database cannot be reached right now."""
+
+
+class _PostgresTurn(RunningTurn):
+    """A turn of this process: frames go to a local buffer at once and to the table in the background."""
+
+    def __init__(self, owner: PostgresCoordination, key: TurnKey, on_interrupt: Callable[[], None]) -> None:
+        self.buffer = TurnBuffer(owner.limits)
+        self.key = key
+        self.turn_id = uuid.uuid4()
+        self._owner = owner
+        self._on_interrupt = on_interrupt
+        self._interrupted = False
+        self._finished = False
+        self._wake = asyncio.Event()
+        self._flusher = asyncio.create_task(self._flush_loop())
+
+    def publish(self, frame: bytes) -> None:
+        """Buffer the frame and wake the flusher."""
+        self.buffer.append(frame)
+        self._wake.set()
+
+    def deliver_interrupt(self) -> None:
+        """Stop the turn (once), on a request from any process."""
+        if not self._interrupted:
+            self._interrupted = True
+            self._on_interrupt()
+
+    async def end(self) -> None:
+        """Flush what remains and mark the turn ended, within the owner's `end_timeout`."""
+        self._finished = True
+        self.buffer.end()
+        self._wake.set()
+        owner = self._owner
+        if owner.running.get(self.key.hex()) is self:
+            del owner.running[self.key.hex()]
+        try:
+            await asyncio.wait_for(asyncio.shield(self._flusher), owner.end_timeout)
+        except asyncio.TimeoutError:
+            logger.warning("coordination: the end of a turn could not be recorded in time; followers will stop")
+            self._flusher.cancel()
+        owner.schedule_drop(self.turn_id)
+
+    async def _flush_loop(self) -> None:
+        owner = self._owner
+        base = {"scope": self.key.scope_key, "thread": self.key.thread_key, "turn": self.turn_id}
+        flushed = 0
+        try:
+            await owner.run(lambda conn: conn.execute(owner.sql["claim"], base))
+            while True:
+                buffer = self.buffer
+                if len(buffer.frames) == flushed and not self._finished:
+                    self._wake.clear()
+                    await _wait(self._wake, owner.beat_interval())
+                count, closed, finished = len(buffer.frames), buffer.ended, self._finished
+                params = {
+                    **base,
+                    "idx": list(range(flushed + 1, count + 1)),
+                    "data": buffer.frames[flushed:count],
+                    "count": count,
+                    "closed": closed,
+                    "overflowed": buffer.closing is OVERFLOW_FRAME,
+                    "running": not finished,
+                    "notify": count > flushed or finished,
+                    "channel": owner.channel,
+                    "note": f"f {self.turn_id}",
+                }
+                row = await owner.run(partial(_fetch_one, owner.sql["flush"], params))
+                flushed = count
+                if row is not None and row[0]:
+                    self.deliver_interrupt()
+                if finished:
+                    return
+        except Exception as exc:
+            # The turn goes on; only followers in other processes lose it (they see its heartbeat stop).
+            logger.warning("coordination: lost the running turn's record (%s); only this process follows it", exc)
+
+
+class _Mirror:
+    """The frames of a turn another process runs, read once into this process for all its followers."""
+
+    def __init__(self, owner: PostgresCoordination, key: TurnKey, turn_id: uuid.UUID) -> None:
+        self.buffer = TurnBuffer(owner.limits)
+        self.wake = asyncio.Event()
+        self._owner = owner
+        self._key = key
+        self._turn_id = turn_id
+        self.task = asyncio.create_task(self._read_loop())
+
+    async def _read_loop(self) -> None:
+        owner = self._owner
+        buffer = self.buffer
+        params: dict[str, Any] = {
+            "scope": self._key.scope_key,
+            "thread": self._key.thread_key,
+            "turn": self._turn_id,
+            "stale": owner.stale_after,
+            "batch": _READ_BATCH,
+        }
+        try:
+            while not buffer.ended:
+                self.wake.clear()
+                params["have"] = have = len(buffer.frames)
+                row = await owner.run(partial(_fetch_one, owner.sql["read"], params))
+                if row is None or not row[0]:
+                    buffer.end(LOST_FRAME)  # the turn's record was replaced: a newer turn runs
+                    break
+                _, count, closed, overflowed, running, fresh, frames = row
+                if len(frames) < min(count - have, _READ_BATCH):
+                    buffer.end(LOST_FRAME)  # frames already dropped: this follower came too late
+                    break
+                for frame in frames:
+                    buffer.append(frame)
+                if len(buffer.frames) < count:
+                    continue
+                if closed and overflowed:
+                    buffer.end(OVERFLOW_FRAME)
+                elif not running:
+                    buffer.end()
+                elif not fresh:
+                    buffer.end(LOST_FRAME)
+                else:
+                    await _wait(self.wake, owner.wait_interval())
+        except Exception as exc:
+            logger.warning("coordination: stopped following a turn (%s)", exc)
+            buffer.end(LOST_FRAME)
+        finally:
+            if owner.mirrors.get(self._turn_id) is self:
+                del owner.mirrors[self._turn_id]
+
+
+class PostgresCoordination(Coordination):
+    """Coordination of every process serving one PostgreSQL database (the default with `PostgresStore`).
+
+    Tables `coordination_turns` and `coordination_frames` live in `schema`, rows keyed by the
+    hashed scope and thread id as the store's are. Wake-ups travel by `LISTEN/NOTIFY` on a
+    session of `notify_dsn` (default: `dsn`); with `listen=False` (for a PgBouncer in
+    transaction-pooling mode without a direct DSN) followers and interrupts poll every
+    `poll_interval` seconds instead.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str = "chatkit",
+        notify_dsn: str | None = None,
+        listen: bool = True,
+        limits: ReplayLimits | None = None,
+        poll_interval: float = 0.05,
+        heartbeat: float = 1.0,
+        stale_after: float = 10.0,
+        end_timeout: float = 5.0,
+        max_size: int = 4,
+        timeout: float = 5.0,
+    ) -> None:
+        try:
+            import psycopg  # noqa: F401
+            import psycopg_pool  # noqa: F401
+        except ImportError as exc:
+            raise ImportError("PostgresCoordination needs psycopg 3: pip install chatkit-server[postgres]") from exc
+        from chatkit.stores._postgres import _SCHEMA_NAME
+
+        if not _SCHEMA_NAME.fullmatch(schema):
+            raise ValueError(f"Schema name {schema!r} must be a plain SQL identifier (letters, digits, underscores)")
+        self.dsn = dsn
+        self.schema = schema
+        self.notify_dsn = notify_dsn or dsn
+        self.listen = listen
+        self.limits = limits or ReplayLimits()
+        self.poll_interval = poll_interval
+        self.heartbeat = heartbeat
+        self.stale_after = stale_after
+        self.end_timeout = end_timeout
+        self.channel = "chatkit_" + hashlib.blake2b(schema.encode(), digest_size=8).hexdigest()
+        self.sql = {name: query.format(s=f'"{schema}"').encode() for name, query in _SQL.items()}
+        # Turns this process runs, by `TurnKey.hex()` (the form interrupts are notified in).
+        self.running: dict[str, _PostgresTurn] = {}
+        self.mirrors: dict[uuid.UUID, _Mirror] = {}
+        self._max_size = max_size
+        self._timeout = timeout
+        self._pool: AsyncConnectionPool[Any] | None = None
+        self._opening = asyncio.Lock()
+        self._retry_at = 0.0
+        self._listener: asyncio.Task[None] | None = None
+        self._listening = False
+        self._behind_pooler = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @classmethod
+    def for_store(cls, store: PostgresStore, **options: Any) -> PostgresCoordination:
+        """Coordination in the store's database and schema, on connections of its own."""
+        # The store's DSN, or the one of the pool it was given.
+        given = store._given_pool  # pyright: ignore[reportPrivateUsage]
+        dsn = store._dsn if given is None else given.conninfo  # pyright: ignore[reportPrivateUsage]
+        if not isinstance(dsn, str):
+            raise ValueError("the store's pool has no DSN string: give create_app a PostgresCoordination(dsn)")
+        return cls(dsn, schema=store.schema, **options)
+
+    # -- the interface -----------------------------------------------------------------------
+
+    async def begin(self, key: TurnKey, on_interrupt: Callable[[], None]) -> RunningTurn:
+        """Record the turn as running here; its record is written in the background."""
+        await self._ready()
+        turn = _PostgresTurn(self, key, on_interrupt)
+        self.running[key.hex()] = turn
+        return turn
+
+    async def interrupt(self, key: TurnKey) -> bool:
+        """Flag the running turn of `key` and notify every process; the one running it stops it."""
+        local = self.running.get(key.hex())
+        if local is not None:
+            local.deliver_interrupt()
+            return True
+        params = {"scope": key.scope_key, "thread": key.thread_key, "channel": self.channel, "note": f"i {key.hex()}"}
+
+        async def work(conn: AsyncConnection[Any]) -> bool:
+            return bool(await (await conn.execute(self.sql["interrupt"], params)).fetchall())
+
+        return await self.run(work)
+
+    async def follow(self, key: TurnKey, after: int) -> AsyncIterator[Frame] | None:
+        """Follow the turn of `key`: from memory if it runs here, else through the tables."""
+        local = self.running.get(key.hex())
+        if local is not None:
+            return local.buffer.follow(after)
+        params = {"scope": key.scope_key, "thread": key.thread_key, "stale": self.stale_after}
+
+        row = await self.run(partial(_fetch_one, self.sql["running"], params))
+        if row is None:
+            return None
+        turn_id: uuid.UUID = row[0]
+        mirror = self.mirrors.get(turn_id)
+        if mirror is None:
+            mirror = self.mirrors[turn_id] = _Mirror(self, key, turn_id)
+        return mirror.buffer.follow(after)
+
+    async def aclose(self) -> None:
+        """Stop listening and reading, and close the connections."""
+        tasks = [task for task in (self._listener, *self._tasks) if task is not None]
+        tasks += [mirror.task for mirror in self.mirrors.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._listener = None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    # -- connections -------------------------------------------------------------------------
+
+    def beat_interval(self) -> float:
+        """How long a turn's flusher may stay silent: it polls for interrupts when nothing is listening."""
+        return self.heartbeat if self._listening else min(self.poll_interval, self.heartbeat)
+
+    def wait_interval(self) -> float:
+        """How long a follower waits for a wake-up before it reads anyway."""
+        return self.heartbeat if self._listening else self.poll_interval
+
+    async def run(self, work: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
+        """Run `work` on a pooled connection, on another one if the server ended the first."""
+        import psycopg
+
+        pool = await self._ready()
+        attempts = self._max_size + 1
+        for attempt in range(1, attempts + 1):
+            async with pool.connection(timeout=self._timeout) as conn:
+                try:
+                    return await work(conn)
+                except psycopg.OperationalError:
+                    # A session the server ended (restart, pg_terminate_backend) fails on first use.
+                    if not conn.broken or attempt == attempts:
+                        raise
+        raise CoordinationUnavailable("PostgreSQL connections kept failing")
+
+    async def _ready(self) -> AsyncConnectionPool[Any]:
+        if self._pool is not None:
+            return self._pool
+        async with self._opening:
+            if self._pool is not None:
+                return self._pool
+            if time.monotonic() < self._retry_at:
+                raise CoordinationUnavailable("PostgreSQL was unreachable moments ago")
+            try:
+                self._pool = await self._open()
+            except Exception as exc:
+                self._retry_at = time.monotonic() + _RETRY_AFTER
+                raise CoordinationUnavailable(f"cannot reach PostgreSQL: {exc}") from exc
+            if self.listen:
+                self._listener = asyncio.create_task(self._listen_loop())
+            self._spawn(self._sweep)
+            return self._pool
+
+    async def _open(self) -> AsyncConnectionPool[Any]:
+        from psycopg_pool import AsyncConnectionPool
+
+        from chatkit.stores._postgres import _lock_id
+
+        async def configure(conn: AsyncConnection[Any]) -> None:
+            if self._behind_pooler:
+                # The next statement may run on a server connection that never saw a preparation.
+                conn.prepare_threshold = None
+
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            self.dsn,
+            kwargs={"autocommit": True, "application_name": APPLICATION_NAME, "connect_timeout": 3},
+            configure=configure,
+            min_size=1,
+            max_size=self._max_size,
+            timeout=self._timeout,
+            open=False,
+            name=f"chatkit-{self.schema}-coordination",
+        )
+        try:
+            await pool.open(wait=True, timeout=self._timeout)
+            async with pool.connection() as conn:
+                # A pooler (PgBouncer) answers the client with a process id of its own.
+                row = await (await conn.execute(b"SELECT pg_backend_pid()")).fetchone()
+                self._behind_pooler = row is not None and row[0] != conn.info.backend_pid
+                conn.prepare_threshold = None if self._behind_pooler else conn.prepare_threshold
+            if self._behind_pooler and self.listen and self.notify_dsn == self.dsn:
+                logger.warning(
+                    "coordination: PostgreSQL is reached through a connection pooler, where LISTEN does not work; "
+                    "polling every %s s instead (give PostgresCoordination notify_dsn= a direct DSN for "
+                    "notifications)",
+                    self.poll_interval,
+                )
+                self.listen = False
+            async with pool.connection() as conn, conn.transaction():
+                # Several processes starting at once take turns creating the tables.
+                await conn.execute(
+                    b"SELECT pg_advisory_xact_lock(%s)", (_lock_id(f"chatkit-coordination\0{self.schema}"),)
+                )
+                for statement in _TABLES:
+                    await conn.execute(statement.format(s=f'"{self.schema}"').encode())
+        except BaseException:
+            await pool.close()
+            raise
+        return pool
+
+    async def _listen_loop(self) -> None:
+        import psycopg
+
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self.notify_dsn, autocommit=True, application_name=APPLICATION_NAME, connect_timeout=3
+                ) as conn:
+                    await conn.execute(f"LISTEN {self.channel}".encode())
+                    self._listening = True
+                    # Whatever was sent while nobody listened is read now by the waiting parties.
+                    self._wake_all()
+                    async for note in conn.notifies():
+                        self._dispatch(note.payload)
+            except Exception as exc:
+                if self._listening:
+                    logger.warning("coordination: LISTEN session lost (%s); polling until it is back", exc)
+            finally:
+                self._listening = False
+            await asyncio.sleep(_LISTEN_RECONNECT)
+
+    def _dispatch(self, payload: str) -> None:
+        kind, _, subject = payload.partition(" ")
+        if kind == "f":
+            try:
+                mirror = self.mirrors.get(uuid.UUID(subject))
+            except ValueError:
+                return
+            if mirror is not None:
+                mirror.wake.set()
+        elif kind == "i":
+            turn = self.running.get(subject)
+            if turn is not None:
+                turn.deliver_interrupt()
+
+    def _wake_all(self) -> None:
+        for mirror in self.mirrors.values():
+            mirror.wake.set()
+
+    def schedule_drop(self, turn_id: uuid.UUID) -> None:
+        """Delete the frames of an ended turn after `limits.linger` seconds."""
+
+        async def drop() -> None:
+            await asyncio.sleep(self.limits.linger)
+            await self.run(lambda conn: conn.execute(self.sql["drop"], {"turn": turn_id}))
+
+        self._spawn(drop)
+
+    async def _sweep(self) -> None:
+        age = self.limits.linger + self.stale_after
+        await self.run(lambda conn: conn.execute(self.sql["sweep"], {"age": age}))
+
+    def _spawn(self, work: Callable[[], Awaitable[Any]]) -> None:
+        async def guarded() -> None:
+            try:
+                await work()
+            except Exception as exc:
+                logger.warning("coordination: cleaning up old frames failed (%s)", exc)
+
+        task = asyncio.create_task(guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
