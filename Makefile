@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install browser test lint demo bench docs fuzz soak clean matrix matrix-lowest matrix-newest compat compat-wheels
+.PHONY: install browser deploy-parts test lint demo bench docs fuzz soak clean matrix matrix-lowest matrix-newest compat compat-wheels
 
 install: $(STAMP)
 
@@ -21,6 +21,12 @@ browser:
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 		else echo "install Chromium for the browser tests: sudo apt-get install chromium"; fi; }
 
+# The PgBouncer and deployment tests run Debian's pgbouncer and nginx, started by the tests themselves.
+deploy-parts:
+	@test -x /usr/sbin/pgbouncer -a -x /usr/sbin/nginx || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq pgbouncer nginx >/dev/null; \
+		else echo "install PgBouncer and nginx for the deployment tests: sudo apt-get install pgbouncer nginx"; fi; }
+
 LINTED := $(wildcard src tests benchmarks examples scripts docs/_hooks)
 
 lint: $(STAMP)
@@ -28,7 +34,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/pyright
 
-test: lint browser
+test: lint browser deploy-parts
 	$(PY) -m pytest
 
 demo: $(STAMP)

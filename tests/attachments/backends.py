@@ -22,7 +22,7 @@ from typing import Any
 from chatkit._file_streams import AttachmentFiles, streaming_files
 from chatkit.attachments import LocalAttachmentStore, SignedAttachmentStore
 from chatkit.stores._pg_attachments import PostgresAttachmentStore
-from tests.stores.backends import drop_postgres_schema, postgres_schema, require_postgres
+from tests.stores.backends import PGBOUNCER_BACKEND, drop_postgres_schema, postgres_schema, require_postgres
 
 ATTACHMENT_BACKENDS = ["local", "postgres"]
 SECRET = "test-secret"
@@ -55,8 +55,9 @@ async def read(files: Files, attachment_id: str, context: Any) -> bytes | None:
     return None if opened is None else b"".join([data async for data in opened])
 
 
-def postgres_attachment_store(tmp_path: Path, **options: Any) -> PostgresAttachmentStore[Any]:
-    """An unopened PostgreSQL attachment store in the schema of the test owning `tmp_path`."""
+def postgres_attachment_store(tmp_path: Path, dsn: str | None = None, **options: Any) -> PostgresAttachmentStore[Any]:
+    """An unopened PostgreSQL attachment store in the schema of the test owning `tmp_path`
+    (on the test server, or at `dsn`)."""
     settings: dict[str, Any] = {
         "schema": postgres_schema(tmp_path),
         "secret": SECRET,
@@ -66,7 +67,7 @@ def postgres_attachment_store(tmp_path: Path, **options: Any) -> PostgresAttachm
         "max_size": 4,
         **options,
     }
-    return PostgresAttachmentStore(require_postgres(), **settings)
+    return PostgresAttachmentStore(dsn or require_postgres(), **settings)
 
 
 @asynccontextmanager
@@ -77,7 +78,11 @@ async def make_files(backend: str, tmp_path: Path, **options: Any) -> AsyncItera
         local: LocalAttachmentStore[Any] = LocalAttachmentStore(tmp_path / "files", **settings)
         yield Files(local, streaming_files(local))
         return
-    if backend != "postgres":
+    if backend == PGBOUNCER_BACKEND:
+        from tests.deploy.pgbouncer import require_pgbouncer
+
+        options = {"dsn": require_pgbouncer(), **options}
+    elif backend != "postgres":
         raise ValueError(f"Unknown attachment backend {backend!r}")
     store = postgres_attachment_store(tmp_path, **options)
     _schema_users[store.schema] = _schema_users.get(store.schema, 0) + 1

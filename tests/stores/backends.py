@@ -6,7 +6,8 @@
             ...
 
 PostgreSQL tests run against `CHATKIT_TEST_POSTGRES_DSN` (default: the local server, database
-`test`), each in a schema of its own that is dropped afterwards. Without a server they skip,
+`test`), each in a schema of its own that is dropped afterwards; `postgres-pgbouncer` reaches the
+same server through PgBouncer in transaction-pooling mode. Without a server they skip,
 except under `CI=true`, where they fail.
 """
 
@@ -29,6 +30,10 @@ STORE_BACKENDS: list[str] = ["memory", "sqlite", "postgres"]
 
 PERSISTENT_BACKENDS: list[str] = ["sqlite", "postgres"]
 """The backends whose data outlives the store object."""
+
+PGBOUNCER_BACKEND = "postgres-pgbouncer"
+"""PostgreSQL through PgBouncer in transaction-pooling mode (`tests.deploy.pgbouncer`); run by the
+suites that re-run the contracts through it, not by every test of `STORE_BACKENDS`."""
 
 POSTGRES_DSN = os.environ.get("CHATKIT_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -71,6 +76,11 @@ def store_location(backend: str, tmp_path: Path) -> tuple[str, dict[str, Any]]:
         return f"sqlite:///{tmp_path / 'chatkit.db'}", {}
     if backend == "postgres":
         return require_postgres(), {"schema": postgres_schema(tmp_path), "max_size": 4}
+    if backend == PGBOUNCER_BACKEND:
+        # Imported here: the PgBouncer helper itself builds on this module.
+        from tests.deploy.pgbouncer import require_pgbouncer
+
+        return require_pgbouncer(), {"schema": postgres_schema(tmp_path), "max_size": 4}
     raise ValueError(f"Unknown store backend {backend!r}")
 
 

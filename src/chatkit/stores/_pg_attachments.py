@@ -34,6 +34,7 @@ from chatkit.attachments import (
 from chatkit.attachments import _base_mime as base_mime  # pyright: ignore[reportPrivateUsage]
 from chatkit.store import NotFoundError, TContext
 from chatkit.stores._errors import IdConflictError, StoreError, StoreUnavailableError
+from chatkit.stores._postgres import through_pooler
 from chatkit.stores._scope import ScopeFunction, default_scope
 from chatkit.types import Attachment, AttachmentCreateParams, AttachmentUploadDescriptor
 
@@ -197,6 +198,9 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
         self._pool: AsyncConnectionPool[Any] | None = None
         self._opened = False
         self._open_lock = asyncio.Lock()
+        # Set on open when a pooler (PgBouncer) stands between the store and PostgreSQL: psycopg
+        # must not prepare statements, as the next one may run on another server connection.
+        self._behind_pooler = False
         # Validated above, so quoting cannot be escaped; quoted, the name keeps its case.
         self._quoted_schema = f'"{schema}"'
         self._sql = {name: query.format(s=self._quoted_schema).encode() for name, query in _QUERIES.items()}
@@ -257,6 +261,7 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
 
     async def _migrate(self, conn: AsyncConnection[Any]) -> None:
         s = self._quoted_schema
+        self._behind_pooler = await through_pooler(conn)
         # Several processes starting at once take turns; the later ones find the tables current.
         await conn.execute(b"SELECT pg_advisory_xact_lock(%s)", (_lock_id(f"chatkit-attachments\0{self.schema}"),))
         await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s}".encode())
@@ -329,6 +334,8 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
         for attempt in range(1, attempts + 1):
             try:
                 async with pool.connection(timeout=self._timeout) as conn:
+                    if self._behind_pooler:
+                        conn.prepare_threshold = None
                     try:
                         if transaction or not conn.autocommit:
                             async with conn.transaction():

@@ -142,6 +142,13 @@ _QUERIES = {
 _TRANSIENT_CLASSES = {"08", "40", "53", "55", "57", "58"}
 
 
+# The turn lock, taken in the transaction its connection holds open for the turn. Turns may run for
+# minutes between statements: the server's idle-in-transaction timeout, if set, must not end them.
+# The lock id (an int) is written into the text, so the statement goes by the simple protocol: a
+# parameterised one leaves its unnamed portal, and that portal's snapshot, open until the next
+# statement, and a snapshot held for a turn would hold back vacuum on the whole database.
+_TAKE_TURN_LOCK = """SELECT pg_backend_pid(), pg_advisory_xact_lock({lock_id}),
+    set_config('idle_in_transaction_session_timeout', '0', true)"""
 _FENCE_CHECK = b"""SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = %s
     AND classid::bigint = %s AND objid::bigint = %s AND objsubid = 1"""
 
@@ -165,6 +172,18 @@ def _failure(exc: Exception, broken: bool) -> StoreError:
 def _lock_id(name: str) -> int:
     """A signed 64-bit advisory lock id, the same in every process."""
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+async def through_pooler(conn: AsyncConnection[Any]) -> bool:
+    """Whether a pooler (PgBouncer) stands between `conn` and PostgreSQL, logged if so.
+
+    A pooler answers the client with a process id of its own, so PostgreSQL's differs from it.
+    """
+    row = await (await conn.execute(b"SELECT pg_backend_pid()")).fetchone()
+    pooled = row is not None and row[0] != conn.info.backend_pid
+    if pooled:
+        logger.info("PostgreSQL is reached through a connection pooler: prepared statements are off")
+    return pooled
 
 
 def _start(bound: int | None, ascending: bool) -> int:
@@ -214,6 +233,8 @@ class PostgresStore(ScopedStore):
         # Threads whose turn lock this process holds: (scope key, key) -> (backend pid, lock id).
         self._fences: dict[tuple[bytes, bytes], tuple[int, int]] = {}
         self._locks = KeyedLocks()
+        # Set on open when a pooler (PgBouncer) stands between the store and PostgreSQL.
+        self._behind_pooler = False
         # Validated above, so quoting cannot be escaped; quoted, the name keeps its case.
         self._quoted_schema = f'"{schema}"'
         self._sql = {name: query.format(s=self._quoted_schema).encode() for name, query in _QUERIES.items()}
@@ -270,6 +291,8 @@ class PostgresStore(ScopedStore):
 
     async def _migrate(self, conn: AsyncConnection[Any]) -> None:
         s = self._quoted_schema
+        self._behind_pooler = await through_pooler(conn)
+        self._prepare(conn)
         # The transaction-scoped advisory lock makes concurrent migrations (several processes
         # starting at once) take turns; the later ones find the schema current.
         await conn.execute(b"SELECT pg_advisory_xact_lock(%s)", (_lock_id(f"chatkit-migrate\0{self.schema}"),))
@@ -320,6 +343,7 @@ class PostgresStore(ScopedStore):
         for attempt in range(1, attempts + 1):
             try:
                 async with pool.connection(timeout=self._timeout) as conn:
+                    self._prepare(conn)
                     try:
                         if transaction or not conn.autocommit:
                             async with conn.transaction():
@@ -334,6 +358,12 @@ class PostgresStore(ScopedStore):
                     f"No PostgreSQL connection within {self._timeout} s (is the server up?): {exc}"
                 ) from exc
         raise StoreUnavailableError("PostgreSQL connections kept failing")
+
+    def _prepare(self, conn: AsyncConnection[Any]) -> None:
+        """Keep psycopg from preparing statements behind a pooler in transaction mode, where the
+        next statement may run on a server connection that never saw the preparation."""
+        if self._behind_pooler:
+            conn.prepare_threshold = None
 
     async def _fetch(self, query: str, params: tuple[Any, ...]) -> list[Any]:
         async def work(conn: AsyncConnection[Any]) -> list[Any]:
@@ -386,22 +416,30 @@ class PostgresStore(ScopedStore):
             assert self._lock_pool is not None
             try:
                 async with self._lock_pool.connection(timeout=self._timeout) as conn:
+                    self._prepare(conn)
                     if not conn.autocommit:
                         await conn.set_autocommit(True)
+                    # A transaction-level lock in a transaction held open for the turn: a pooler in
+                    # transaction mode (PgBouncer) keeps one server connection for the whole
+                    # transaction, where a session-level lock would stay behind on whichever server
+                    # connection took it. The pid is the server's, which `conn.info` is not there.
                     try:
-                        await conn.execute(b"SELECT pg_advisory_lock(%s)", (lock_id,))
+                        await conn.execute(b"BEGIN")
+                        cursor = await conn.execute(_TAKE_TURN_LOCK.format(lock_id=int(lock_id)).encode())
+                        row = await cursor.fetchone()
                     except BaseException:
                         # Interrupted while waiting: ending the session drops the request and any lock.
                         await conn.close()
                         raise
+                    assert row is not None
                     fence_key = (_key(self._scope(context)), _key(thread_id))
-                    self._fences[fence_key] = (conn.info.backend_pid, lock_id)
+                    self._fences[fence_key] = (int(row[0]), lock_id)
                     try:
                         yield
                     finally:
                         del self._fences[fence_key]
                         try:
-                            await conn.execute(b"SELECT pg_advisory_unlock(%s)", (lock_id,))
+                            await conn.execute(b"COMMIT")
                         except psycopg.Error:
                             await conn.close()
             except PoolTimeout as exc:
