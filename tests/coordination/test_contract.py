@@ -2,7 +2,8 @@
 
 Each test gets two coordinations, `here` (running the turn) and `there` (another process): for
 memory they are the same object, for PostgreSQL two instances with connections of their own on
-one schema, as two server processes would be.
+one schema, as two server processes would be; `postgres_polling` is PostgreSQL without
+`LISTEN` (as behind PgBouncer in transaction-pooling mode), where everything is polled.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +27,7 @@ from chatkit.coordination import (
 )
 from tests.stores.backends import drop_postgres_schema, postgres_schema, require_postgres
 
-BACKENDS = ["memory", "postgres"]
+BACKENDS = ["memory", "postgres", "postgres_polling"]
 KEY = TurnKey.of("alice", "thread_1")
 
 
@@ -40,8 +42,9 @@ async def pair(
         return
     dsn = require_postgres()
     schema = postgres_schema(tmp_path)
-    here = PostgresCoordination(dsn, schema=schema, limits=limits)
-    there = PostgresCoordination(dsn, schema=schema, limits=limits)
+    listen = backend == "postgres"
+    here = PostgresCoordination(dsn, schema=schema, limits=limits, listen=listen)
+    there = PostgresCoordination(dsn, schema=schema, limits=limits, listen=listen)
     try:
         yield here, there
     finally:
@@ -162,3 +165,26 @@ async def test_a_stalled_follower_holds_back_neither_the_turn_nor_others(backend
         assert len(got) == 500
         # The stalled one still reads everything, later, at its own pace.
         assert len(await collect(stalled)) == 500
+
+
+async def test_postgres_writes_frames_only_for_a_followed_turn(tmp_path: Path) -> None:
+    async with pair("postgres", tmp_path) as (here, there):
+        assert isinstance(here, PostgresCoordination)
+        unfollowed = await here.begin(KEY, lambda: None)
+        for index in range(1, 4):
+            unfollowed.publish(frame(index))
+        await asyncio.sleep(0.2)
+        assert await stored_frames(here) == 0
+        following = asyncio.create_task(collect(await there.follow(KEY, 0)))
+        await asyncio.sleep(0.2)
+        assert await stored_frames(here) == 3
+        await unfollowed.end()
+        assert [index for index, _ in await asyncio.wait_for(following, 10)] == [1, 2, 3]
+
+
+async def stored_frames(coordination: PostgresCoordination) -> int:
+    async def count(conn: Any) -> int:
+        cursor = await conn.execute(f'SELECT count(*) FROM "{coordination.schema}".coordination_frames'.encode())
+        return (await cursor.fetchone())[0]
+
+    return await coordination.run(count)

@@ -12,6 +12,7 @@ from chatkit.asgi._app import create_app
 from chatkit.asgi._endpoint import ChatKitEndpoint
 from chatkit.asgi._http import ContextBuilder, HTTPAuthError
 from chatkit.asgi._observe import AccessLogMiddleware
+from chatkit.asgi._rejoin import RejoinEndpoint
 from chatkit.asgi._serve import ServeLimits, uvicorn_config
 from chatkit.asgi._streaming import DisconnectPolicy
 from chatkit.asgi._turns import TurnPolicy
@@ -22,6 +23,7 @@ __all__ = [
     "ContextBuilder",
     "DisconnectPolicy",
     "HTTPAuthError",
+    "RejoinEndpoint",
     "ServeLimits",
     "TurnPolicy",
     "create_app",

@@ -50,6 +50,10 @@ class ChatKitEndpoint:
     `app.add_route("/chatkit", ChatKitEndpoint(server), methods=["POST"])`. A browser request from
     a page of another origin is refused (403) unless that origin is in `allowed_origins` (give it
     the origins your CORS configuration allows).
+
+    `endpoint.rejoin` serves the rejoin route: add it too, as
+    `app.add_route("/chatkit/threads/{thread_id}/stream", endpoint.rejoin, methods=["GET"])`, and
+    call `await endpoint.coordination.aclose()` when the app shuts down.
     """
 
     def __init__(

@@ -53,6 +53,7 @@ _TABLES = [
         overflowed boolean NOT NULL,
         running boolean NOT NULL,
         interrupt boolean NOT NULL,
+        followed boolean NOT NULL,
         beat timestamptz NOT NULL,
         PRIMARY KEY (scope_key, thread_key)
     )""",
@@ -71,11 +72,12 @@ _SQL = {
                 (SELECT turn_id FROM {s}.coordination_turns WHERE scope_key = %(scope)s AND thread_key = %(thread)s)
         )
         INSERT INTO {s}.coordination_turns
-            (scope_key, thread_key, turn_id, frames, closed, overflowed, running, interrupt, beat)
-        VALUES (%(scope)s, %(thread)s, %(turn)s, 0, false, false, true, false, now())
+            (scope_key, thread_key, turn_id, frames, closed, overflowed, running, interrupt, followed, beat)
+        VALUES (%(scope)s, %(thread)s, %(turn)s, 0, false, false, true, false, false, now())
         ON CONFLICT (scope_key, thread_key) DO UPDATE SET turn_id = excluded.turn_id, frames = 0, closed = false,
-            overflowed = false, running = true, interrupt = false, beat = now()""",
-    # One round trip per flush: the new frames, the turn's state and heartbeat, the wake-up.
+            overflowed = false, running = true, interrupt = false, followed = false, beat = now()""",
+    # One round trip per flush: the new frames, the turn's state and heartbeat, the wake-up. Frames
+    # are written once a follower anywhere asked for the turn (`followed`), not before.
     "flush": """WITH added AS (
             INSERT INTO {s}.coordination_frames (turn_id, idx, data)
             SELECT %(turn)s, idx, data FROM unnest(%(idx)s::integer[], %(data)s::bytea[]) AS f(idx, data)
@@ -83,15 +85,17 @@ _SQL = {
             UPDATE {s}.coordination_turns SET frames = %(count)s, closed = %(closed)s, overflowed = %(overflowed)s,
                 running = %(running)s, beat = now()
             WHERE scope_key = %(scope)s AND thread_key = %(thread)s AND turn_id = %(turn)s
-            RETURNING interrupt
+            RETURNING interrupt, followed
         )
-        SELECT (SELECT interrupt FROM state), CASE WHEN %(notify)s THEN pg_notify(%(channel)s, %(note)s) END""",
+        SELECT interrupt, followed, CASE WHEN %(notify)s THEN pg_notify(%(channel)s, %(note)s) END FROM state""",
     "interrupt": """UPDATE {s}.coordination_turns SET interrupt = true
         WHERE scope_key = %(scope)s AND thread_key = %(thread)s AND running
         RETURNING pg_notify(%(channel)s, %(note)s)""",
-    "running": """SELECT turn_id FROM {s}.coordination_turns
+    # A follower marks the turn followed and wakes its process, which starts writing its frames.
+    "follow": """UPDATE {s}.coordination_turns SET followed = true
         WHERE scope_key = %(scope)s AND thread_key = %(thread)s AND running
-        AND beat > now() - make_interval(secs => %(stale)s)""",
+        AND beat > now() - make_interval(secs => %(stale)s)
+        RETURNING turn_id, pg_notify(%(channel)s, %(note)s)""",
     "read": """SELECT t.turn_id = %(turn)s, t.frames, t.closed, t.overflowed, t.running,
             t.beat > now() - make_interval(secs => %(stale)s),
             ARRAY(SELECT data FROM {s}.coordination_frames
@@ -129,12 +133,19 @@ class _PostgresTurn(RunningTurn):
         self._on_interrupt = on_interrupt
         self._interrupted = False
         self._finished = False
+        self.followed = False
         self._wake = asyncio.Event()
         self._flusher = asyncio.create_task(self._flush_loop())
 
     def publish(self, frame: bytes) -> None:
-        """Buffer the frame and wake the flusher."""
+        """Buffer the frame; wake the flusher if a follower wants it."""
         self.buffer.append(frame)
+        if self.followed:
+            self._wake.set()
+
+    def follow(self) -> None:
+        """A follower in some process asked for this turn: write its frames from now on."""
+        self.followed = True
         self._wake.set()
 
     def deliver_interrupt(self) -> None:
@@ -166,17 +177,18 @@ class _PostgresTurn(RunningTurn):
             await owner.run(lambda conn: conn.execute(owner.sql["claim"], base))
             while True:
                 buffer = self.buffer
-                if len(buffer.frames) == flushed and not self._finished:
+                if not (self.followed and len(buffer.frames) > flushed) and not self._finished:
                     self._wake.clear()
                     await _wait(self._wake, owner.beat_interval())
-                count, closed, finished = len(buffer.frames), buffer.ended, self._finished
+                followed, finished = self.followed, self._finished
+                count = len(buffer.frames) if followed else flushed
                 params = {
                     **base,
                     "idx": list(range(flushed + 1, count + 1)),
                     "data": buffer.frames[flushed:count],
                     "count": count,
-                    "closed": closed,
-                    "overflowed": buffer.closing is OVERFLOW_FRAME,
+                    "closed": followed and buffer.ended,
+                    "overflowed": followed and buffer.closing is OVERFLOW_FRAME,
                     "running": not finished,
                     "notify": count > flushed or finished,
                     "channel": owner.channel,
@@ -186,6 +198,9 @@ class _PostgresTurn(RunningTurn):
                 flushed = count
                 if row is not None and row[0]:
                     self.deliver_interrupt()
+                if row is not None and row[1] and not followed:
+                    self.follow()
+                    continue
                 if finished:
                     return
         except Exception as exc:
@@ -267,7 +282,7 @@ class PostgresCoordination(Coordination):
         poll_interval: float = 0.05,
         heartbeat: float = 1.0,
         stale_after: float = 10.0,
-        end_timeout: float = 5.0,
+        end_timeout: float = 1.5,
         max_size: int = 4,
         timeout: float = 5.0,
     ) -> None:
@@ -301,6 +316,7 @@ class PostgresCoordination(Coordination):
         self._retry_at = 0.0
         self._listener: asyncio.Task[None] | None = None
         self._listening = False
+        self._listen_failed = False
         self._behind_pooler = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -341,9 +357,14 @@ class PostgresCoordination(Coordination):
         local = self.running.get(key.hex())
         if local is not None:
             return local.buffer.follow(after)
-        params = {"scope": key.scope_key, "thread": key.thread_key, "stale": self.stale_after}
-
-        row = await self.run(partial(_fetch_one, self.sql["running"], params))
+        params = {
+            "scope": key.scope_key,
+            "thread": key.thread_key,
+            "stale": self.stale_after,
+            "channel": self.channel,
+            "note": f"w {key.hex()}",
+        }
+        row = await self.run(partial(_fetch_one, self.sql["follow"], params))
         if row is None:
             return None
         turn_id: uuid.UUID = row[0]
@@ -470,8 +491,9 @@ class PostgresCoordination(Coordination):
                     async for note in conn.notifies():
                         self._dispatch(note.payload)
             except Exception as exc:
-                if self._listening:
-                    logger.warning("coordination: LISTEN session lost (%s); polling until it is back", exc)
+                if self._listening or not self._listen_failed:
+                    logger.warning("coordination: no LISTEN session (%s); polling until it is back", exc)
+                self._listen_failed = True
             finally:
                 self._listening = False
             await asyncio.sleep(_LISTEN_RECONNECT)
@@ -489,6 +511,10 @@ class PostgresCoordination(Coordination):
             turn = self.running.get(subject)
             if turn is not None:
                 turn.deliver_interrupt()
+        elif kind == "w":
+            turn = self.running.get(subject)
+            if turn is not None:
+                turn.follow()
 
     def _wake_all(self) -> None:
         for mirror in self.mirrors.values():
