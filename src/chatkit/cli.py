@@ -33,6 +33,7 @@ DEFAULT_PORT = 8000
 _RELOAD_TARGET_ENV = "CHATKIT_SERVE_TARGET"
 _RELOAD_STORE_ENV = "CHATKIT_SERVE_STORE"
 _RELOAD_CONTEXT_ENV = "CHATKIT_SERVE_CONTEXT"
+_RELOAD_POLICIES_ENV = "CHATKIT_SERVE_POLICIES"
 LOCAL_USER = "local"
 
 
@@ -109,6 +110,20 @@ def _parser() -> argparse.ArgumentParser:
         "--context",
         metavar="MODULE:ATTR",
         help=f"function building the request context from the Starlette request (default: user {LOCAL_USER!r})",
+    )
+    serve.add_argument(
+        "--turn-policy",
+        choices=("wait", "reject", "interrupt"),
+        default="wait",
+        help="a message to a thread whose turn runs (in any process): waits, is refused (409), or "
+        "interrupts the turn (default: wait)",
+    )
+    serve.add_argument(
+        "--disconnect-policy",
+        choices=("cancel", "finish"),
+        default="cancel",
+        help="when a client goes away mid-answer, cancel the turn or finish it (another tab or a reload "
+        "may rejoin it) (default: cancel)",
     )
     _add_bind_options(serve, port_help=f"port to bind (default: {DEFAULT_PORT})")
     serve.add_argument("--reload", action="store_true", help="restart when Python files change (development)")
@@ -205,22 +220,29 @@ def _serve(args: argparse.Namespace) -> int:
     check_port_free(args.host, port)
     if args.store:
         check_store(args.store)
+    policies = f"{args.turn_policy},{args.disconnect_policy}"
     if args.reload:
         # Fail here, with a clear message, rather than in every reloaded worker.
-        build_app(args.target, args.store, args.context)
+        build_app(args.target, args.store, args.context, policies)
         os.environ[_RELOAD_TARGET_ENV] = args.target
         os.environ[_RELOAD_STORE_ENV] = args.store or ""
         os.environ[_RELOAD_CONTEXT_ENV] = args.context or ""
+        os.environ[_RELOAD_POLICIES_ENV] = policies
         _run_uvicorn(
             "chatkit.cli:app_from_environment", args, factory=True, reload=True, reload_dirs=[os.getcwd()], port=port
         )
         return 0
-    _run_uvicorn(build_app(args.target, args.store, args.context), args, port=port)
+    _run_uvicorn(build_app(args.target, args.store, args.context, policies), args, port=port)
     return 0
 
 
-def build_app(target: str, store_url: str | None = None, context_target: str | None = None) -> Starlette:
-    """The ASGI app `chatkit serve` runs: the server named by `target` at `/chatkit`, the playground at `/`."""
+def build_app(
+    target: str, store_url: str | None = None, context_target: str | None = None, policies: str = "wait,cancel"
+) -> Starlette:
+    """The ASGI app `chatkit serve` runs: the server named by `target` at `/chatkit`, the playground at `/`.
+
+    `policies` is `"TURN_POLICY,DISCONNECT_POLICY"`, as `--turn-policy` and `--disconnect-policy` give them.
+    """
     from chatkit.playground import playground_app
 
     store = _store_from_url(store_url) if store_url else None
@@ -228,7 +250,8 @@ def build_app(target: str, store_url: str | None = None, context_target: str | N
     context = load_target(context_target) if context_target else local_context
     if not callable(context):
         raise UsageError(f"--context must name a function of the request, not a {type(context).__name__}")
-    return playground_app(server, context=context)
+    turn_policy, _, disconnect_policy = policies.partition(",")
+    return playground_app(server, context=context, turn_policy=turn_policy, disconnect_policy=disconnect_policy)
 
 
 def local_context(request: Request) -> dict[str, Any]:
@@ -242,6 +265,7 @@ def app_from_environment() -> Starlette:
         os.environ[_RELOAD_TARGET_ENV],
         os.environ.get(_RELOAD_STORE_ENV) or None,
         os.environ.get(_RELOAD_CONTEXT_ENV) or None,
+        os.environ.get(_RELOAD_POLICIES_ENV) or "wait,cancel",
     )
 
 
