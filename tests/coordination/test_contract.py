@@ -3,7 +3,9 @@
 Each test gets two coordinations, `here` (running the turn) and `there` (another process): for
 memory they are the same object, for PostgreSQL two instances with connections of their own on
 one schema, as two server processes would be; `postgres_polling` is PostgreSQL without
-`LISTEN` (as behind PgBouncer in transaction-pooling mode), where everything is polled.
+`LISTEN`, where everything is polled; `pgbouncer` goes through PgBouncer in transaction-pooling
+mode (`tests.deploy.pgbouncer`), where the coordination finds `LISTEN` unusable and polls, and
+`pgbouncer_notify` listens on a direct `notify_dsn` instead.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from chatkit.coordination import (
 )
 from tests.stores.backends import drop_postgres_schema, postgres_schema, require_postgres
 
-BACKENDS = ["memory", "postgres", "postgres_polling"]
+BACKENDS = ["memory", "postgres", "postgres_polling", "pgbouncer", "pgbouncer_notify"]
 KEY = TurnKey.of("alice", "thread_1")
 
 
@@ -42,11 +44,20 @@ async def pair(
         return
     dsn = require_postgres()
     schema = postgres_schema(tmp_path)
-    listen = backend == "postgres"
-    here = PostgresCoordination(dsn, schema=schema, limits=limits, listen=listen)
-    there = PostgresCoordination(dsn, schema=schema, limits=limits, listen=listen)
+    options: dict[str, Any] = {"schema": schema, "limits": limits, "listen": backend != "postgres_polling"}
+    if backend.startswith("pgbouncer"):
+        from tests.deploy.pgbouncer import require_pgbouncer
+
+        options["notify_dsn"] = dsn if backend == "pgbouncer_notify" else None
+        dsn = require_pgbouncer()
+    here = PostgresCoordination(dsn, **options)
+    there = PostgresCoordination(dsn, **options)
     try:
         yield here, there
+        if backend == "pgbouncer":
+            assert not here.listen, "LISTEN through a transaction pooler should have been given up"
+        if backend == "pgbouncer_notify":
+            assert here.listen
     finally:
         await here.aclose()
         await there.aclose()

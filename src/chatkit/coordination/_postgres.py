@@ -77,13 +77,14 @@ _SQL = {
         ON CONFLICT (scope_key, thread_key) DO UPDATE SET turn_id = excluded.turn_id, frames = 0, closed = false,
             overflowed = false, running = true, interrupt = false, followed = false, beat = now()""",
     # One round trip per flush: the new frames, the turn's state and heartbeat, the wake-up. Frames
-    # are written once a follower anywhere asked for the turn (`followed`), not before.
+    # are written once a follower anywhere asked for the turn (`followed`), not before; a turn that
+    # ends with a follower it has not served yet stays `running` until its frames are written.
     "flush": """WITH added AS (
             INSERT INTO {s}.coordination_frames (turn_id, idx, data)
             SELECT %(turn)s, idx, data FROM unnest(%(idx)s::integer[], %(data)s::bytea[]) AS f(idx, data)
         ), state AS (
             UPDATE {s}.coordination_turns SET frames = %(count)s, closed = %(closed)s, overflowed = %(overflowed)s,
-                running = %(running)s, beat = now()
+                running = %(running)s OR (followed AND NOT %(followed)s), beat = now()
             WHERE scope_key = %(scope)s AND thread_key = %(thread)s AND turn_id = %(turn)s
             RETURNING interrupt, followed
         )
@@ -190,6 +191,7 @@ class _PostgresTurn(RunningTurn):
                     "closed": followed and buffer.ended,
                     "overflowed": followed and buffer.closing is OVERFLOW_FRAME,
                     "running": not finished,
+                    "followed": followed,
                     "notify": count > flushed or finished,
                     "channel": owner.channel,
                     "note": f"f {self.turn_id}",
