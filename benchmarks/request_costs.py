@@ -123,8 +123,9 @@ class Relay:
             self.server.close()
 
 
-def words_server(store: Any) -> Any:
-    """A server whose every answer is one assistant message streamed as `DELTAS` text deltas."""
+def words_server(store: Any, slow_seconds: float) -> Any:
+    """A server whose every answer is one assistant message streamed as `DELTAS` text deltas,
+    spread over `slow_seconds` when the user's text is "slow"."""
     from chatkit.server import ChatKitServer
     from chatkit.types import (
         AssistantMessageContent,
@@ -155,7 +156,11 @@ def words_server(store: Any) -> Any:
                 update=AssistantMessageContentPartAdded(content_index=0, content=AssistantMessageContent(text="")),
             )
             text = ""
+            parts = input_user_message.content if input_user_message is not None else []
+            slow = any(getattr(part, "text", "") == "slow" for part in parts)
             for index in range(DELTAS):
+                if slow:
+                    await asyncio.sleep(slow_seconds / DELTAS)
                 delta = f"word{index} "
                 text += delta
                 yield ThreadItemUpdatedEvent(
@@ -177,7 +182,7 @@ def message(text: str, thread_id: str | None = None) -> dict[str, Any]:
 Measured = tuple[dict[str, dict[str, float]], dict[str, int], dict[str, list[tuple[str, str]]]]
 
 
-async def measure(dsn: str, coordinated: bool, repeat: int) -> Measured:
+async def measure(dsn: str, coordinated: bool, repeat: int, slow_seconds: float) -> Measured:
     """Average traffic per request kind and session kind; the sessions open at the end; and the
     statements of each request kind's last run."""
     import httpx
@@ -198,7 +203,7 @@ async def measure(dsn: str, coordinated: bool, repeat: int) -> Measured:
     store = PostgresStore(relayed, schema=schema)
     await store.open()
     app = create_app(
-        words_server(store),
+        words_server(store, slow_seconds),
         context=lambda request: {"user_id": "alice"},
         coordination=None if coordinated else MemoryCoordination(),
     )
@@ -226,6 +231,7 @@ async def measure(dsn: str, coordinated: bool, repeat: int) -> Measured:
             requests: dict[str, dict[str, Any]] = {
                 f"threads.create ({DELTAS} deltas)": message("hello"),
                 f"threads.add_user_message ({DELTAS} deltas)": message("again", threads[1]),
+                f"the same, the reply over {slow_seconds:g} s": message("slow", threads[2]),
                 "threads.list (20 of 20)": {"type": "threads.list", "params": {"limit": 20}},
                 "items.list (20 of 20)": {
                     "type": "items.list",
@@ -235,16 +241,17 @@ async def measure(dsn: str, coordinated: bool, repeat: int) -> Measured:
             }
             for label, body in requests.items():
                 totals: dict[str, float] = defaultdict(float)
-                for _ in range(repeat):
+                runs = 3 if body is requests.get(f"the same, the reply over {slow_seconds:g} s") else repeat
+                for _ in range(runs):
                     relay.traffic.reset()
                     await post(body)
                     # Writes the coordination makes after the response (the turn's end) count too.
                     await asyncio.sleep(0.05)
                     for name in list(relay.traffic.sent):
                         kind = "store" if name == STORE_APP else "coordination"
-                        totals[f"{kind} round trips"] += relay.traffic.round_trips[name] / repeat
-                        totals[f"{kind} bytes sent"] += relay.traffic.sent[name] / repeat
-                        totals[f"{kind} bytes received"] += relay.traffic.received[name] / repeat
+                        totals[f"{kind} round trips"] += relay.traffic.round_trips[name] / runs
+                        totals[f"{kind} bytes sent"] += relay.traffic.sent[name] / runs
+                        totals[f"{kind} bytes received"] += relay.traffic.received[name] / runs
                 results[label] = dict(totals)
                 statements[label] = list(relay.traffic.statements)
             sessions = {name: count for name, count in relay.traffic.sessions.items() if count}
@@ -374,12 +381,13 @@ async def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--slow-seconds", type=float, default=5.0, help="length of the slow reply (3 runs)")
     parser.add_argument("--threads", type=int, default=2000, help="threads written to measure storage")
     parser.add_argument("--statements", action="store_true", help="list the statements of each request")
     args = parser.parse_args(argv)
     for coordinated in (True, False):
         title = "PostgreSQL coordination (several processes)" if coordinated else "in-memory coordination (one process)"
-        report(title, await measure(args.dsn, coordinated, args.repeat), args.statements)
+        report(title, await measure(args.dsn, coordinated, args.repeat, args.slow_seconds), args.statements)
     sizes = await storage(args.dsn, args.threads, 10)
     print(f"\nstorage, from {args.threads} threads of 10 assistant messages of {DELTAS} words (after VACUUM):")
     for name, size in sizes.items():
