@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from tests.deploy.deployment import NGINX_CONF, ROOT, Deployment
 from tests.http import parse_events, user_message
 from tests.stores.backends import POSTGRES_DSN
 
+logger = logging.getLogger(__name__)
 ALICE = {"x-user": "alice"}
 LOAD_CLIENTS = 100
 LOAD_SECONDS = 30
@@ -139,6 +141,9 @@ async def test_a_hundred_clients_for_thirty_seconds_see_no_error(deployment: Dep
         await asyncio.gather(*(client_loop(client, number) for number in range(LOAD_CLIENTS)))
     assert not errors, errors[:10]
     assert counts["turns"] >= LOAD_CLIENTS, counts
+    logger.info(
+        "%s clients, %s s: %s turns, %s items.list", LOAD_CLIENTS, LOAD_SECONDS, counts["turns"], counts["reads"]
+    )
 
 
 def rejoined_frames(body: bytes) -> list[tuple[int, dict[str, Any]]]:
