@@ -199,3 +199,26 @@ async def stored_frames(coordination: PostgresCoordination) -> int:
         return (await cursor.fetchone())[0]
 
     return await coordination.run(count)
+
+
+async def test_postgres_a_late_interrupt_for_the_previous_turn_spares_the_next(tmp_path: Path) -> None:
+    import psycopg
+
+    async with pair("postgres", tmp_path) as (here, there):
+        assert isinstance(here, PostgresCoordination) and isinstance(there, PostgresCoordination)
+        first = await here.begin(KEY, lambda: None)
+        await asyncio.sleep(0.2)
+        params = {"scope": KEY.scope_key, "thread": KEY.thread_key, "channel": there.channel}
+        async with await psycopg.AsyncConnection.connect(require_postgres()) as conn:
+            # An interrupt aimed at the first turn, its notice held back (until commit) while the
+            # first turn ends and the next one starts.
+            cursor = await conn.execute(there.sql["interrupt"], params)
+            assert len(await cursor.fetchall()) == 1
+            ending = asyncio.create_task(first.end())
+            interrupted = asyncio.Event()
+            second = await here.begin(KEY, interrupted.set)
+            await conn.commit()
+        await asyncio.wait_for(ending, 10)
+        await asyncio.sleep(0.3)
+        assert not interrupted.is_set()
+        await second.end()

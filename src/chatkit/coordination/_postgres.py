@@ -91,12 +91,12 @@ _SQL = {
         SELECT interrupt, followed, CASE WHEN %(notify)s THEN pg_notify(%(channel)s, %(note)s) END FROM state""",
     "interrupt": """UPDATE {s}.coordination_turns SET interrupt = true
         WHERE scope_key = %(scope)s AND thread_key = %(thread)s AND running
-        RETURNING pg_notify(%(channel)s, %(note)s)""",
+        RETURNING pg_notify(%(channel)s, 'i ' || turn_id::text)""",
     # A follower marks the turn followed and wakes its process, which starts writing its frames.
     "follow": """UPDATE {s}.coordination_turns SET followed = true
         WHERE scope_key = %(scope)s AND thread_key = %(thread)s AND running
         AND beat > now() - make_interval(secs => %(stale)s)
-        RETURNING turn_id, pg_notify(%(channel)s, %(note)s)""",
+        RETURNING turn_id, pg_notify(%(channel)s, 'w ' || turn_id::text)""",
     "read": """SELECT t.turn_id = %(turn)s, t.frames, t.closed, t.overflowed, t.running,
             t.beat > now() - make_interval(secs => %(stale)s),
             ARRAY(SELECT data FROM {s}.coordination_frames
@@ -308,7 +308,7 @@ class PostgresCoordination(Coordination):
         self.end_timeout = end_timeout
         self.channel = "chatkit_" + hashlib.blake2b(schema.encode(), digest_size=8).hexdigest()
         self.sql = {name: query.format(s=f'"{schema}"').encode() for name, query in _SQL.items()}
-        # Turns this process runs, by `TurnKey.hex()` (the form interrupts are notified in).
+        # Turns this process runs, by `TurnKey.hex()`.
         self.running: dict[str, _PostgresTurn] = {}
         self.mirrors: dict[uuid.UUID, _Mirror] = {}
         self._max_size = max_size
@@ -347,7 +347,7 @@ class PostgresCoordination(Coordination):
         if local is not None:
             local.deliver_interrupt()
             return True
-        params = {"scope": key.scope_key, "thread": key.thread_key, "channel": self.channel, "note": f"i {key.hex()}"}
+        params = {"scope": key.scope_key, "thread": key.thread_key, "channel": self.channel}
 
         async def work(conn: AsyncConnection[Any]) -> bool:
             return bool(await (await conn.execute(self.sql["interrupt"], params)).fetchall())
@@ -364,7 +364,6 @@ class PostgresCoordination(Coordination):
             "thread": key.thread_key,
             "stale": self.stale_after,
             "channel": self.channel,
-            "note": f"w {key.hex()}",
         }
         row = await self.run(partial(_fetch_one, self.sql["follow"], params))
         if row is None:
@@ -509,13 +508,12 @@ class PostgresCoordination(Coordination):
                 return
             if mirror is not None:
                 mirror.wake.set()
-        elif kind == "i":
-            turn = self.running.get(subject)
-            if turn is not None:
+        elif kind in ("i", "w"):
+            # By turn id, not thread: a late notice for a thread's previous turn must not reach its next one.
+            turn = next((turn for turn in self.running.values() if str(turn.turn_id) == subject), None)
+            if turn is not None and kind == "i":
                 turn.deliver_interrupt()
-        elif kind == "w":
-            turn = self.running.get(subject)
-            if turn is not None:
+            elif turn is not None:
                 turn.follow()
 
     def _wake_all(self) -> None:
