@@ -18,6 +18,7 @@ import asyncio
 import json
 import struct
 import sys
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -359,6 +360,30 @@ async def lock_session_memory(dsn: str, sessions: int) -> float | None:
             await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'.encode())
 
 
+async def fence_check_time(dsn: str, held: int, checks: int = 200) -> float:
+    """Seconds one turn-lock fence check takes while `held` advisory locks are held on the server."""
+    import psycopg
+
+    from chatkit.stores._postgres import _FENCE_CHECK  # pyright: ignore[reportPrivateUsage]
+
+    async with (
+        await psycopg.AsyncConnection.connect(dsn, autocommit=True) as holder,
+        await psycopg.AsyncConnection.connect(dsn, autocommit=True) as checker,
+    ):
+        row = await (await holder.execute(b"SELECT pg_backend_pid()")).fetchone()
+        assert row is not None
+        await holder.execute(b"BEGIN")
+        await holder.execute(b"SELECT count(pg_advisory_xact_lock(i)) FROM generate_series(1, %s) AS i", (held,))
+        for _ in range(20):
+            await checker.execute(_FENCE_CHECK, (row[0], 0, 1))
+        started = time.perf_counter()
+        for _ in range(checks):
+            await (await checker.execute(_FENCE_CHECK, (row[0], 0, 1))).fetchone()
+        elapsed = (time.perf_counter() - started) / checks
+        await holder.execute(b"COMMIT")
+    return elapsed
+
+
 def report(title: str, measured: Measured, verbose: bool) -> None:
     results, sessions, statements = measured
     print(f"\n{title}")
@@ -392,6 +417,9 @@ async def main(argv: list[str]) -> None:
     print(f"\nstorage, from {args.threads} threads of 10 assistant messages of {DELTAS} words (after VACUUM):")
     for name, size in sizes.items():
         print(f"  {name:16} {size:8.0f} bytes per {name.split()[0][:-1]}")
+    print("\none fence check (a write's test that its turn lock is held), by advisory locks held on the server:")
+    for held in (1, 1000, 10000):
+        print(f"  {held:6} locks: {await fence_check_time(args.dsn, held) * 1000:.2f} ms")
     memory = await lock_session_memory(args.dsn, 50)
     if memory is not None:
         print(f"\nmemory of a PostgreSQL backend holding a turn lock (PSS, mean of 50): {memory / 1024:.0f} KiB")
