@@ -43,8 +43,10 @@ _READ_BATCH = 1000
 
 _TABLES = [
     "CREATE SCHEMA IF NOT EXISTS {s}",
+    # Unlogged: what they hold lives no longer than the turns it describes, so it need not survive
+    # a crash or reach replicas, and writing it never waits for the WAL to reach the disk.
     # One row per thread: the turn running on it (or the last one), as its process reports it.
-    """CREATE TABLE IF NOT EXISTS {s}.coordination_turns (
+    """CREATE UNLOGGED TABLE IF NOT EXISTS {s}.coordination_turns (
         scope_key bytea NOT NULL,
         thread_key bytea NOT NULL,
         turn_id uuid NOT NULL,
@@ -57,7 +59,7 @@ _TABLES = [
         beat timestamptz NOT NULL,
         PRIMARY KEY (scope_key, thread_key)
     )""",
-    """CREATE TABLE IF NOT EXISTS {s}.coordination_frames (
+    """CREATE UNLOGGED TABLE IF NOT EXISTS {s}.coordination_frames (
         turn_id uuid NOT NULL,
         idx integer NOT NULL,
         data bytea NOT NULL,
@@ -103,9 +105,10 @@ _SQL = {
                 WHERE turn_id = %(turn)s AND idx > %(have)s AND idx <= t.frames ORDER BY idx LIMIT %(batch)s)
         FROM {s}.coordination_turns t WHERE t.scope_key = %(scope)s AND t.thread_key = %(thread)s""",
     "drop": "DELETE FROM {s}.coordination_frames WHERE turn_id = %(turn)s",
-    # Frames of turns whose process stopped reporting (a crash) or that ended long ago.
-    "sweep": """DELETE FROM {s}.coordination_frames WHERE turn_id IN (SELECT turn_id FROM {s}.coordination_turns
-        WHERE beat < now() - make_interval(secs => %(age)s))""",
+    # Turns whose process stopped reporting (a crash) or that ended long ago, with their frames.
+    "sweep": """WITH gone AS (DELETE FROM {s}.coordination_turns
+            WHERE beat < now() - make_interval(secs => %(age)s) RETURNING turn_id)
+        DELETE FROM {s}.coordination_frames WHERE turn_id IN (SELECT turn_id FROM gone)""",
 }
 
 
@@ -168,7 +171,8 @@ class _PostgresTurn(RunningTurn):
         except asyncio.TimeoutError:
             logger.warning("coordination: the end of a turn could not be recorded in time; followers will stop")
             self._flusher.cancel()
-        owner.schedule_drop(self.turn_id)
+        if self.followed:
+            owner.schedule_drop(self.turn_id)
 
     async def _flush_loop(self) -> None:
         owner = self._owner
