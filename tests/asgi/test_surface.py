@@ -16,6 +16,7 @@ def test_public_names() -> None:
         "ContextBuilder",
         "DisconnectPolicy",
         "HTTPAuthError",
+        "RejoinEndpoint",
         "ServeLimits",
         "TurnPolicy",
         "create_app",
