@@ -87,10 +87,17 @@ class Nginx:
 
 
 class Deployment:
-    """`count` `chatkit serve` processes on one fresh database, behind nginx at `url`."""
+    """`count` `chatkit serve` processes on one fresh database, behind nginx at `url`; the
+    processes reach PostgreSQL directly, or through PgBouncer in transaction mode (`through`)."""
 
-    def __init__(self, count: int = 3) -> None:
+    def __init__(self, count: int = 3, through: str = "postgres") -> None:
         require_postgres()
+        self.through = through
+        self.server_dsn = POSTGRES_DSN
+        if through == "pgbouncer":
+            from tests.deploy.pgbouncer import require_pgbouncer
+
+            self.server_dsn = require_pgbouncer()
         if not os.path.exists(NGINX):
             message = "nginx is not installed (make test installs it as root: apt-get install nginx)"
             if os.environ.get("CI") == "true":
@@ -125,10 +132,10 @@ class Deployment:
 
     def start_process(self, index: int) -> None:
         """Start (or restart) `chatkit serve` process `index` on its port."""
-        store = with_database(POSTGRES_DSN, self.database, self.application_name(index))
+        store = with_database(self.server_dsn, self.database, self.application_name(index))
         env = {
             **os.environ,
-            "CHATKIT_DEPLOY_DSN": with_database(POSTGRES_DSN, self.database),
+            "CHATKIT_DEPLOY_DSN": with_database(self.server_dsn, self.database),
             "CHATKIT_DEPLOY_SECRET": self.secret,
             "PYTHONWARNINGS": "error",
         }

@@ -27,13 +27,15 @@ from tests.stores.backends import POSTGRES_DSN
 logger = logging.getLogger(__name__)
 ALICE = {"x-user": "alice"}
 LOAD_CLIENTS = 100
-LOAD_SECONDS = 30
+# The full run on PostgreSQL; through PgBouncer, a shorter one.
+LOAD_SECONDS = {"postgres": 30, "pgbouncer": 10}
 
 
-@pytest.fixture(scope="module")
-def deployment() -> Iterator[Deployment]:
-    """Three processes and nginx, shared by the module's tests."""
-    running = Deployment(3)
+@pytest.fixture(scope="module", params=["postgres", "pgbouncer"])
+def deployment(request: pytest.FixtureRequest) -> Iterator[Deployment]:
+    """Three processes and nginx, shared by the module's tests: on PostgreSQL, then through
+    PgBouncer in transaction mode (where the coordination polls instead of listening)."""
+    running = Deployment(3, through=request.param)
     try:
         running.start()
         yield running
@@ -108,7 +110,8 @@ async def test_an_upload_through_one_process_is_downloaded_through_the_others(de
 async def test_a_hundred_clients_for_thirty_seconds_see_no_error(deployment: Deployment) -> None:
     errors: list[str] = []
     counts = {"turns": 0, "reads": 0}
-    deadline = time.monotonic() + LOAD_SECONDS
+    seconds = LOAD_SECONDS[deployment.through]
+    deadline = time.monotonic() + seconds
     limits = httpx.Limits(max_connections=LOAD_CLIENTS, max_keepalive_connections=LOAD_CLIENTS)
 
     async def client_loop(client: httpx.AsyncClient, number: int) -> None:
@@ -146,13 +149,13 @@ async def test_a_hundred_clients_for_thirty_seconds_see_no_error(deployment: Dep
     )
 
 
-def rejoined_frames(body: bytes) -> list[tuple[int, dict[str, Any]]]:
-    """The `(id, event)` frames of a rejoin stream."""
-    frames: list[tuple[int, dict[str, Any]]] = []
+def rejoined_frames(body: bytes) -> list[tuple[int | None, dict[str, Any]]]:
+    """The `(id, event)` frames of a rejoin stream; a closing `error` frame has no id."""
+    frames: list[tuple[int | None, dict[str, Any]]] = []
     for frame in body.split(b"\n\n")[:-1]:
-        number, data = frame.split(b"\n")
-        assert number.startswith(b"id: ") and data.startswith(b"data: "), frame
-        frames.append((int(number[4:]), json.loads(data[6:])))
+        *number, data = frame.split(b"\n")
+        assert data.startswith(b"data: ") and all(line.startswith(b"id: ") for line in number), frame
+        frames.append((int(number[0][4:]) if number else None, json.loads(data[6:])))
     return frames
 
 
@@ -264,8 +267,17 @@ async def test_a_client_that_reconnects_to_another_process_rejoins_its_running_t
 
 
 async def test_a_message_through_a_third_process_interrupts_a_turn_followed_through_a_second(
-    deployment: Deployment,
+    deployment: Deployment, request: pytest.FixtureRequest
 ) -> None:
+    if deployment.through == "pgbouncer":
+        # Found here: without LISTEN the follower polls, and the interrupting turn's claim of the
+        # thread replaces the interrupted turn's record (and drops its frames) before the
+        # follower's next poll reads its last frames, so the follower is told to reload instead.
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True, reason="chatkit.coordination: a polling follower loses an interrupted turn's tail"
+            )
+        )
     async with httpx.AsyncClient(timeout=30) as client:
         thread_id = await start_thread(client, deployment.url)
         started = asyncio.Event()
@@ -301,7 +313,10 @@ async def test_a_message_through_a_third_process_interrupts_a_turn_followed_thro
         # Both the running turn's client and its follower saw it stop well before its 20 words.
         partial = answer_text(parse_events(original))
         assert 0 < len(partial.split()) < WORDS
-        assert answer_text([event for _, event in rejoined_frames(followed)]) == partial
+        # The follower saw what the turn's own client saw, to its end (no closing error frame).
+        frames = rejoined_frames(followed)
+        assert all(number is not None for number, _ in frames), frames[-1]
+        assert answer_text([event for _, event in frames]) == partial
         assert time.monotonic() - sent < DELAY * WORDS
         items = await thread_items(client, deployment.url, thread_id)
         texts = [
