@@ -155,7 +155,7 @@ class ChatKitEndpoint:
                 key = self.turn_key(thread_id, context)
                 async with self.turns.turn(thread_id, context, key, new=first is not None) as turn:
                     turn.on_interrupt(sender.interrupt)
-                    sender.tap = turn.publish
+                    sender.tap = turn.running.publish if turn.running is not None else None
                     record.outcome = await sender.run()
             except Exception as error:
                 if sender.responded:

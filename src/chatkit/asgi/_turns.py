@@ -20,8 +20,8 @@ T = TypeVar("T")
 # How long `reject` lets the store's lock answer: long enough for a database round trip, far
 # shorter than any turn.
 _REJECT_PROBE_SECONDS = 0.5
-# How long a request waits on the coordination (to interrupt or announce a turn) before it goes
-# on without it, as a single process would.
+# How long the rejoin route waits for the coordination to find a running turn. (The coordination
+# bounds its own calls: a turn never waits on it for longer.)
 COORDINATION_TIMEOUT = 2.0
 
 
@@ -39,12 +39,8 @@ class Turn:
     def __init__(self) -> None:
         self._interrupt: Callable[[], None] | None = None
         self.interrupted = False
+        # The coordination's view of the turn; its `publish` takes every frame of the stream.
         self.running: RunningTurn | None = None
-
-    def publish(self, frame: bytes) -> None:
-        """Hand one frame of the turn's stream to its followers."""
-        if self.running is not None:
-            self.running.publish(frame)
 
     def on_interrupt(self, callback: Callable[[], None]) -> None:
         """Call `callback` when a newer request interrupts this turn."""
@@ -159,8 +155,9 @@ class TurnGate:
 
 async def _settle(work: Awaitable[T], what: str) -> T | None:
     """Await a coordination call; on failure or timeout, log a warning and carry on without it."""
+    # No `wait_for` here: it costs a task per call, on every turn; the coordination bounds its calls.
     try:
-        return await asyncio.wait_for(work, COORDINATION_TIMEOUT)
+        return await work
     except Exception as exc:
         logger.warning("coordination: could not %s (%s); going on as a single process would", what, exc or type(exc))
         return None

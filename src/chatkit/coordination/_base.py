@@ -64,19 +64,24 @@ class TurnBuffer:
         self.size = 0
         self.ended = False
         self.closing: bytes | None = None
-        self._limits = limits
+        self._max_frames = limits.max_frames
+        self._max_bytes = limits.max_bytes
         self._changed = asyncio.Event()
+        self._waiting = 0
 
     def append(self, frame: bytes) -> None:
         """Add the turn's next frame; past the limits the buffer closes with `OVERFLOW_FRAME` instead."""
+        # Called for every frame of every turn, followed or not: kept to a few operations.
         if self.ended:
             return
-        if len(self.frames) >= self._limits.max_frames or self.size + len(frame) > self._limits.max_bytes:
+        size = self.size + len(frame)
+        if size > self._max_bytes or len(self.frames) >= self._max_frames:
             self.end(OVERFLOW_FRAME)
             return
         self.frames.append(frame)
-        self.size += len(frame)
-        self._wake()
+        self.size = size
+        if self._waiting:
+            self._wake()
 
     def end(self, closing: bytes | None = None) -> None:
         """The turn is over (or can no longer be followed, when `closing` says why)."""
@@ -102,7 +107,11 @@ class TurnBuffer:
                 if self.closing is not None:
                     yield None, self.closing
                 return
-            await self._changed.wait()
+            self._waiting += 1
+            try:
+                await self._changed.wait()
+            finally:
+                self._waiting -= 1
 
 
 class RunningTurn(ABC):

@@ -289,6 +289,7 @@ class PostgresCoordination(Coordination):
         heartbeat: float = 1.0,
         stale_after: float = 10.0,
         end_timeout: float = 1.5,
+        operation_timeout: float = 2.0,
         max_size: int = 4,
         timeout: float = 5.0,
     ) -> None:
@@ -310,6 +311,7 @@ class PostgresCoordination(Coordination):
         self.heartbeat = heartbeat
         self.stale_after = stale_after
         self.end_timeout = end_timeout
+        self.operation_timeout = operation_timeout
         self.channel = "chatkit_" + hashlib.blake2b(schema.encode(), digest_size=8).hexdigest()
         self.sql = {name: query.format(s=f'"{schema}"').encode() for name, query in _SQL.items()}
         # Turns this process runs, by `TurnKey.hex()`.
@@ -340,7 +342,8 @@ class PostgresCoordination(Coordination):
 
     async def begin(self, key: TurnKey, on_interrupt: Callable[[], None]) -> RunningTurn:
         """Record the turn as running here; its record is written in the background."""
-        await self._ready()
+        if self._pool is None:
+            await asyncio.wait_for(self._ready(), self.operation_timeout)
         turn = _PostgresTurn(self, key, on_interrupt)
         self.running[key.hex()] = turn
         return turn
@@ -356,7 +359,7 @@ class PostgresCoordination(Coordination):
         async def work(conn: AsyncConnection[Any]) -> bool:
             return bool(await (await conn.execute(self.sql["interrupt"], params)).fetchall())
 
-        return await self.run(work)
+        return await asyncio.wait_for(self.run(work), self.operation_timeout)
 
     async def follow(self, key: TurnKey, after: int) -> AsyncIterator[Frame] | None:
         """Follow the turn of `key`: from memory if it runs here, else through the tables."""
@@ -369,7 +372,7 @@ class PostgresCoordination(Coordination):
             "stale": self.stale_after,
             "channel": self.channel,
         }
-        row = await self.run(partial(_fetch_one, self.sql["follow"], params))
+        row = await asyncio.wait_for(self.run(partial(_fetch_one, self.sql["follow"], params)), self.operation_timeout)
         if row is None:
             return None
         turn_id: uuid.UUID = row[0]
