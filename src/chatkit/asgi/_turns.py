@@ -23,6 +23,10 @@ _REJECT_PROBE_SECONDS = 0.5
 # How long the rejoin route waits for the coordination to find a running turn. (The coordination
 # bounds its own calls: a turn never waits on it for longer.)
 COORDINATION_TIMEOUT = 2.0
+# A turn that took the thread's lock moments ago in another process may not be announced yet: an
+# interrupt that finds no running turn is sent again this often, this many times, while waiting.
+_INTERRUPT_RETRY_SECONDS = 0.05
+_INTERRUPT_RETRIES = 10
 
 
 class TurnBusy(HTTPProblem):
@@ -85,13 +89,14 @@ class TurnGate:
         """
         if not new:
             await self._store.load_thread(thread_id, context)
+        retrying: asyncio.Task[None] | None = None
         running = self._running.get(thread_id)
         if running is not None and self._policy != "wait":
             if self._policy == "reject":
                 raise TurnBusy(thread_id, waited=False)
             running.interrupt()
         elif self._policy == "interrupt" and not new:
-            await self._interrupt_elsewhere(key)
+            retrying = await self._interrupt_elsewhere(key)
         timeout = _REJECT_PROBE_SECONDS if self._policy == "reject" and not new else self._wait_timeout
         deadline = time.monotonic() + timeout
         lock = self._checkout(thread_id)
@@ -100,6 +105,8 @@ class TurnGate:
                 raise TurnBusy(thread_id, waited=self._policy != "reject")
             try:
                 async with self._hold_store_lock(thread_id, context, deadline):
+                    if retrying is not None:
+                        retrying.cancel()
                     turn = Turn()
                     self._running[thread_id] = turn
                     turn.running = await self._announce(key, turn)
@@ -113,10 +120,24 @@ class TurnGate:
                 lock.release()
         finally:
             self._checkin(thread_id)
+            if retrying is not None:
+                retrying.cancel()
 
-    async def _interrupt_elsewhere(self, key: TurnKey) -> None:
-        """Stop the thread's turn in whichever process runs it; without coordination, wait for it."""
-        await _settle(self.coordination.interrupt(key), "interrupt a turn in another process")
+    async def _interrupt_elsewhere(self, key: TurnKey) -> asyncio.Task[None] | None:
+        """Stop the thread's turn in whichever process runs it; without coordination, wait for it.
+
+        When no running turn was found, a task that asks again while this request waits for the
+        thread (cancel it once the thread is held).
+        """
+        if await _settle(self.coordination.interrupt(key), "interrupt a turn in another process") is not False:
+            return None
+        return asyncio.create_task(self._keep_interrupting(key))
+
+    async def _keep_interrupting(self, key: TurnKey) -> None:
+        for _ in range(_INTERRUPT_RETRIES):
+            await asyncio.sleep(_INTERRUPT_RETRY_SECONDS)
+            if await _settle(self.coordination.interrupt(key), "interrupt a turn in another process") is not False:
+                return
 
     async def _announce(self, key: TurnKey, turn: Turn) -> RunningTurn | None:
         """Tell the coordination this process runs the turn; None (no followers, no remote interrupts) if it fails."""
