@@ -47,7 +47,7 @@ class RejoinEndpoint:
         endpoint = self.endpoint
         record.request_type = "threads.stream"
         try:
-            if scope["method"] not in ("GET", "HEAD"):
+            if scope["method"] != "GET":
                 raise HTTPProblem(405, "method_not_allowed", "use GET", headers={"allow": "GET"})
             request = Request(scope, receive)
             thread_id: str = scope.get("path_params", {}).get("thread_id", "")
