@@ -149,8 +149,22 @@ _TRANSIENT_CLASSES = {"08", "40", "53", "55", "57", "58"}
 # statement, and a snapshot held for a turn would hold back vacuum on the whole database.
 _TAKE_TURN_LOCK = """SELECT pg_backend_pid(), pg_advisory_xact_lock({lock_id}),
     set_config('idle_in_transaction_session_timeout', '0', true)"""
-_FENCE_CHECK = b"""SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = %s
+# Whether the session `pid` still holds an advisory lock; pg_locks splits a bigint advisory key
+# into two unsigned 32-bit halves.
+_LOCK_HELD = """SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = %s
     AND classid::bigint = %s AND objid::bigint = %s AND objsubid = 1"""
+_FENCE_CHECK = _LOCK_HELD.encode()
+# The writes made during a turn, each in a form that writes only while the turn lock is held: one
+# statement (one round trip), where a separate check would need a transaction around the two.
+_FENCED = ("save_thread", "save_item", "add_item")
+_VALUES = re.compile(r"VALUES \(((?:%s, )*%s)\)")
+
+
+def _fenced(query: str) -> str:
+    """`query` (an `INSERT … VALUES`) inserting only while the turn lock (3 more parameters) is held."""
+    fenced, count = _VALUES.subn(lambda values: f"SELECT {values[1]} WHERE EXISTS ({_LOCK_HELD})", query)
+    assert count == 1, query
+    return fenced
 
 
 def _key(value: str) -> bytes:
@@ -184,6 +198,12 @@ async def through_pooler(conn: AsyncConnection[Any]) -> bool:
     if pooled:
         logger.info("PostgreSQL is reached through a connection pooler: prepared statements are off")
     return pooled
+
+
+def _fence_params(fence: tuple[int, int]) -> tuple[int, int, int]:
+    """The parameters of `_LOCK_HELD` for a fence (server pid, lock id)."""
+    pid, lock_id = fence
+    return pid, (lock_id >> 32) & 0xFFFFFFFF, lock_id & 0xFFFFFFFF
 
 
 def _start(bound: int | None, ascending: bool) -> int:
@@ -238,6 +258,7 @@ class PostgresStore(ScopedStore):
         # Validated above, so quoting cannot be escaped; quoted, the name keeps its case.
         self._quoted_schema = f'"{schema}"'
         self._sql = {name: query.format(s=self._quoted_schema).encode() for name, query in _QUERIES.items()}
+        self._fenced_sql = {name: _fenced(_QUERIES[name]).format(s=self._quoted_schema).encode() for name in _FENCED}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -376,12 +397,18 @@ class PostgresStore(ScopedStore):
 
         The number of rows it changed.
         """
+        fence = self._fences.get(thread) if thread is not None else None
 
         async def work(conn: AsyncConnection[Any]) -> int:
-            await self._check_fence(conn, thread)
-            return (await conn.execute(self._sql[query], params)).rowcount
+            if fence is None:
+                return (await conn.execute(self._sql[query], params)).rowcount
+            changed = (await conn.execute(self._fenced_sql[query], (*params, *_fence_params(fence)))).rowcount
+            # Nothing written: the lock was lost, or the row was refused (an id taken); say which.
+            if not changed:
+                await self._check_fence(conn, thread)
+            return changed
 
-        return await self._run(work, transaction=thread in self._fences)
+        return await self._run(work)
 
     async def _check_fence(self, conn: AsyncConnection[Any], thread: tuple[bytes, bytes] | None) -> None:
         """Refuse to write a thread whose turn lock this process held but lost.
@@ -392,10 +419,7 @@ class PostgresStore(ScopedStore):
         fence = self._fences.get(thread) if thread is not None else None
         if fence is None:
             return
-        pid, lock_id = fence
-        # pg_locks splits a bigint advisory key into two unsigned 32-bit halves.
-        halves = ((lock_id >> 32) & 0xFFFFFFFF, lock_id & 0xFFFFFFFF)
-        if await (await conn.execute(_FENCE_CHECK, (pid, *halves))).fetchone() is None:
+        if await (await conn.execute(_FENCE_CHECK, _fence_params(fence))).fetchone() is None:
             raise TurnLockLostError("the turn lock was lost (its PostgreSQL session ended); refusing to write")
 
     @asynccontextmanager
