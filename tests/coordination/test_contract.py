@@ -195,7 +195,7 @@ async def test_postgres_writes_frames_only_for_a_followed_turn(tmp_path: Path) -
 
 async def stored_frames(coordination: PostgresCoordination) -> int:
     async def count(conn: Any) -> int:
-        cursor = await conn.execute(f'SELECT count(*) FROM "{coordination.schema}".coordination_frames'.encode())
+        cursor = await conn.execute(f'SELECT count(*) FROM "{coordination.schema}".turn_frames'.encode())
         return (await cursor.fetchone())[0]
 
     return await coordination.run(count)
@@ -222,3 +222,22 @@ async def test_postgres_a_late_interrupt_for_the_previous_turn_spares_the_next(t
         await asyncio.sleep(0.3)
         assert not interrupted.is_set()
         await second.end()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_follower_gets_a_turns_end_even_when_the_next_turn_starts_at_once(backend: str, tmp_path: Path) -> None:
+    async with pair(backend, tmp_path) as (here, there):
+        first = await here.begin(KEY, lambda: None)
+        first.publish(frame(1))
+        await asyncio.sleep(0.2)
+        following = asyncio.create_task(collect(await there.follow(KEY, 0)))
+        await asyncio.sleep(0.2)
+        for index in range(2, 6):
+            first.publish(frame(index))
+        await first.end()
+        # As after an interrupt: the thread's next turn starts before the follower read the end.
+        second = await here.begin(KEY, lambda: None)
+        second.publish(frame(100))
+        got = await asyncio.wait_for(following, 10)
+        await second.end()
+    assert got == [(index, frame(index)) for index in range(1, 6)]

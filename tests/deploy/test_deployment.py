@@ -267,17 +267,8 @@ async def test_a_client_that_reconnects_to_another_process_rejoins_its_running_t
 
 
 async def test_a_message_through_a_third_process_interrupts_a_turn_followed_through_a_second(
-    deployment: Deployment, request: pytest.FixtureRequest
+    deployment: Deployment,
 ) -> None:
-    if deployment.through == "pgbouncer":
-        # Found here: without LISTEN the follower polls, and the interrupting turn's claim of the
-        # thread replaces the interrupted turn's record (and drops its frames) before the
-        # follower's next poll reads its last frames, so the follower is told to reload instead.
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True, reason="chatkit.coordination: a polling follower loses an interrupted turn's tail"
-            )
-        )
     async with httpx.AsyncClient(timeout=30) as client:
         thread_id = await start_thread(client, deployment.url)
         started = asyncio.Event()

@@ -45,21 +45,22 @@ _TABLES = [
     "CREATE SCHEMA IF NOT EXISTS {s}",
     # Unlogged: what they hold lives no longer than the turns it describes, so it need not survive
     # a crash or reach replicas, and writing it never waits for the WAL to reach the disk.
-    # One row per thread: the turn running on it (or the last one), as its process reports it.
-    """CREATE UNLOGGED TABLE IF NOT EXISTS {s}.coordination_turns (
+    # One row per turn, as its process reports it; a thread's next turn never overwrites it, so
+    # a follower still reading the previous one finds its end.
+    """CREATE UNLOGGED TABLE IF NOT EXISTS {s}.turn_records (
+        turn_id uuid PRIMARY KEY,
         scope_key bytea NOT NULL,
         thread_key bytea NOT NULL,
-        turn_id uuid NOT NULL,
         frames integer NOT NULL,
         closed boolean NOT NULL,
         overflowed boolean NOT NULL,
         running boolean NOT NULL,
         interrupt boolean NOT NULL,
         followed boolean NOT NULL,
-        beat timestamptz NOT NULL,
-        PRIMARY KEY (scope_key, thread_key)
+        beat timestamptz NOT NULL
     )""",
-    """CREATE UNLOGGED TABLE IF NOT EXISTS {s}.coordination_frames (
+    "CREATE INDEX IF NOT EXISTS turn_records_thread ON {s}.turn_records (scope_key, thread_key)",
+    """CREATE UNLOGGED TABLE IF NOT EXISTS {s}.turn_frames (
         turn_id uuid NOT NULL,
         idx integer NOT NULL,
         data bytea NOT NULL,
@@ -68,48 +69,45 @@ _TABLES = [
 ]
 
 _SQL = {
-    # A new turn replaces the thread's last one, whose frames go with it.
-    "claim": """WITH gone AS (
-            DELETE FROM {s}.coordination_frames WHERE turn_id IN
-                (SELECT turn_id FROM {s}.coordination_turns WHERE scope_key = %(scope)s AND thread_key = %(thread)s)
-        )
-        INSERT INTO {s}.coordination_turns
-            (scope_key, thread_key, turn_id, frames, closed, overflowed, running, interrupt, followed, beat)
-        VALUES (%(scope)s, %(thread)s, %(turn)s, 0, false, false, true, false, false, now())
-        ON CONFLICT (scope_key, thread_key) DO UPDATE SET turn_id = excluded.turn_id, frames = 0, closed = false,
-            overflowed = false, running = true, interrupt = false, followed = false, beat = now()""",
+    "claim": """INSERT INTO {s}.turn_records
+            (turn_id, scope_key, thread_key, frames, closed, overflowed, running, interrupt, followed, beat)
+        VALUES (%(turn)s, %(scope)s, %(thread)s, 0, false, false, true, false, false, now())""",
     # One round trip per flush: the new frames, the turn's state and heartbeat, the wake-up. Frames
     # are written once a follower anywhere asked for the turn (`followed`), not before; a turn that
     # ends with a follower it has not served yet stays `running` until its frames are written.
     "flush": """WITH added AS (
-            INSERT INTO {s}.coordination_frames (turn_id, idx, data)
+            INSERT INTO {s}.turn_frames (turn_id, idx, data)
             SELECT %(turn)s, idx, data FROM unnest(%(idx)s::integer[], %(data)s::bytea[]) AS f(idx, data)
         ), state AS (
-            UPDATE {s}.coordination_turns SET frames = %(count)s, closed = %(closed)s, overflowed = %(overflowed)s,
+            UPDATE {s}.turn_records SET frames = %(count)s, closed = %(closed)s, overflowed = %(overflowed)s,
                 running = %(running)s OR (followed AND NOT %(followed)s), beat = now()
-            WHERE scope_key = %(scope)s AND thread_key = %(thread)s AND turn_id = %(turn)s
+            WHERE turn_id = %(turn)s
             RETURNING interrupt, followed
         )
         SELECT interrupt, followed, CASE WHEN %(notify)s THEN pg_notify(%(channel)s, %(note)s) END FROM state""",
-    "interrupt": """UPDATE {s}.coordination_turns SET interrupt = true
+    "interrupt": """UPDATE {s}.turn_records SET interrupt = true
         WHERE scope_key = %(scope)s AND thread_key = %(thread)s AND running
         RETURNING pg_notify(%(channel)s, 'i ' || turn_id::text)""",
     # A follower marks the turn followed and wakes its process, which starts writing its frames.
-    "follow": """UPDATE {s}.coordination_turns SET followed = true
-        WHERE scope_key = %(scope)s AND thread_key = %(thread)s AND running
-        AND beat > now() - make_interval(secs => %(stale)s)
+    "follow": """UPDATE {s}.turn_records SET followed = true
+        WHERE turn_id = (SELECT turn_id FROM {s}.turn_records
+            WHERE scope_key = %(scope)s AND thread_key = %(thread)s AND running
+            AND beat > now() - make_interval(secs => %(stale)s) ORDER BY beat DESC LIMIT 1)
         RETURNING turn_id, pg_notify(%(channel)s, 'w ' || turn_id::text)""",
-    "read": """SELECT t.turn_id = %(turn)s, t.frames, t.closed, t.overflowed, t.running,
-            t.beat > now() - make_interval(secs => %(stale)s),
-            ARRAY(SELECT data FROM {s}.coordination_frames
+    "read": """SELECT t.frames, t.closed, t.overflowed, t.running, t.beat > now() - make_interval(secs => %(stale)s),
+            ARRAY(SELECT data FROM {s}.turn_frames
                 WHERE turn_id = %(turn)s AND idx > %(have)s AND idx <= t.frames ORDER BY idx LIMIT %(batch)s)
-        FROM {s}.coordination_turns t WHERE t.scope_key = %(scope)s AND t.thread_key = %(thread)s""",
-    "drop": "DELETE FROM {s}.coordination_frames WHERE turn_id = %(turn)s",
-    # Turns whose process stopped reporting (a crash) or that ended long ago, with their frames.
-    "sweep": """WITH gone AS (DELETE FROM {s}.coordination_turns
+        FROM {s}.turn_records t WHERE t.turn_id = %(turn)s""",
+    "drop": """WITH gone AS (DELETE FROM {s}.turn_records WHERE turn_id = %(turn)s)
+        DELETE FROM {s}.turn_frames WHERE turn_id = %(turn)s""",
+    # Turns that ended a while ago, or whose process stopped reporting (a crash), with their frames.
+    "sweep": """WITH gone AS (DELETE FROM {s}.turn_records
             WHERE beat < now() - make_interval(secs => %(age)s) RETURNING turn_id)
-        DELETE FROM {s}.coordination_frames WHERE turn_id IN (SELECT turn_id FROM gone)""",
+        DELETE FROM {s}.turn_frames WHERE turn_id IN (SELECT turn_id FROM gone)""",
 }
+
+# How often each process sweeps the records of old turns.
+_SWEEP_EVERY = 60.0
 
 
 async def _fetch_one(query: bytes, params: dict[str, Any], conn: AsyncConnection[Any]) -> Any:
@@ -217,11 +215,10 @@ class _PostgresTurn(RunningTurn):
 class _Mirror:
     """The frames of a turn another process runs, read once into this process for all its followers."""
 
-    def __init__(self, owner: PostgresCoordination, key: TurnKey, turn_id: uuid.UUID) -> None:
+    def __init__(self, owner: PostgresCoordination, turn_id: uuid.UUID) -> None:
         self.buffer = TurnBuffer(owner.limits)
         self.wake = asyncio.Event()
         self._owner = owner
-        self._key = key
         self._turn_id = turn_id
         self.task = asyncio.create_task(self._read_loop())
 
@@ -229,8 +226,6 @@ class _Mirror:
         owner = self._owner
         buffer = self.buffer
         params: dict[str, Any] = {
-            "scope": self._key.scope_key,
-            "thread": self._key.thread_key,
             "turn": self._turn_id,
             "stale": owner.stale_after,
             "batch": _READ_BATCH,
@@ -240,10 +235,10 @@ class _Mirror:
                 self.wake.clear()
                 params["have"] = have = len(buffer.frames)
                 row = await owner.run(partial(_fetch_one, owner.sql["read"], params))
-                if row is None or not row[0]:
-                    buffer.end(LOST_FRAME)  # the turn's record was replaced: a newer turn runs
+                if row is None:
+                    buffer.end(LOST_FRAME)  # the turn's record is gone: this follower came too late
                     break
-                _, count, closed, overflowed, running, fresh, frames = row
+                count, closed, overflowed, running, fresh, frames = row
                 if len(frames) < min(count - have, _READ_BATCH):
                     buffer.end(LOST_FRAME)  # frames already dropped: this follower came too late
                     break
@@ -270,8 +265,8 @@ class _Mirror:
 class PostgresCoordination(Coordination):
     """Coordination of every process serving one PostgreSQL database (the default with `PostgresStore`).
 
-    Tables `coordination_turns` and `coordination_frames` live in `schema`, rows keyed by the
-    hashed scope and thread id as the store's are. Wake-ups travel by `LISTEN/NOTIFY` on a
+    Tables `turn_records` and `turn_frames` live in `schema`, turns found by the hashed scope and
+    thread id as the store's rows are. Wake-ups travel by `LISTEN/NOTIFY` on a
     session of `notify_dsn` (default: `dsn`); with `listen=False` (for a PgBouncer in
     transaction-pooling mode without a direct DSN) followers and interrupts poll every
     `poll_interval` seconds instead.
@@ -325,6 +320,7 @@ class PostgresCoordination(Coordination):
         self._listener: asyncio.Task[None] | None = None
         self._listening = False
         self._listen_failed = False
+        self._sweep_at = 0.0
         self._behind_pooler = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -346,6 +342,9 @@ class PostgresCoordination(Coordination):
             await asyncio.wait_for(self._ready(), self.operation_timeout)
         turn = _PostgresTurn(self, key, on_interrupt)
         self.running[key.hex()] = turn
+        if time.monotonic() >= self._sweep_at:
+            self._sweep_at = time.monotonic() + _SWEEP_EVERY
+            self._spawn(self._sweep)
         return turn
 
     async def interrupt(self, key: TurnKey) -> bool:
@@ -378,7 +377,7 @@ class PostgresCoordination(Coordination):
         turn_id: uuid.UUID = row[0]
         mirror = self.mirrors.get(turn_id)
         if mirror is None:
-            mirror = self.mirrors[turn_id] = _Mirror(self, key, turn_id)
+            mirror = self.mirrors[turn_id] = _Mirror(self, turn_id)
         return mirror.buffer.follow(after)
 
     async def aclose(self) -> None:
@@ -434,7 +433,7 @@ class PostgresCoordination(Coordination):
                 raise CoordinationUnavailable(f"cannot reach PostgreSQL: {exc}") from exc
             if self.listen:
                 self._listener = asyncio.create_task(self._listen_loop())
-            self._spawn(self._sweep)
+            self._sweep_at = 0.0
             return self._pool
 
     async def _open(self) -> AsyncConnectionPool[Any]:
@@ -528,7 +527,11 @@ class PostgresCoordination(Coordination):
             mirror.wake.set()
 
     def schedule_drop(self, turn_id: uuid.UUID) -> None:
-        """Delete the frames of an ended turn after `limits.linger` seconds."""
+        """Delete the record and frames of an ended turn after `limits.linger` seconds.
+
+        Only followed turns get this; the others have no frames, and the periodic sweep takes
+        their records.
+        """
 
         async def drop() -> None:
             await asyncio.sleep(self.limits.linger)
