@@ -114,7 +114,7 @@ class Deployment:
         self.url = ""
 
     def application_name(self, index: int) -> str:
-        """The `application_name` of process `index`'s store sessions."""
+        """The `application_name` of process `index`'s store and attachment sessions."""
         return f"{self.database}_{index}"
 
     def start(self) -> None:
@@ -132,10 +132,9 @@ class Deployment:
 
     def start_process(self, index: int) -> None:
         """Start (or restart) `chatkit serve` process `index` on its port."""
-        store = with_database(self.server_dsn, self.database, self.application_name(index))
         env = {
             **os.environ,
-            "CHATKIT_DEPLOY_DSN": with_database(self.server_dsn, self.database),
+            "CHATKIT_DEPLOY_DSN": with_database(self.server_dsn, self.database, self.application_name(index)),
             "CHATKIT_DEPLOY_SECRET": self.secret,
             "PYTHONWARNINGS": "error",
         }
@@ -145,8 +144,6 @@ class Deployment:
                 str(CHATKIT),
                 "serve",
                 "tests.deploy.app:make_server",
-                "--store",
-                store,
                 "--context",
                 "tests.deploy.app:user_context",
                 # A new message stops the running turn wherever it runs; a turn outlives its client.

@@ -24,8 +24,9 @@ from tests.stores.backends import POSTGRES_DSN, require_postgres
 
 PGBOUNCER = "/usr/sbin/pgbouncer"
 # Each running turn pins one server connection for its turn lock, so the pool is larger than
-# PgBouncer's default of 20; the contract suites run several stores at once.
-POOL_SIZE = 60
+# PgBouncer's default of 20; the contract suites run several stores at once. Idle server
+# connections close after a few seconds: the test server's max_connections is shared.
+POOL_SIZE = 40
 
 _running: list[PgBouncer] = []
 
@@ -76,6 +77,7 @@ class PgBouncer:
             f"pool_mode = {self.pool_mode}\n"
             f"default_pool_size = {POOL_SIZE}\n"
             "max_client_conn = 2000\n"
+            "server_idle_timeout = 5\n"
             f"admin_users = {user}\n"
             "ignore_startup_parameters = extra_float_digits,options\n"
             f"logfile = {self.folder / 'pgbouncer.log'}\n"
