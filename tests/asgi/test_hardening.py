@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -230,6 +231,34 @@ async def test_another_users_delete_or_feedback_is_404_and_changes_nothing(tmp_p
         for request in requests:
             assert (await post(request, "alice")).status_code == 200, request["type"]
         assert server.feedback == [(thread_id, [answer_id], "negative")]
+
+
+class DeleteOnlyStore(MemoryStore):
+    """A store that can delete threads but never load one on its own (as some written for the reference)."""
+
+    async def load_thread(self, thread_id: str, context: Context) -> ThreadMetadata:
+        """Not supported here."""
+        raise NotImplementedError("this store only lists and deletes")
+
+
+async def test_a_store_that_cannot_load_still_deletes_over_http() -> None:
+    store = DeleteOnlyStore()
+    await store.save_thread(ThreadMetadata(id="thr_1", created_at=datetime.now()), {"user_id": "alice"})
+    server = FeedbackServer(store)
+    app = create_app(server, context=lambda request: {"user_id": request.headers["x-user"]})
+    async with serving(app) as url, httpx.AsyncClient() as client:
+        headers = {"x-user": "alice"}
+        response = await client.post(
+            f"{url}/chatkit", json={"type": "threads.delete", "params": {"thread_id": "thr_1"}}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        feedback = {"thread_id": "thr_1", "item_ids": ["msg_1"], "kind": "positive"}
+        response = await client.post(
+            f"{url}/chatkit", json={"type": "items.feedback", "params": feedback}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+    assert (await store.load_threads(10, None, "desc", {"user_id": "alice"})).data == []
+    assert server.feedback == [("thr_1", ["msg_1"], "positive")]
 
 
 async def test_control_characters_never_reach_the_access_log(h: Harness, caplog: pytest.LogCaptureFixture) -> None:
