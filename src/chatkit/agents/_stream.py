@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import suppress
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -168,7 +168,7 @@ async def stream_agent_response(
                         logger.debug("Agents stream event %r has no ChatKit counterpart; skipped", kind)
                     continue
                 data = _field(event, "data")
-            for converted in await run.raw_event(data):
+            async for converted in run.raw_event(data):
                 yield converted
         if sdk_queue is not None:
             # A tool of a background task may have streamed after the run's last event.
@@ -322,14 +322,19 @@ class _RunTranslator:
         self.converter = converter
         self.message: AssistantMessageItem | None = None
         self.produced: dict[str, None] = {}  # ordered set of item ids the client has been shown
-        self._annotations: dict[int, list[Annotation]] = {}
+        self._annotation_counts: dict[int, int] = {}  # annotations streamed per content part
+        # Content parts whose finished text was sent, by message id and content index.
+        self._parts_done: set[tuple[str, int]] = set()
         self._thought: StreamingThoughtTracker | None = None
         self._function_call: Any = None  # the model's latest function call (a model or a dict)
-        self._raw_handlers: dict[str, Callable[[Any], Awaitable[list[ThreadStreamEvent]]]] = {
+        # Each handler yields its events one at a time and changes the run's state (the open
+        # workflow, its tasks) only as far as the events already taken show it.
+        self._raw_handlers: dict[str, Callable[[Any], AsyncIterator[ThreadStreamEvent]]] = {
             "response.output_item.added": self._item_added,
             "response.output_item.done": self._item_done,
             "response.output_text.delta": self._text_delta,
             "response.content_part.added": self._part_added,
+            "response.output_text.done": self._text_done,
             "response.content_part.done": self._part_done,
             "response.output_text.annotation.added": self._annotation_added,
             "response.reasoning_summary_text.delta": self._thought_delta,
@@ -357,13 +362,14 @@ class _RunTranslator:
         if recent and isinstance(recent[0], WorkflowItem) and recent[0].workflow.summary is None:
             context._resume_workflow(recent[0])
 
-    async def raw_event(self, data: Any) -> list[ThreadStreamEvent]:
+    async def raw_event(self, data: Any) -> AsyncIterator[ThreadStreamEvent]:
         event_type = _field(data, "type")
         handler = self._raw_handlers.get(event_type) if isinstance(event_type, str) else None
         if handler is None:
             logger.debug("Responses stream event %r has no ChatKit counterpart; skipped", event_type)
-            return []
-        return [self.record(event) for event in await handler(data)]
+            return
+        async for event in handler(data):
+            yield self.record(event)
 
     def run_item(self, item: Any) -> None:
         """Note the function call behind a tool call item: a client tool call takes its ids."""
@@ -408,106 +414,119 @@ class _RunTranslator:
 
     # -- output items ------------------------------------------------------------------------
 
-    async def _item_added(self, data: Any) -> list[ThreadStreamEvent]:
+    async def _item_added(self, data: Any) -> AsyncIterator[ThreadStreamEvent]:
         item = _field(data, "item")
         kind = _field(item, "type")
         if kind == "message":
-            events: list[ThreadStreamEvent] = []
             ended = self._end_workflow()
             if ended is not None:
-                events.append(ended)
+                yield ended
             self.message = AssistantMessageItem(
                 id=self._item_id(_field(item, "id"), "message"),
                 thread_id=self.context.thread.id,
                 created_at=datetime.now(),
                 content=[],
             )
-            self._annotations = {}
-            events.append(ThreadItemAddedEvent(item=self.message.model_copy(deep=True)))
-            return events
-        if kind == "image_generation_call":
+            self._annotation_counts = {}
+            yield ThreadItemAddedEvent(item=self.message.model_copy(deep=True))
+        elif kind == "image_generation_call":
             image_item = GeneratedImageItem(
                 id=self.context.generate_id("message"), thread_id=self.context.thread.id, created_at=datetime.now()
             )
             self.context.generated_image_item = image_item
-            return [ThreadItemAddedEvent(item=image_item.model_copy(deep=True))]
-        if kind not in ("function_call", "reasoning"):
+            yield ThreadItemAddedEvent(item=image_item.model_copy(deep=True))
+        elif kind not in ("function_call", "reasoning"):
             logger.debug("Output item kind %r has no ChatKit counterpart; skipped", kind)
-        return []
 
-    async def _item_done(self, data: Any) -> list[ThreadStreamEvent]:
+    async def _item_done(self, data: Any) -> AsyncIterator[ThreadStreamEvent]:
         item = _field(data, "item")
         kind = _field(item, "type")
-        if kind == "message" and self.message is not None:
+        if kind == "message":
+            message = self.message
+            if message is None:
+                # A finished message whose start was not streamed (a replayed or pre-built stream).
+                message = AssistantMessageItem(
+                    id=self._item_id(_field(item, "id"), "message"),
+                    thread_id=self.context.thread.id,
+                    created_at=datetime.now(),
+                    content=[],
+                )
             parts = _field(item, "content") or []
             content = [await self._final_content(index, part) for index, part in enumerate(parts)]
-            done = self.message.model_copy(update={"content": content})
             self.message = None
-            return [ThreadItemDoneEvent(item=done)]
-        if kind == "image_generation_call":
+            yield ThreadItemDoneEvent(item=message.model_copy(update={"content": content}))
+        elif kind == "image_generation_call":
             image_item = self.context.generated_image_item
             result = _field(item, "result")
             if image_item is None or not result:
-                return []
+                return
             image_id = _field(item, "id")
             url = await self.converter.base64_image_to_url(image_id, result)
             self.context.generated_image_item = None
-            done = image_item.model_copy(update={"image": GeneratedImage(id=image_id, url=url)})
-            return [ThreadItemDoneEvent(item=done)]
-        if kind == "function_call":
+            image = GeneratedImage(id=image_id, url=url)
+            yield ThreadItemDoneEvent(item=image_item.model_copy(update={"image": image}))
+        elif kind == "function_call":
             self._function_call = item
-        return []
 
     async def _final_content(self, index: int, part: Any) -> AssistantMessageContent:
         if _field(part, "type") == "refusal":
             return AssistantMessageContent(text=_field(part, "refusal"))
-        streamed = self._annotations.get(index)
-        if streamed is None:
-            raw_annotations = _field(part, "annotations") or []
-            streamed = [a for raw in raw_annotations if (a := await self._convert_citation(raw)) is not None]
-        return AssistantMessageContent(text=_field(part, "text"), annotations=list(streamed))
+        # Converted again from the finished part, so the stored message has exactly its citations.
+        raw_annotations = _field(part, "annotations") or []
+        annotations = [a for raw in raw_annotations if (a := await self._convert_citation(raw)) is not None]
+        return AssistantMessageContent(text=_field(part, "text"), annotations=annotations)
 
     # -- message content ---------------------------------------------------------------------
 
-    async def _text_delta(self, data: Any) -> list[ThreadStreamEvent]:
-        if self.message is None:
-            return []
-        update = _text_delta({"content_index": _field(data, "content_index"), "delta": _field(data, "delta")})
-        return [_item_update({"item_id": self.message.id, "update": update})]
+    def _message_id(self, data: Any) -> str:
+        """The id of the message a content event belongs to: the streaming one, else the event's own."""
+        # Content events of a message whose `output_item.added` was not seen keep their Responses id.
+        return self.message.id if self.message is not None else _field(data, "item_id")
 
-    async def _part_added(self, data: Any) -> list[ThreadStreamEvent]:
-        if self.message is None:
-            return []
+    async def _text_delta(self, data: Any) -> AsyncIterator[ThreadStreamEvent]:
+        update = _text_delta({"content_index": _field(data, "content_index"), "delta": _field(data, "delta")})
+        yield _item_update({"item_id": self._message_id(data), "update": update})
+
+    async def _part_added(self, data: Any) -> AsyncIterator[ThreadStreamEvent]:
         part = _field(data, "part")
         text = _field(part, "text") if _field(part, "type") == "output_text" else ""
         update = AssistantMessageContentPartAdded(
             content_index=_field(data, "content_index"), content=AssistantMessageContent(text=text)
         )
-        return [self._update(self.message.id, update)]
+        yield self._update(self._message_id(data), update)
 
-    async def _part_done(self, data: Any) -> list[ThreadStreamEvent]:
+    async def _text_done(self, data: Any) -> AsyncIterator[ThreadStreamEvent]:
+        for event in self._part_finished(data, _field(data, "text")):
+            yield event
+
+    async def _part_done(self, data: Any) -> AsyncIterator[ThreadStreamEvent]:
         # Refusals are not streamed as text: they arrive whole with the finished message.
         part = _field(data, "part")
-        if self.message is None or _field(part, "type") != "output_text":
-            return []
-        update = AssistantMessageContentPartDone(
-            content_index=_field(data, "content_index"), content=AssistantMessageContent(text=_field(part, "text"))
-        )
-        return [self._update(self.message.id, update)]
+        if _field(part, "type") == "output_text":
+            for event in self._part_finished(data, _field(part, "text")):
+                yield event
 
-    async def _annotation_added(self, data: Any) -> list[ThreadStreamEvent]:
-        if self.message is None:
+    def _part_finished(self, data: Any, text: str) -> list[ThreadStreamEvent]:
+        """The part's done update, once: the Responses API ends a text part with both
+        `output_text.done` and `content_part.done`, other providers with only one of them."""
+        message_id, content_index = self._message_id(data), _field(data, "content_index")
+        if (message_id, content_index) in self._parts_done:
             return []
+        self._parts_done.add((message_id, content_index))
+        content = AssistantMessageContent(text=text)
+        return [self._update(message_id, AssistantMessageContentPartDone(content_index=content_index, content=content))]
+
+    async def _annotation_added(self, data: Any) -> AsyncIterator[ThreadStreamEvent]:
         annotation = await self._convert_citation(_field(data, "annotation"))
         if annotation is None:
-            return []
+            return
         content_index = _field(data, "content_index")
-        annotations = self._annotations.setdefault(content_index, [])
-        annotations.append(annotation)
+        annotation_index = self._annotation_counts.get(content_index, 0)
+        self._annotation_counts[content_index] = annotation_index + 1
         update = AssistantMessageContentPartAnnotationAdded(
-            content_index=content_index, annotation_index=len(annotations) - 1, annotation=annotation
+            content_index=content_index, annotation_index=annotation_index, annotation=annotation
         )
-        return [self._update(self.message.id, update)]
+        yield self._update(self._message_id(data), update)
 
     async def _convert_citation(self, raw: Any) -> Annotation | None:
         if isinstance(raw, BaseModel):
@@ -533,57 +552,61 @@ class _RunTranslator:
 
     # -- reasoning ---------------------------------------------------------------------------
 
-    def _workflow(self, events: list[ThreadStreamEvent]) -> WorkflowItem:
-        """The open workflow, opening a reasoning workflow (announced in `events`) if there is none."""
+    def _open_workflow(self) -> ThreadItemAddedEvent | None:
+        """Open a reasoning workflow if none is open; the event announcing it (its tasks still empty)."""
         context = self.context
-        if context.workflow_item is None:
-            context.workflow_item = WorkflowItem(
-                id=context.generate_id("workflow"),
-                thread_id=context.thread.id,
-                created_at=datetime.now(),
-                workflow=Workflow(type="reasoning", tasks=[]),
-            )
-            events.append(ThreadItemAddedEvent(item=context.workflow_item.model_copy(deep=True)))
-        return context.workflow_item
+        if context.workflow_item is not None:
+            return None
+        context.workflow_item = WorkflowItem(
+            id=context.generate_id("workflow"),
+            thread_id=context.thread.id,
+            created_at=datetime.now(),
+            workflow=Workflow(type="reasoning", tasks=[]),
+        )
+        return ThreadItemAddedEvent(item=context.workflow_item.model_copy(deep=True))
 
     def _end_workflow(self) -> ThreadStreamEvent | None:
         self._thought = None
         return self.context._close_workflow(None, False)
 
-    def _add_thought(self, workflow: WorkflowItem, content: str) -> tuple[int, ThreadStreamEvent]:
-        """Append a thought to `workflow`; its index and the update announcing it (with its own copy)."""
+    def _add_thought(self, content: str) -> tuple[int, ThreadStreamEvent]:
+        """Append a thought to the open workflow; its index and the update announcing it (with its own copy)."""
+        workflow = self.context.workflow_item
+        assert workflow is not None  # opened by the caller just before
         task = ThoughtTask(content=content)
         workflow.workflow.tasks.append(task)
         index = len(workflow.workflow.tasks) - 1
         return index, self._update(workflow.id, WorkflowTaskAdded(task_index=index, task=task.model_copy()))
 
-    async def _thought_delta(self, data: Any) -> list[ThreadStreamEvent]:
-        events: list[ThreadStreamEvent] = []
+    async def _thought_delta(self, data: Any) -> AsyncIterator[ThreadStreamEvent]:
         thought = self._thought
         item_id, summary_index, delta = _field(data, "item_id"), _field(data, "summary_index"), _field(data, "delta")
         if thought is None:
             # Only a reasoning item's first summary streams; later ones arrive whole on their done event.
             if summary_index != 0:
-                return events
-            workflow = self._workflow(events)
-            index, added = self._add_thought(workflow, delta)
+                return
+            opened = self._open_workflow()
+            if opened is not None:
+                yield opened
+            index, added = self._add_thought(delta)
             self._thought = StreamingThoughtTracker(item_id=item_id, index=index, task=ThoughtTask(content=delta))
-            events.append(added)
-            return events
-        if thought.item_id == item_id and summary_index == 0:
-            events.extend(self._set_thought(thought, thought.task.content + delta))
-        return events
+            yield added
+        elif thought.item_id == item_id and summary_index == 0:
+            for event in self._set_thought(thought, thought.task.content + delta):
+                yield event
 
-    async def _thought_done(self, data: Any) -> list[ThreadStreamEvent]:
+    async def _thought_done(self, data: Any) -> AsyncIterator[ThreadStreamEvent]:
         thought = self._thought
         text = _field(data, "text")
         if thought is not None and thought.item_id == _field(data, "item_id") and _field(data, "summary_index") == 0:
             self._thought = None
-            return self._set_thought(thought, text)
-        events: list[ThreadStreamEvent] = []
-        _, added = self._add_thought(self._workflow(events), text)
-        events.append(added)
-        return events
+            for event in self._set_thought(thought, text):
+                yield event
+            return
+        opened = self._open_workflow()
+        if opened is not None:
+            yield opened
+        yield self._add_thought(text)[1]
 
     def _set_thought(self, thought: StreamingThoughtTracker, content: str) -> list[ThreadStreamEvent]:
         workflow = self.context.workflow_item
@@ -596,14 +619,14 @@ class _RunTranslator:
 
     # -- images ------------------------------------------------------------------------------
 
-    async def _partial_image(self, data: Any) -> list[ThreadStreamEvent]:
+    async def _partial_image(self, data: Any) -> AsyncIterator[ThreadStreamEvent]:
         image_item = self.context.generated_image_item
         if image_item is None:
-            return []
+            return
         index, image_id = _field(data, "partial_image_index"), _field(data, "item_id")
         url = await self.converter.base64_image_to_url(image_id, _field(data, "partial_image_b64"), index)
         update = GeneratedImageUpdated(
             image=GeneratedImage(id=image_id, url=url),
             progress=self.converter.partial_image_index_to_progress(index),
         )
-        return [self._update(image_item.id, update)]
+        yield self._update(image_item.id, update)
