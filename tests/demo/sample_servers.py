@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -14,8 +15,11 @@ from chatkit.store import Store
 from chatkit.stores import MemoryStore
 from chatkit.types import (
     AssistantMessageContent,
+    AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
+    ThreadItemAddedEvent,
     ThreadItemDoneEvent,
+    ThreadItemUpdatedEvent,
     ThreadMetadata,
     ThreadStreamEvent,
     UserMessageItem,
@@ -41,6 +45,45 @@ class EchoServer(ChatKitServer[Any]):
 
 
 server = EchoServer(MemoryStore())
+
+
+SLOW_WORDS = 120
+SLOW_PACE = 0.05
+SLOW_INTRO = "Counting slowly:"
+
+
+class SlowServer(ChatKitServer[Any]):
+    """Answers with a finished line, then `word1 … word120` one word every 50 ms: an answer to reload in."""
+
+    async def respond(
+        self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: Any
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """A saved item first, so a rejoin replays over something the page already shows, then the count."""
+        yield ThreadItemDoneEvent(item=self._message(thread, context, SLOW_INTRO))
+        item = self._message(thread, context, "")
+        yield ThreadItemAddedEvent(item=item)
+        words = [f"word{n}" for n in range(1, SLOW_WORDS + 1)]
+        for index, word in enumerate(words):
+            await asyncio.sleep(SLOW_PACE)
+            delta = word if index == 0 else f" {word}"
+            yield ThreadItemUpdatedEvent(
+                item_id=item.id, update=AssistantMessageContentPartTextDelta(content_index=0, delta=delta)
+            )
+        item.content = [AssistantMessageContent(text=" ".join(words))]
+        yield ThreadItemDoneEvent(item=item)
+
+    def _message(self, thread: ThreadMetadata, context: Any, text: str) -> AssistantMessageItem:
+        return AssistantMessageItem(
+            id=self.store.generate_item_id("message", thread, context),
+            thread_id=thread.id,
+            created_at=datetime.now(),
+            content=[AssistantMessageContent(text=text)] if text else [],
+        )
+
+
+def make_slow_server(store: Store[Any] | None = None) -> SlowServer:
+    """`SlowServer` on the `--store` store, else in memory."""
+    return SlowServer(store or MemoryStore())
 
 
 def make_server(store: Store[Any] | None = None) -> EchoServer:

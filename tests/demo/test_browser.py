@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.demo.conftest import ARTIFACTS, RunningProcess, free_port, parse_events, start_process, user_message
+from tests.demo.sample_servers import SLOW_INTRO, SLOW_WORDS
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, ConsoleMessage, Page
@@ -805,3 +806,99 @@ async def test_markdown_renderer_escapes_html_and_unsafe_links(browser: Browser,
         '<a href="https://example.com/x_y" target="_blank" rel="noopener noreferrer">b</a> <code>&lt;b&gt;</code></p>'
     )
     assert tab.errors == []
+
+
+@pytest.fixture(scope="module")
+def finishing_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProcess]:
+    """`chatkit serve` with `--disconnect-policy finish`: an answer goes on when its page leaves."""
+    workdir = tmp_path_factory.mktemp("browser-finish")
+    port = free_port()
+    args = ["serve", "tests.demo.sample_servers:make_slow_server", "--disconnect-policy", "finish", "--port", str(port)]
+    running = start_process(args, cwd=workdir, port=port, log=workdir / "serve.log")
+    yield running
+    running.stop()
+
+
+COUNTED = " ".join(f"word{n}" for n in range(1, SLOW_WORDS + 1))
+COUNT_LENGTH = """() => { const texts = [...document.querySelectorAll(".item-assistant_message .assistant-text")];
+    return texts.at(-1)?.innerText.length ?? 0; }"""
+
+
+async def counting_past(tab: Playground, length: int) -> None:
+    """Wait until the page shows the count past `length` characters while it still streams."""
+    await tab.page.wait_for_function(
+        f"(n) => document.body.dataset.streaming === 'true' && ({COUNT_LENGTH})() > n", arg=length
+    )
+
+
+async def assert_counted_once(tab: Playground) -> None:
+    """The answer ended complete: the intro and the whole count, each once, unmarked, after one message."""
+    page = tab.page
+    assert await page.locator(".item-user_message").count() == 1
+    assert await tab.answer_texts() == [SLOW_INTRO, COUNTED]
+    assert await page.locator(".stopped-mark").count() == 0
+    assert await page.locator(".item-stopped_note").count() == 0
+
+
+async def test_a_reload_resumes_the_running_answer(browser: Browser, finishing_server: RunningProcess) -> None:
+    tab = await playground(browser, finishing_server)
+    page = tab.page
+    await tab.send("Count for me")
+    await counting_past(tab, 60)
+    await tab.reload()
+    # The page asks for the running turn and shows it go on, from where the server has it.
+    await page.wait_for_selector("body[data-rejoined=true]")
+    shown = await page.evaluate(COUNT_LENGTH)
+    await counting_past(tab, shown + 40)
+    stop = page.locator("#stop")
+    assert await stop.get_attribute("title") == "Stop following (the answer goes on on the server)"
+    await tab.screenshot("20-rejoined-after-reload.png")
+    await tab.settle()
+    await assert_counted_once(tab)
+    assert await page.get_attribute("body", "data-rejoined") == "false"
+    assert await stop.is_hidden()
+    # Once the turn is over a reload finds nothing running and shows the saved thread.
+    await tab.reload()
+    assert await page.get_attribute("body", "data-streaming") == "false"
+    await assert_counted_once(tab)
+    assert tab.errors == []
+
+
+async def test_another_tab_follows_and_leaving_only_detaches(
+    browser: Browser, finishing_server: RunningProcess
+) -> None:
+    first = await playground(browser, finishing_server)
+    await first.send("Count for two tabs")
+    await counting_past(first, 30)
+    thread_id = await first.page.evaluate("decodeURIComponent(location.hash.slice(1))")
+
+    second = Playground(await browser.new_page(viewport={"width": 1200, "height": 900}), finishing_server.base_url)
+    await second.open(f"/#{thread_id}")
+    page = second.page
+    await page.wait_for_selector("body[data-rejoined=true]")
+    await counting_past(second, await page.evaluate(COUNT_LENGTH) + 30)
+
+    # Stopping a rejoined answer only stops following it: no "Stopped" mark, and the turn goes on.
+    await page.click("#stop")
+    await second.settle()
+    assert await page.locator(".stopped-mark").count() == 0
+    assert await page.locator("#banner .banner-message").inner_text() == (
+        "Stopped following this answer; it goes on on the server."
+    )
+    left_at = await page.evaluate(COUNT_LENGTH)
+    await counting_past(first, left_at + 30)
+    assert await page.evaluate(COUNT_LENGTH) == left_at
+
+    # Away to a new chat and back by the address: the page follows the answer again, live.
+    await page.evaluate("() => { location.hash = ''; }")
+    await page.wait_for_selector("#start-screen:not([hidden])")
+    await page.evaluate("(id) => { location.hash = id; }", thread_id)
+    await page.wait_for_selector("body[data-rejoined=true]")
+    await counting_past(second, await page.evaluate(COUNT_LENGTH) + 30)
+    await second.screenshot("21-second-tab-following.png")
+
+    await first.settle()
+    await second.settle()
+    await assert_counted_once(first)
+    await assert_counted_once(second)
+    assert first.errors == [] and second.errors == []

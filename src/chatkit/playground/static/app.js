@@ -3,6 +3,8 @@
 // Every request is one JSON POST to the endpoint. Streaming answers arrive as server-sent events
 // (`data: <json>` frames) read from the response body, so nothing here depends on EventSource.
 // Stopping aborts the fetch: the protocol has no cancel request, the server sees a disconnect.
+// Opening a thread whose answer is still running (a reload, a second tab) follows that answer through
+// the server's rejoin route, `GET <endpoint>/threads/{id}/stream`; leaving it only detaches the page.
 // What the page shows follows the web component's `ChatKitOptions` (names included), read from
 // the `chatkit-options` script the server fills in.
 
@@ -72,6 +74,11 @@ const state = {
   threadsAfter: null,
   abort: null,
   streamDone: Promise.resolve(),
+  // While the page follows a running answer through the rejoin route: the request before it answers,
+  // whether the stream shown is such a rejoin, and whether the person asked to stop following it.
+  resuming: null,
+  rejoined: false,
+  detached: false,
   allowCancel: true,
   attachments: [],
   eventCount: 0,
@@ -155,17 +162,108 @@ async function stream(type, params) {
 }
 
 async function stopStreaming() {
+  state.resuming?.abort();
   if (!state.abort) return;
   state.abort.abort();
   await state.streamDone;
 }
 
-function setStreaming(controller) {
+// A rejoined answer is not this page's request: stopping only stops following it, so it is always allowed.
+function setStreaming(controller, { rejoined = false } = {}) {
   state.abort = controller;
+  state.rejoined = Boolean(controller) && rejoined;
   document.body.dataset.streaming = controller ? "true" : "false";
+  document.body.dataset.rejoined = state.rejoined ? "true" : "false";
   ui.stop.hidden = !controller;
   ui.send.hidden = Boolean(controller);
-  ui.stop.disabled = !controller || !state.allowCancel;
+  ui.stop.disabled = !controller || (!state.rejoined && !state.allowCancel);
+  ui.stop.title = state.rejoined ? "Stop following (the answer goes on on the server)" : "Stop";
+  ui.stop.setAttribute("aria-label", ui.stop.title);
+}
+
+function stopClicked() {
+  if (!state.abort) return;
+  state.detached = state.rejoined;
+  state.abort.abort();
+}
+
+// -- rejoining a running answer -------------------------------------------------------------
+
+// Asks the server whether an answer runs on the thread and, if so, follows it in the background.
+async function resume(threadId) {
+  if (state.abort || state.threadId !== threadId) return;
+  const controller = new AbortController();
+  state.resuming = controller;
+  const url = `${ENDPOINT}/threads/${encodeURIComponent(threadId)}/stream?after=0`;
+  inspect("→", { GET: url });
+  let response;
+  try {
+    response = await reach(url, { headers: withHeaders({ Accept: "text/event-stream" }), signal: controller.signal });
+  } catch (error) {
+    if (error.name === "AbortError") return;
+    throw error;
+  } finally {
+    if (state.resuming === controller) state.resuming = null;
+  }
+  // 204: nothing runs; 404 (or any refusal): nothing to follow, the thread shows as it was loaded.
+  const current = !controller.signal.aborted && state.threadId === threadId && !state.abort;
+  if (response.status !== 200 || !current) {
+    inspect("←", { status: response.status });
+    await response.body?.cancel();
+    return;
+  }
+  state.requestId = response.headers.get("x-request-id");
+  followTurn(threadId, response, controller).catch((error) => showError(error));
+}
+
+// Replays the running turn from its first frame: `putItem` replaces items by id, so what the loaded
+// thread already shows is redrawn in place and the rest is added, as the original page saw it.
+async function followTurn(threadId, response, controller) {
+  let finished;
+  state.streamDone = new Promise((resolve) => {
+    finished = resolve;
+  });
+  state.detached = false;
+  setStreaming(controller, { rejoined: true });
+  let lost = false;
+  try {
+    await readEvents(response.body, (event, id) => {
+      if (state.threadId !== threadId) return;
+      // The closing `error` without an id: the turn can no longer be followed; the store has what it saved.
+      if (event.type === "error" && id === null) {
+        inspect("←", event);
+        lost = true;
+        return;
+      }
+      // The thread is already open, and stopping a rejoin is always allowed.
+      if (event.type === "thread.created" || event.type === "stream_options") {
+        inspect("←", event);
+        return;
+      }
+      handleEvent(event);
+    });
+  } catch (error) {
+    if (error.name === "AbortError") inspect("•", { detached: true });
+    else lost = true;
+  } finally {
+    const detached = state.detached;
+    state.detached = false;
+    setStreaming(null);
+    showProgress(null);
+    // Leaving a rejoined answer does not stop it: nothing is marked "Stopped".
+    settleItems(false);
+    finished();
+    if (detached && state.threadId === threadId) {
+      showBanner("info", "Stopped following this answer; it goes on on the server.", {
+        actions: [["Follow again", () => selectThread(threadId, "keep")]],
+      });
+    }
+  }
+  if (!lost || state.threadId !== threadId) return;
+  await selectThread(threadId, "keep", { rejoin: false });
+  showBanner("warning", "This answer can no longer be followed; the thread shows what the server saved of it.", {
+    actions: [["Follow again", () => selectThread(threadId, "keep")]],
+  });
 }
 
 // -- events ---------------------------------------------------------------------------------
@@ -334,7 +432,8 @@ function chooseThread(threadId) {
   selectThread(threadId, "push").catch((error) => showError(error));
 }
 
-async function selectThread(threadId, history_) {
+// `rejoin: false` loads the thread as saved, without following an answer that may still run on it.
+async function selectThread(threadId, history_, { rejoin = true } = {}) {
   await stopStreaming();
   // The old thread leaves the screen at once, whether or not the new one loads.
   clearThreadView();
@@ -365,6 +464,7 @@ async function selectThread(threadId, history_) {
     after = page.after;
     more = page.has_more && page.data.length > 0;
   }
+  if (rejoin && state.threadId === threadId) await resume(threadId);
   follower.pin();
 }
 
@@ -376,6 +476,10 @@ async function deleteThread(threadId) {
 
 function newThread(history_) {
   setMenu(false);
+  if (state.rejoined) {
+    stopStreaming().then(() => newThread(history_));
+    return;
+  }
   if (state.abort) return;
   state.threadId = null;
   state.thread = null;
@@ -741,7 +845,7 @@ ui.input.addEventListener("keydown", (event) => {
   }
 });
 ui.input.addEventListener("input", fitComposer);
-ui.stop.addEventListener("click", () => state.abort?.abort());
+ui.stop.addEventListener("click", stopClicked);
 ui.newThread.addEventListener("click", () => newThread("push"));
 ui.moreThreads.addEventListener("click", () => loadThreads(false).catch((error) => showError(error)));
 ui.attach.addEventListener("click", () => ui.fileInput.click());

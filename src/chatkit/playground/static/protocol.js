@@ -47,7 +47,8 @@ export async function describeFailure(response) {
   });
 }
 
-// Calls `onEvent` with each `data: <json>` frame of the body as it arrives; frames end with a blank line.
+// Calls `onEvent(event, id)` with each `data: <json>` frame of the body as it arrives; frames end with a
+// blank line. `id` is the frame's `id:` line (only the rejoin route numbers its frames), else null.
 export async function readEvents(body, onEvent) {
   const reader = body.getReader();
   const decoder = new TextDecoder();
@@ -60,12 +61,13 @@ export async function readEvents(body, onEvent) {
     while ((end = buffer.indexOf("\n\n")) >= 0) {
       const frame = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
-      const data = frame
-        .split("\n")
+      const lines = frame.split("\n");
+      const data = lines
         .filter((line) => line.startsWith("data:"))
         .map((line) => line.slice(5).replace(/^ /, ""))
         .join("\n");
-      if (data) onEvent(JSON.parse(data));
+      const id = lines.find((line) => line.startsWith("id:"))?.slice(3).trim() ?? null;
+      if (data) onEvent(JSON.parse(data), id);
     }
   }
 }
