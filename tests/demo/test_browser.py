@@ -819,6 +819,7 @@ def finishing_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runni
     running.stop()
 
 
+DETACHED = "Stopped following this answer; it goes on on the server."
 COUNTED = " ".join(f"word{n}" for n in range(1, SLOW_WORDS + 1))
 COUNT_LENGTH = """() => { const texts = [...document.querySelectorAll(".item-assistant_message .assistant-text")];
     return texts.at(-1)?.innerText.length ?? 0; }"""
@@ -845,6 +846,8 @@ async def test_a_reload_resumes_the_running_answer(browser: Browser, finishing_s
     page = tab.page
     await tab.send("Count for me")
     await counting_past(tab, 60)
+    # The server finishes answers its page left: even this page's own stop would only detach.
+    assert await page.get_attribute("#stop", "title") == "Stop following (the answer goes on on the server)"
     await tab.reload()
     # The page asks for the running turn and shows it go on, from where the server has it.
     await page.wait_for_selector("body[data-rejoined=true]")
@@ -882,9 +885,7 @@ async def test_another_tab_follows_and_leaving_only_detaches(
     await page.click("#stop")
     await second.settle()
     assert await page.locator(".stopped-mark").count() == 0
-    assert await page.locator("#banner .banner-message").inner_text() == (
-        "Stopped following this answer; it goes on on the server."
-    )
+    assert await page.locator("#banner .banner-message").inner_text() == DETACHED
     left_at = await page.evaluate(COUNT_LENGTH)
     await counting_past(first, left_at + 30)
     assert await page.evaluate(COUNT_LENGTH) == left_at
@@ -902,3 +903,23 @@ async def test_another_tab_follows_and_leaving_only_detaches(
     await assert_counted_once(first)
     await assert_counted_once(second)
     assert first.errors == [] and second.errors == []
+
+
+async def test_stop_under_finish_detaches_and_follows_again(browser: Browser, finishing_server: RunningProcess) -> None:
+    tab = await playground(browser, finishing_server)
+    page = tab.page
+    await tab.send("Count, and let me leave")
+    await counting_past(tab, 40)
+    await page.click("#stop")
+    await tab.settle()
+    # Not "Stopped": the server goes on with the answer, and the page says so.
+    assert await page.locator(".stopped-mark").count() == 0
+    assert await page.locator(".item-stopped_note").count() == 0
+    banner = page.locator("#banner")
+    assert await banner.locator(".banner-message").inner_text() == DETACHED
+    await tab.screenshot("22-detached.png")
+    await banner.locator(".banner-action", has_text="Follow again").click()
+    await page.wait_for_selector("body[data-rejoined=true]")
+    await tab.settle()
+    await assert_counted_once(tab)
+    assert tab.errors == []

@@ -10,6 +10,10 @@ The page takes a subset of the web component's `ChatKitOptions`, under the same 
 feedback and retry buttons and follows a streaming answer unless told otherwise: it is a tool for
 trying a server out. In the page itself, `?endpoint=URL` points it at another server and the
 settings panel adds request headers (such as `X-User-Id` or `Authorization`), kept in the browser.
+
+Opening a thread whose answer still runs (a reload, a second tab, a `hashchange`) follows that
+answer through the rejoin route. When the server finishes answers its client left
+(`disconnect_policy="finish"`), the page's stop button says it only stops following.
 """
 
 from __future__ import annotations
@@ -41,13 +45,17 @@ class _Lifecycle(Protocol):
 
 
 _ENDPOINT_META = '<meta name="chatkit-endpoint" content="/chatkit">'
+_POLICY_META = '<meta name="chatkit-disconnect-policy" content="cancel">'
 _OPTIONS_SCRIPT = '<script id="chatkit-options" type="application/json">{}</script>'
 
 
-def playground_routes(endpoint: str = "/chatkit", options: Mapping[str, Any] | None = None) -> list[BaseRoute]:
+def playground_routes(
+    endpoint: str = "/chatkit", options: Mapping[str, Any] | None = None, *, disconnect_policy: str = "cancel"
+) -> list[BaseRoute]:
     """Starlette routes serving the playground page at `/`, talking to the ChatKit `endpoint`.
 
-    `options` are `ChatKitOptions` of the web component the page follows (see the module docstring).
+    `options` are `ChatKitOptions` of the web component the page follows (see the module docstring);
+    `disconnect_policy` is the endpoint's, which decides whether the stop button can stop an answer.
     """
     from starlette.requests import Request
     from starlette.responses import HTMLResponse
@@ -56,6 +64,7 @@ def playground_routes(endpoint: str = "/chatkit", options: Mapping[str, Any] | N
 
     page = (PLAYGROUND_DIR / "index.html").read_text(encoding="utf-8")
     page = page.replace(_ENDPOINT_META, f'<meta name="chatkit-endpoint" content="{html.escape(endpoint)}">')
+    page = page.replace(_POLICY_META, _POLICY_META.replace("cancel", html.escape(disconnect_policy)))
     # In a script element only "</" could end the JSON early; escaping "<" rules that out.
     options_json = json.dumps(dict(options or {})).replace("<", "\\u003c")
     page = page.replace(_OPTIONS_SCRIPT, _OPTIONS_SCRIPT.replace("{}", options_json))
@@ -102,7 +111,9 @@ def playground_app(
         finally:
             await store.aclose()
 
-    return Starlette(routes=[*playground_routes(path, playground_options), Mount("/", app=api)], lifespan=lifespan)
+    policy = str(options.get("disconnect_policy", "cancel"))
+    routes = [*playground_routes(path, playground_options, disconnect_policy=policy), Mount("/", app=api)]
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 __all__ = ["PLAYGROUND_DIR", "playground_app", "playground_routes"]

@@ -18,6 +18,10 @@ import { iconGlyph, setColorScheme } from "./widgets.js";
 const query = new URLSearchParams(location.search);
 const ENDPOINT = query.get("endpoint") || document.querySelector('meta[name="chatkit-endpoint"]')?.content || "/chatkit";
 const OPTIONS = readOptions();
+// Under the server's "finish" policy an answer goes on when its page leaves, so stopping only detaches.
+// The page knows the policy of the server that served it, not of one named by `?endpoint=`.
+const STOP_DETACHES =
+  !query.get("endpoint") && document.querySelector('meta[name="chatkit-disconnect-policy"]')?.content === "finish";
 const THREAD_PAGE = Number(query.get("page_size")) || 20;
 const ITEM_PAGE = 50;
 const INSPECTOR_LIMIT = 400;
@@ -150,12 +154,15 @@ async function stream(type, params) {
   } catch (error) {
     if (error.name !== "AbortError") throw error;
     stopped = true;
-    inspect("•", { stopped: true });
+    inspect("•", STOP_DETACHES ? { detached: true } : { stopped: true });
   } finally {
+    const detached = state.detached;
+    state.detached = false;
     setStreaming(null);
     showProgress(null);
-    settleItems(stopped);
+    settleItems(stopped && !STOP_DETACHES);
     finished();
+    if (detached && state.threadId) showDetached(state.threadId);
   }
   if (!stopped) await runPendingClientTool();
   return !stopped;
@@ -168,23 +175,31 @@ async function stopStreaming() {
   await state.streamDone;
 }
 
-// A rejoined answer is not this page's request: stopping only stops following it, so it is always allowed.
+// A rejoined answer is not this page's request, and under "finish" no answer stops with its page:
+// the stop button then only stops following, which is always allowed.
 function setStreaming(controller, { rejoined = false } = {}) {
   state.abort = controller;
   state.rejoined = Boolean(controller) && rejoined;
+  const detaches = state.rejoined || STOP_DETACHES;
   document.body.dataset.streaming = controller ? "true" : "false";
   document.body.dataset.rejoined = state.rejoined ? "true" : "false";
   ui.stop.hidden = !controller;
   ui.send.hidden = Boolean(controller);
-  ui.stop.disabled = !controller || (!state.rejoined && !state.allowCancel);
-  ui.stop.title = state.rejoined ? "Stop following (the answer goes on on the server)" : "Stop";
+  ui.stop.disabled = !controller || (!detaches && !state.allowCancel);
+  ui.stop.title = detaches ? "Stop following (the answer goes on on the server)" : "Stop";
   ui.stop.setAttribute("aria-label", ui.stop.title);
 }
 
 function stopClicked() {
   if (!state.abort) return;
-  state.detached = state.rejoined;
+  state.detached = state.rejoined || STOP_DETACHES;
   state.abort.abort();
+}
+
+function showDetached(threadId) {
+  showBanner("info", "Stopped following this answer; it goes on on the server.", {
+    actions: [["Follow again", () => selectThread(threadId, "keep")]],
+  });
 }
 
 // -- rejoining a running answer -------------------------------------------------------------
@@ -253,11 +268,7 @@ async function followTurn(threadId, response, controller) {
     // Leaving a rejoined answer does not stop it: nothing is marked "Stopped".
     settleItems(false);
     finished();
-    if (detached && state.threadId === threadId) {
-      showBanner("info", "Stopped following this answer; it goes on on the server.", {
-        actions: [["Follow again", () => selectThread(threadId, "keep")]],
-      });
-    }
+    if (detached && state.threadId === threadId) showDetached(threadId);
   }
   if (!lost || state.threadId !== threadId) return;
   await selectThread(threadId, "keep", { rejoin: false });
@@ -273,7 +284,7 @@ function handleEvent(event) {
   switch (event.type) {
     case "stream_options":
       state.allowCancel = event.stream_options?.allow_cancel !== false;
-      ui.stop.disabled = !state.allowCancel;
+      ui.stop.disabled = !state.allowCancel && !STOP_DETACHES;
       break;
     case "thread.created":
       openThread(event.thread, "push");
