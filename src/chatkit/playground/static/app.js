@@ -272,6 +272,8 @@ async function followTurn(threadId, response, controller) {
   }
   if (!lost || state.threadId !== threadId) return;
   await selectThread(threadId, "keep", { rejoin: false });
+  // A thread that did not load says why itself.
+  if (state.thread?.id !== threadId) return;
   showBanner("warning", "This answer can no longer be followed; the thread shows what the server saved of it.", {
     actions: [["Follow again", () => selectThread(threadId, "keep")]],
   });
