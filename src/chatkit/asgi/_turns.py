@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -89,7 +90,7 @@ class TurnGate:
         """
         if not new:
             await self._store.load_thread(thread_id, context)
-        retrying: asyncio.Task[None] | None = None
+        retrying: _Retrying | None = None
         running = self._running.get(thread_id)
         if running is not None and self._policy != "wait":
             if self._policy == "reject":
@@ -106,7 +107,7 @@ class TurnGate:
             try:
                 async with self._hold_store_lock(thread_id, context, deadline):
                     if retrying is not None:
-                        retrying.cancel()
+                        await retrying.stop()
                     turn = Turn()
                     self._running[thread_id] = turn
                     turn.running = await self._announce(key, turn)
@@ -121,23 +122,17 @@ class TurnGate:
         finally:
             self._checkin(thread_id)
             if retrying is not None:
-                retrying.cancel()
+                await retrying.stop()
 
-    async def _interrupt_elsewhere(self, key: TurnKey) -> asyncio.Task[None] | None:
+    async def _interrupt_elsewhere(self, key: TurnKey) -> _Retrying | None:
         """Stop the thread's turn in whichever process runs it; without coordination, wait for it.
 
-        When no running turn was found, a task that asks again while this request waits for the
-        thread (cancel it once the thread is held).
+        When no running turn was found, asks again while this request waits for the thread (stop
+        it once the thread is held).
         """
         if await _settle(self.coordination.interrupt(key), "interrupt a turn in another process") is not False:
             return None
-        return asyncio.create_task(self._keep_interrupting(key))
-
-    async def _keep_interrupting(self, key: TurnKey) -> None:
-        for _ in range(_INTERRUPT_RETRIES):
-            await asyncio.sleep(_INTERRUPT_RETRY_SECONDS)
-            if await _settle(self.coordination.interrupt(key), "interrupt a turn in another process") is not False:
-                return
+        return _Retrying(self.coordination, key)
 
     async def _announce(self, key: TurnKey, turn: Turn) -> RunningTurn | None:
         """Tell the coordination this process runs the turn; None (no followers, no remote interrupts) if it fails."""
@@ -172,6 +167,35 @@ class TurnGate:
             del self._locks[thread_id]
         else:
             self._locks[thread_id] = (lock, users - 1)
+
+
+class _Retrying:
+    """Asks the coordination to interrupt a thread's turn every little while, until stopped.
+
+    Stopping waits for an interrupt already sent: cancelling it instead would not take it back
+    from the database, and it could then land on the turn this very request starts next.
+    """
+
+    def __init__(self, coordination: Coordination, key: TurnKey) -> None:
+        self._coordination = coordination
+        self._key = key
+        self._stopped = asyncio.Event()
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        for _ in range(_INTERRUPT_RETRIES):
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), _INTERRUPT_RETRY_SECONDS)
+            if self._stopped.is_set():
+                return
+            reached = await _settle(self._coordination.interrupt(self._key), "interrupt a turn in another process")
+            if reached is not False:
+                return
+
+    async def stop(self) -> None:
+        """Ask no more, and let an interrupt in flight finish first."""
+        self._stopped.set()
+        await self._task
 
 
 async def _settle(work: Awaitable[T], what: str) -> T | None:
