@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal
 
 from pydantic import AnyUrl
 
+from chatkit import _mime
 from chatkit.store import AttachmentStore, NotFoundError, TContext
 from chatkit.stores._errors import IdConflictError
 from chatkit.stores._ids import new_id
@@ -77,7 +78,6 @@ _SCOPE_KEY = re.compile(r"[0-9a-f]{32}")
 _DATA, _META, _CLAIM = "data", "meta.json", "uploaded"
 # With 96 random bits a clash is a broken generator; a few retries keep a tiny id space usable.
 _RESERVE_ATTEMPTS = 8
-_SNIFF_BYTES = 512
 _TEXT_LIKE = {"application/json", "application/xml", "application/x-yaml", "application/yaml"}
 _ZIP_LIKE_PREFIXES = ("application/vnd.openxmlformats-officedocument.", "application/vnd.oasis.opendocument.")
 
@@ -153,10 +153,6 @@ def _content_matches(declared: str, sniffed: str) -> bool:
     return False
 
 
-def _base_mime(mime_type: str) -> str:
-    return mime_type.split(";", 1)[0].strip().lower()
-
-
 class SignedAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
     """The half of an attachment store that never touches bytes: tenants, limits, sniffing, signed URLs.
 
@@ -185,7 +181,7 @@ class SignedAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
         self._secret = secret if secret is not None else secrets.token_bytes(32)
         self.base_url = base_url.rstrip("/") if base_url is not None else None
         self.max_bytes = max_bytes
-        self.allowed_mime_types = tuple(_base_mime(pattern) for pattern in allowed_mime_types)
+        self.allowed_mime_types = tuple(_mime.base_mime(pattern) for pattern in allowed_mime_types)
         self.upload_ttl = upload_ttl
         self.preview_ttl = preview_ttl
         self._resolve_scope: Callable[[Any], str] = functools.partial(resolve_scope, scope, single_tenant)
@@ -255,7 +251,7 @@ class SignedAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
 
     def check_mime_type(self, mime_type: str) -> None:
         """Raise `AttachmentRejectedError` (415) unless `mime_type` is accepted."""
-        mime_type = _base_mime(mime_type)
+        mime_type = _mime.base_mime(mime_type)
         for pattern in self.allowed_mime_types:
             if pattern == mime_type or (pattern.endswith("/*") and mime_type.startswith(pattern[:-1])):
                 return
@@ -263,8 +259,8 @@ class SignedAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
 
     def verify_content(self, declared_mime_type: str | None, head: bytes) -> str:
         """The type to record for content starting with `head`, checked against what the client declared."""
-        sniffed = sniff_mime_type(head[:_SNIFF_BYTES])
-        declared = _base_mime(declared_mime_type) if declared_mime_type else ""
+        sniffed = sniff_mime_type(head[: _mime.SNIFF_BYTES])
+        declared = _mime.base_mime(declared_mime_type) if declared_mime_type else ""
         if declared and declared != "application/octet-stream":
             if not _content_matches(declared, sniffed):
                 raise AttachmentRejectedError(
@@ -354,7 +350,7 @@ class LocalAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
 
     async def create_attachment(self, input: AttachmentCreateParams, context: TContext) -> Attachment:
         """Check the announced file, reserve an id, and answer where to upload it (a signed, single-use URL)."""
-        mime_type = _base_mime(input.mime_type)
+        mime_type = _mime.base_mime(input.mime_type)
         name = safe_file_name(input.name)
         self.check_size(input.size, name)
         self.check_mime_type(mime_type)

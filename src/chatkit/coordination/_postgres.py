@@ -288,15 +288,10 @@ class PostgresCoordination(Coordination):
         max_size: int = 4,
         timeout: float = 5.0,
     ) -> None:
-        try:
-            import psycopg  # noqa: F401
-            import psycopg_pool  # noqa: F401
-        except ImportError as exc:
-            raise ImportError("PostgresCoordination needs psycopg 3: pip install chatkit-server[postgres]") from exc
-        from chatkit.stores._postgres import _SCHEMA_NAME
+        from chatkit.stores._pg import quoted_schema, require_psycopg
 
-        if not _SCHEMA_NAME.fullmatch(schema):
-            raise ValueError(f"Schema name {schema!r} must be a plain SQL identifier (letters, digits, underscores)")
+        require_psycopg("PostgresCoordination needs psycopg 3: pip install chatkit-server[postgres]")
+        quoted = quoted_schema(schema)
         self.dsn = dsn
         self.schema = schema
         self.notify_dsn = notify_dsn or dsn
@@ -308,7 +303,7 @@ class PostgresCoordination(Coordination):
         self.end_timeout = end_timeout
         self.operation_timeout = operation_timeout
         self.channel = "chatkit_" + hashlib.blake2b(schema.encode(), digest_size=8).hexdigest()
-        self.sql = {name: query.format(s=f'"{schema}"').encode() for name, query in _SQL.items()}
+        self.sql = {name: query.format(s=quoted).encode() for name, query in _SQL.items()}
         # Turns this process runs, by `TurnKey.hex()`.
         self.running: dict[str, _PostgresTurn] = {}
         self.mirrors: dict[uuid.UUID, _Mirror] = {}
@@ -439,7 +434,7 @@ class PostgresCoordination(Coordination):
     async def _open(self) -> AsyncConnectionPool[Any]:
         from psycopg_pool import AsyncConnectionPool
 
-        from chatkit.stores._postgres import _lock_id
+        from chatkit.stores._pg import advisory_lock_id, pooled
 
         async def configure(conn: AsyncConnection[Any]) -> None:
             if self._behind_pooler:
@@ -459,9 +454,7 @@ class PostgresCoordination(Coordination):
         try:
             await pool.open(wait=True, timeout=self._timeout)
             async with pool.connection() as conn:
-                # A pooler (PgBouncer) answers the client with a process id of its own.
-                row = await (await conn.execute(b"SELECT pg_backend_pid()")).fetchone()
-                self._behind_pooler = row is not None and row[0] != conn.info.backend_pid
+                self._behind_pooler = await pooled(conn)
                 conn.prepare_threshold = None if self._behind_pooler else conn.prepare_threshold
             if self._behind_pooler and self.listen and self.notify_dsn == self.dsn:
                 logger.warning(
@@ -474,7 +467,7 @@ class PostgresCoordination(Coordination):
             async with pool.connection() as conn, conn.transaction():
                 # Several processes starting at once take turns creating the tables.
                 await conn.execute(
-                    b"SELECT pg_advisory_xact_lock(%s)", (_lock_id(f"chatkit-coordination\0{self.schema}"),)
+                    b"SELECT pg_advisory_xact_lock(%s)", (advisory_lock_id(f"chatkit-coordination\0{self.schema}"),)
                 )
                 for statement in _TABLES:
                     await conn.execute(statement.format(s=f'"{self.schema}"').encode())

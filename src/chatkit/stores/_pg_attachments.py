@@ -15,14 +15,11 @@ cascade) stops an upload in flight at its next slice, and the attachment stays d
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import math
-import re
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from chatkit._file_streams import FileStream, SavedFile
-from chatkit.attachments import _SNIFF_BYTES as SNIFF_BYTES  # pyright: ignore[reportPrivateUsage]
+from chatkit._mime import SNIFF_BYTES, base_mime
 from chatkit.attachments import (
     DEFAULT_ALLOWED_MIME_TYPES,
     DEFAULT_PREVIEW_TTL,
@@ -31,10 +28,17 @@ from chatkit.attachments import (
     is_valid_attachment_id,
     safe_file_name,
 )
-from chatkit.attachments import _base_mime as base_mime  # pyright: ignore[reportPrivateUsage]
 from chatkit.store import NotFoundError, TContext
-from chatkit.stores._errors import IdConflictError, StoreError, StoreUnavailableError
-from chatkit.stores._postgres import through_pooler
+from chatkit.stores._errors import IdConflictError, StoreError
+from chatkit.stores._pg import (
+    migrate,
+    open_pool,
+    quoted_schema,
+    recorded_version,
+    require_psycopg,
+    run_pooled,
+    through_pooler,
+)
 from chatkit.stores._scope import ScopeFunction, default_scope
 from chatkit.types import Attachment, AttachmentCreateParams, AttachmentUploadDescriptor
 
@@ -45,7 +49,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 _INSTALL_HINT = "PostgresAttachmentStore needs psycopg 3 and psycopg-pool: pip install chatkit-server[postgres]"
-_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 # With 96 random bits a clash is a broken generator; a few retries keep a tiny id space usable.
 _RESERVE_ATTEMPTS = 8
 
@@ -132,11 +135,6 @@ _QUERIES = {
 }
 
 
-def _lock_id(name: str) -> int:
-    """A signed 64-bit advisory lock id, the same in every process."""
-    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
-
-
 class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
     """Keeps attachment bytes in PostgreSQL, behind the same checks and signed URLs as `LocalAttachmentStore`.
 
@@ -166,15 +164,10 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
         max_size: int = 10,
         timeout: float = 10.0,
     ) -> None:
-        try:
-            import psycopg  # noqa: F401
-            import psycopg_pool  # noqa: F401
-        except ImportError as exc:
-            raise ImportError(_INSTALL_HINT) from exc
+        require_psycopg(_INSTALL_HINT)
         if dsn is not None and pool is not None:
             raise ValueError("Give PostgresAttachmentStore a dsn or a pool, not both")
-        if not _SCHEMA_NAME.fullmatch(schema):
-            raise ValueError(f"Schema name {schema!r} must be a plain SQL identifier (letters, digits, underscores)")
+        quoted = quoted_schema(schema)
         if chunk_size < SNIFF_BYTES:
             raise ValueError(f"chunk_size must be at least {SNIFF_BYTES} bytes")
         super().__init__(
@@ -201,8 +194,7 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
         # Set on open when a pooler (PgBouncer) stands between the store and PostgreSQL: psycopg
         # must not prepare statements, as the next one may run on another server connection.
         self._behind_pooler = False
-        # Validated above, so quoting cannot be escaped; quoted, the name keeps its case.
-        self._quoted_schema = f'"{schema}"'
+        self._quoted_schema = quoted
         self._sql = {name: query.format(s=self._quoted_schema).encode() for name, query in _QUERIES.items()}
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -214,24 +206,15 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
                 await self._open()
 
     async def _open(self) -> None:
-        from psycopg_pool import AsyncConnectionPool, PoolTimeout
-
         pool = self._given_pool
         if pool is None:
-            pool = AsyncConnectionPool(
+            pool = await open_pool(
                 self._dsn or "",
-                kwargs={"autocommit": True, "connect_timeout": max(2, math.ceil(self._timeout))},
                 min_size=self._min_size,
                 max_size=self._max_size,
                 timeout=self._timeout,
-                open=False,
                 name=f"chatkit-{self.schema}-attachments",
             )
-            try:
-                await pool.open(wait=True, timeout=self._timeout)
-            except PoolTimeout as exc:
-                await pool.close()
-                raise StoreUnavailableError(f"PostgreSQL did not answer within {self._timeout} s: {exc}") from exc
         self._pool = pool
         try:
             await self._run(self._migrate, transaction=True)
@@ -260,39 +243,23 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
             await pool.close()
 
     async def _migrate(self, conn: AsyncConnection[Any]) -> None:
-        s = self._quoted_schema
         self._behind_pooler = await through_pooler(conn)
-        # Several processes starting at once take turns; the later ones find the tables current.
-        await conn.execute(b"SELECT pg_advisory_xact_lock(%s)", (_lock_id(f"chatkit-attachments\0{self.schema}"),))
-        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s}".encode())
-        await conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {s}.attachment_schema_version (version integer NOT NULL)".encode()
+        await migrate(
+            conn,
+            schema=self.schema,
+            version_table="attachment_schema_version",
+            migrations=MIGRATIONS,
+            lock_name="chatkit-attachments",
+            tables=f"The attachment tables in schema {self.schema!r} are",
         )
-        row = await (await conn.execute(f"SELECT version FROM {s}.attachment_schema_version".encode())).fetchone()
-        version = 0 if row is None else int(row[0])
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"The attachment tables in schema {self.schema!r} are at version {version}, newer than this "
-                f"chatkit supports ({SCHEMA_VERSION}); upgrade chatkit-server."
-            )
-        for statements in MIGRATIONS[version:]:
-            for statement in statements:
-                await conn.execute(statement.format(s=s).encode())
-        if row is None:
-            await conn.execute(
-                f"INSERT INTO {s}.attachment_schema_version (version) VALUES (%s)".encode(), (SCHEMA_VERSION,)
-            )
-        else:
-            await conn.execute(f"UPDATE {s}.attachment_schema_version SET version = %s".encode(), (SCHEMA_VERSION,))
 
     async def schema_version(self) -> int:
         """The version of the attachment tables recorded in the database."""
 
         async def work(conn: AsyncConnection[Any]) -> int:
-            query = f"SELECT version FROM {self._quoted_schema}.attachment_schema_version".encode()
-            row = await (await conn.execute(query)).fetchone()
-            assert row is not None
-            return int(row[0])
+            version = await recorded_version(conn, self.schema, "attachment_schema_version")
+            assert version is not None
+            return version
 
         return await self._use(work)
 
@@ -321,34 +288,21 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
     async def _run(
         self, work: Callable[[AsyncConnection[Any]], Awaitable[T]], *, transaction: bool = False, retry: bool = True
     ) -> T:
-        import psycopg
-        from psycopg_pool import PoolTimeout
-
         pool = self._pool
         if pool is None:
             raise StoreError("The PostgreSQL attachment store was closed while an operation was starting")
         # A connection the server dropped (restart, pg_terminate_backend) fails on first use: the
         # work is retried on another connection, unless running it twice could change its outcome
         # (`retry=False`: a claim or a finish whose commit happened but whose answer was lost).
-        attempts = (pool.max_size or self._max_size) + 1 if retry else 1
-        for attempt in range(1, attempts + 1):
-            try:
-                async with pool.connection(timeout=self._timeout) as conn:
-                    if self._behind_pooler:
-                        conn.prepare_threshold = None
-                    try:
-                        if transaction or not conn.autocommit:
-                            async with conn.transaction():
-                                return await work(conn)
-                        return await work(conn)
-                    except psycopg.OperationalError as exc:
-                        if not conn.broken or attempt == attempts:
-                            raise StoreUnavailableError(f"PostgreSQL operation failed: {exc}") from exc
-            except PoolTimeout as exc:
-                raise StoreUnavailableError(
-                    f"No PostgreSQL connection within {self._timeout} s (is the server up?): {exc}"
-                ) from exc
-        raise StoreUnavailableError("PostgreSQL connections kept failing")
+        return await run_pooled(
+            pool,
+            work,
+            transaction=transaction,
+            attempts=(pool.max_size or self._max_size) + 1 if retry else 1,
+            timeout=self._timeout,
+            behind_pooler=self._behind_pooler,
+            classify=False,
+        )
 
     async def _execute(self, query: str, params: tuple[Any, ...]) -> int:
         """Run one statement; the number of rows it touched."""

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from chatkit.logger import logger
 from chatkit.store import NotFoundError
 from chatkit.stores import _codec
 from chatkit.stores._base import ScopedStore, clamp_limit, page_of
-from chatkit.stores._errors import (
-    IdConflictError,
-    StoreError,
-    StoreRejectedError,
-    StoreUnavailableError,
-    TurnLockLostError,
-)
+from chatkit.stores._errors import IdConflictError, StoreError, StoreUnavailableError, TurnLockLostError
 from chatkit.stores._locks import KeyedLocks
+from chatkit.stores._pg import (
+    advisory_lock_id,
+    failure,
+    migrate,
+    open_pool,
+    quoted_schema,
+    recorded_version,
+    require_psycopg,
+    run_pooled,
+    through_pooler,
+)
 from chatkit.stores._scope import ScopeFunction, default_scope
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 
@@ -31,7 +34,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 _INSTALL_HINT = "PostgresStore needs psycopg 3 and psycopg-pool: pip install chatkit-server[postgres]"
-_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 # Ids and scopes are opaque and may be longer than a btree entry allows (about 2.7 kB), so rows
 # are keyed by the SHA-256 of their id (`key`) and of their scope (`scope_key`, since version 2),
@@ -136,10 +138,6 @@ _QUERIES = {
     "load_attachment": "SELECT data FROM {s}.attachments WHERE scope_key = %s AND key = %s",
     "delete_attachment": "DELETE FROM {s}.attachments WHERE scope_key = %s AND key = %s",
 }
-# SQLSTATE classes of failures that may pass: connection exceptions, transaction rollbacks
-# (serialization, deadlock), insufficient resources, objects in use (lock timeouts), operator
-# intervention (shutdown, cancelled statements), system errors.
-_TRANSIENT_CLASSES = {"08", "40", "53", "55", "57", "58"}
 
 
 # The turn lock, taken in the transaction its connection holds open for the turn. Turns may run for
@@ -169,35 +167,6 @@ def _fenced(query: str) -> str:
 
 def _key(value: str) -> bytes:
     return hashlib.sha256(value.encode()).digest()
-
-
-def _failure(exc: Exception, broken: bool) -> StoreError:
-    """The store error for a failed operation, logged with its cause: transient or permanent."""
-    import psycopg
-
-    state = exc.sqlstate if isinstance(exc, psycopg.Error) else None
-    if broken or state is None or state[:2] in _TRANSIENT_CLASSES:
-        logger.warning("PostgreSQL is unavailable: %s", exc, exc_info=exc)
-        return StoreUnavailableError(f"PostgreSQL operation failed: {exc}")
-    logger.error("PostgreSQL refused an operation (SQLSTATE %s): %s", state, exc, exc_info=exc)
-    return StoreRejectedError(f"PostgreSQL refused the operation (SQLSTATE {state}): {exc}")
-
-
-def _lock_id(name: str) -> int:
-    """A signed 64-bit advisory lock id, the same in every process."""
-    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
-
-
-async def through_pooler(conn: AsyncConnection[Any]) -> bool:
-    """Whether a pooler (PgBouncer) stands between `conn` and PostgreSQL, logged if so.
-
-    A pooler answers the client with a process id of its own, so PostgreSQL's differs from it.
-    """
-    row = await (await conn.execute(b"SELECT pg_backend_pid()")).fetchone()
-    pooled = row is not None and row[0] != conn.info.backend_pid
-    if pooled:
-        logger.info("PostgreSQL is reached through a connection pooler: prepared statements are off")
-    return pooled
 
 
 def _fence_params(fence: tuple[int, int]) -> tuple[int, int, int]:
@@ -230,15 +199,10 @@ class PostgresStore(ScopedStore):
         max_size: int = 10,
         timeout: float = 10.0,
     ) -> None:
-        try:
-            import psycopg  # noqa: F401
-            import psycopg_pool  # noqa: F401
-        except ImportError as exc:
-            raise ImportError(_INSTALL_HINT) from exc
+        require_psycopg(_INSTALL_HINT)
         if dsn is not None and pool is not None:
             raise ValueError("Give PostgresStore a dsn or a pool, not both")
-        if not _SCHEMA_NAME.fullmatch(schema):
-            raise ValueError(f"Schema name {schema!r} must be a plain SQL identifier (letters, digits, underscores)")
+        quoted = quoted_schema(schema)
         super().__init__(scope=scope, single_tenant=single_tenant)
         self.schema = schema
         self._dsn = dsn
@@ -255,40 +219,28 @@ class PostgresStore(ScopedStore):
         self._locks = KeyedLocks()
         # Set on open when a pooler (PgBouncer) stands between the store and PostgreSQL.
         self._behind_pooler = False
-        # Validated above, so quoting cannot be escaped; quoted, the name keeps its case.
-        self._quoted_schema = f'"{schema}"'
+        self._quoted_schema = quoted
         self._sql = {name: query.format(s=self._quoted_schema).encode() for name, query in _QUERIES.items()}
         self._fenced_sql = {name: _fenced(_QUERIES[name]).format(s=self._quoted_schema).encode() for name in _FENCED}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def _open(self) -> None:
-        from psycopg_pool import AsyncConnectionPool, PoolTimeout
+        from psycopg_pool import AsyncConnectionPool
 
-        if self._given_pool is not None:
-            pool = self._given_pool
-            conninfo: Any = pool.conninfo
-            kwargs: Any = pool.kwargs
-        else:
-            conninfo = self._dsn or ""
-            kwargs = {"autocommit": True, "connect_timeout": max(2, math.ceil(self._timeout))}
-            pool = AsyncConnectionPool(
-                conninfo,
-                kwargs=kwargs,
+        pool = self._given_pool
+        if pool is None:
+            pool = await open_pool(
+                self._dsn or "",
                 min_size=self._min_size,
                 max_size=self._max_size,
                 timeout=self._timeout,
-                open=False,
                 name=f"chatkit-{self.schema}",
             )
-            try:
-                await pool.open(wait=True, timeout=self._timeout)
-            except PoolTimeout as exc:
-                await pool.close()
-                raise StoreUnavailableError(f"PostgreSQL did not answer within {self._timeout} s: {exc}") from exc
+        # The lock pool reaches the same server the same way.
         lock_pool = AsyncConnectionPool(
-            conninfo,
-            kwargs=kwargs,
+            pool.conninfo,
+            kwargs=pool.kwargs,
             min_size=0,
             max_size=self._max_size,
             open=False,
@@ -311,37 +263,24 @@ class PostgresStore(ScopedStore):
             await pool.close()
 
     async def _migrate(self, conn: AsyncConnection[Any]) -> None:
-        s = self._quoted_schema
         self._behind_pooler = await through_pooler(conn)
         self._prepare(conn)
-        # The transaction-scoped advisory lock makes concurrent migrations (several processes
-        # starting at once) take turns; the later ones find the schema current.
-        await conn.execute(b"SELECT pg_advisory_xact_lock(%s)", (_lock_id(f"chatkit-migrate\0{self.schema}"),))
-        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s}".encode())
-        await conn.execute(f"CREATE TABLE IF NOT EXISTS {s}.schema_version (version integer NOT NULL)".encode())
-        row = await (await conn.execute(f"SELECT version FROM {s}.schema_version".encode())).fetchone()
-        version = 0 if row is None else int(row[0])
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"The database schema {self.schema!r} is at version {version}, newer than this chatkit supports "
-                f"({SCHEMA_VERSION}); upgrade chatkit-server."
-            )
-        for statements in MIGRATIONS[version:]:
-            for statement in statements:
-                await conn.execute(statement.format(s=s).encode())
-        if row is None:
-            await conn.execute(f"INSERT INTO {s}.schema_version (version) VALUES (%s)".encode(), (SCHEMA_VERSION,))
-        else:
-            await conn.execute(f"UPDATE {s}.schema_version SET version = %s".encode(), (SCHEMA_VERSION,))
+        await migrate(
+            conn,
+            schema=self.schema,
+            version_table="schema_version",
+            migrations=MIGRATIONS,
+            lock_name="chatkit-migrate",
+            tables=f"The database schema {self.schema!r} is",
+        )
 
     async def schema_version(self) -> int:
         """The schema version recorded in the database."""
 
         async def work(conn: AsyncConnection[Any]) -> int:
-            cursor = await conn.execute(f"SELECT version FROM {self._quoted_schema}.schema_version".encode())
-            row = await cursor.fetchone()
-            assert row is not None
-            return int(row[0])
+            version = await recorded_version(conn, self.schema, "schema_version")
+            assert version is not None
+            return version
 
         return await self._run(work)
 
@@ -352,33 +291,20 @@ class PostgresStore(ScopedStore):
         return await self._run_open(work, transaction=transaction)
 
     async def _run_open(self, work: Callable[[AsyncConnection[Any]], Awaitable[T]], *, transaction: bool = False) -> T:
-        import psycopg
-        from psycopg_pool import PoolTimeout
-
         pool = self._pool
         if pool is None:
             raise StoreError("The PostgreSQL store was closed while an operation was starting")
         # A connection the server dropped (restart, pg_terminate_backend) fails on first use; every
         # operation is idempotent, so it is retried on another connection, once per pooled one.
-        attempts = (pool.max_size or self._max_size) + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                async with pool.connection(timeout=self._timeout) as conn:
-                    self._prepare(conn)
-                    try:
-                        if transaction or not conn.autocommit:
-                            async with conn.transaction():
-                                return await work(conn)
-                        return await work(conn)
-                    except psycopg.OperationalError as exc:
-                        if not conn.broken or attempt == attempts:
-                            raise _failure(exc, conn.broken) from exc
-            except PoolTimeout as exc:
-                logger.warning("no PostgreSQL connection within %s s: %s", self._timeout, exc, exc_info=exc)
-                raise StoreUnavailableError(
-                    f"No PostgreSQL connection within {self._timeout} s (is the server up?): {exc}"
-                ) from exc
-        raise StoreUnavailableError("PostgreSQL connections kept failing")
+        return await run_pooled(
+            pool,
+            work,
+            transaction=transaction,
+            attempts=(pool.max_size or self._max_size) + 1,
+            timeout=self._timeout,
+            behind_pooler=self._behind_pooler,
+            classify=True,
+        )
 
     def _prepare(self, conn: AsyncConnection[Any]) -> None:
         """Keep psycopg from preparing statements behind a pooler in transaction mode, where the
@@ -433,7 +359,7 @@ class PostgresStore(ScopedStore):
         from psycopg_pool import PoolTimeout
 
         name = f"{self._scope(context)}\0{thread_id}"
-        lock_id = _lock_id(f"chatkit-turn\0{self.schema}\0{name}")
+        lock_id = advisory_lock_id(f"chatkit-turn\0{self.schema}\0{name}")
         # Tasks of this process queue here first, so they hold one lock connection per thread, not one each.
         async with self._locks.hold(name):
             await self._ready()
@@ -469,7 +395,7 @@ class PostgresStore(ScopedStore):
             except PoolTimeout as exc:
                 raise StoreUnavailableError(f"No PostgreSQL connection for a turn lock: {exc}") from exc
             except psycopg.OperationalError as exc:
-                raise _failure(exc, True) from exc
+                raise failure(exc, True) from exc
 
     # -- threads -----------------------------------------------------------------------------
 
