@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
-from collections.abc import AsyncIterator
+import sys
+import time
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, Literal
 
+import httpx
 import uvicorn
 from starlette.types import ASGIApp
+
+from tests.stores.backends import drop_postgres_schema, postgres_schema, require_postgres
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -39,6 +48,56 @@ async def serving(app: ASGIApp, *, lifespan: Literal["on", "off"] = "off") -> As
         server.should_exit = True
         await task
         sock.close()
+
+
+@asynccontextmanager
+async def postgres_app_processes(
+    tmp_path: Path, module: str, *args: str, count: int = 2, headers: Mapping[str, str] | None = None
+) -> AsyncIterator[list[str]]:
+    """`count` processes of the app `module`, on one PostgreSQL schema of their own; yields their base URLs.
+
+    Each runs `python -m module <listening socket fd> <dsn> <schema> *args` and is ready once it
+    answers a `threads.list` (sent with `headers`).
+    """
+    dsn = require_postgres()
+    schema = postgres_schema(tmp_path)
+    processes: list[asyncio.subprocess.Process] = []
+    urls: list[str] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(64)
+            urls.append(f"http://127.0.0.1:{sock.getsockname()[1]}")
+            processes.append(
+                await asyncio.create_subprocess_exec(
+                    *(sys.executable, "-m", module, str(sock.fileno()), dsn, schema, *args),
+                    cwd=ROOT,
+                    pass_fds=[sock.fileno()],
+                    env={**os.environ, "PYTHONWARNINGS": "error"},
+                )
+            )
+            sock.close()
+        async with httpx.AsyncClient(timeout=30) as client:
+            for url in urls:
+                deadline = time.monotonic() + 30
+                while True:
+                    try:
+                        await client.post(
+                            f"{url}/chatkit", json={"type": "threads.list", "params": {}}, headers=headers
+                        )
+                        break
+                    except httpx.TransportError:
+                        assert time.monotonic() < deadline, "server process did not start"
+                        await asyncio.sleep(0.1)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            await asyncio.wait_for(process.wait(), 10)
+        await drop_postgres_schema(schema)
 
 
 def parse_events(body: bytes) -> list[dict[str, Any]]:

@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import sys
-import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -18,59 +12,18 @@ from chatkit.coordination import APPLICATION_NAME
 from tests.asgi.rejoin import numbered_events, rejoin, start_and_leave
 from tests.asgi.test_postgres_processes import create_thread, start_slow_turn, thread_items
 from tests.asgi.test_turns import kinds
-from tests.http import parse_events, user_message
-from tests.stores.backends import drop_postgres_schema, postgres_schema, require_postgres
+from tests.http import parse_events, postgres_app_processes, user_message
+from tests.stores.backends import require_postgres
 
-ROOT = Path(__file__).resolve().parents[2]
 ALICE = {"x-user": "alice"}
 SLOW_WORDS = "".join(f"slow:{index} " for index in range(10))
 
 
-@asynccontextmanager
-async def processes(tmp_path: Path, policy: str, disconnect: str, count: int = 2) -> AsyncIterator[list[str]]:
-    """`count` app processes (pg_coord_app) on one PostgreSQL schema; yields their base URLs."""
-    dsn = require_postgres()
-    schema = postgres_schema(tmp_path)
-    started: list[asyncio.subprocess.Process] = []
-    urls: list[str] = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("127.0.0.1", 0))
-            sock.listen(64)
-            urls.append(f"http://127.0.0.1:{sock.getsockname()[1]}")
-            started.append(
-                await asyncio.create_subprocess_exec(
-                    *(sys.executable, "-m", "tests.asgi.pg_coord_app", str(sock.fileno()), dsn, schema),
-                    *(policy, disconnect),
-                    cwd=ROOT,
-                    pass_fds=[sock.fileno()],
-                    env={**os.environ, "PYTHONWARNINGS": "error"},
-                )
-            )
-            sock.close()
-        async with httpx.AsyncClient(timeout=30) as client:
-            for url in urls:
-                deadline = time.monotonic() + 30
-                while True:
-                    try:
-                        await client.post(f"{url}/chatkit", json={"type": "threads.list", "params": {}})
-                        break
-                    except httpx.TransportError:
-                        assert time.monotonic() < deadline, "server process did not start"
-                        await asyncio.sleep(0.1)
-        yield urls
-    finally:
-        for process in started:
-            process.terminate()
-        for process in started:
-            await asyncio.wait_for(process.wait(), 10)
-        await drop_postgres_schema(schema)
-
-
 async def test_a_message_sent_to_another_process_interrupts_the_running_turn(tmp_path: Path) -> None:
-    async with processes(tmp_path, "interrupt", "cancel") as (first, second), httpx.AsyncClient(timeout=30) as client:
+    async with (
+        postgres_app_processes(tmp_path, "tests.asgi.pg_coord_app", "interrupt", "cancel") as (first, second),
+        httpx.AsyncClient(timeout=30) as client,
+    ):
         thread_id = await create_thread(client, first)
         running = await start_slow_turn(client, first, thread_id)
         await asyncio.sleep(0.3)
@@ -90,7 +43,10 @@ async def test_a_message_sent_to_another_process_interrupts_the_running_turn(tmp
 
 
 async def test_a_client_rejoins_on_another_process_and_gets_the_rest_in_order(tmp_path: Path) -> None:
-    async with processes(tmp_path, "wait", "finish") as (first, second), httpx.AsyncClient(timeout=30) as client:
+    async with (
+        postgres_app_processes(tmp_path, "tests.asgi.pg_coord_app", "wait", "finish") as (first, second),
+        httpx.AsyncClient(timeout=30) as client,
+    ):
         thread_id = await create_thread(client, first)
         seen, _ = await start_and_leave(client, first, "slow", thread_id, frames=4)
         assert (await rejoin(client, second, thread_id, user="bob")).status_code == 404
@@ -111,7 +67,10 @@ async def test_a_client_rejoins_on_another_process_and_gets_the_rest_in_order(tm
 
 
 async def test_coordination_sessions_terminated_mid_turn_degrade_without_losing_anything(tmp_path: Path) -> None:
-    async with processes(tmp_path, "interrupt", "finish") as (first, second), httpx.AsyncClient(timeout=30) as client:
+    async with (
+        postgres_app_processes(tmp_path, "tests.asgi.pg_coord_app", "interrupt", "finish") as (first, second),
+        httpx.AsyncClient(timeout=30) as client,
+    ):
         thread_id = await create_thread(client, first)
         running = await start_slow_turn(client, first, thread_id)
         following = asyncio.create_task(rejoin(client, second, thread_id, after=0))

@@ -2,70 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import socket
-import sys
-import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 
-from tests.http import parse_events, user_message
-from tests.stores.backends import drop_postgres_schema, postgres_schema, require_postgres
+from tests.http import parse_events, postgres_app_processes, user_message
 
 from .test_contract import png, text
 
-ROOT = Path(__file__).resolve().parents[2]
 ALICE = {"x-user": "alice"}
 
 
-@asynccontextmanager
-async def two_processes(tmp_path: Path) -> AsyncIterator[list[str]]:
-    """Two app processes on one PostgreSQL schema; yields their base URLs."""
-    dsn = require_postgres()
-    schema = postgres_schema(tmp_path)
-    processes: list[asyncio.subprocess.Process] = []
-    urls: list[str] = []
-    try:
-        for _ in range(2):
-            sock = socket.socket()
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("127.0.0.1", 0))
-            sock.listen(64)
-            urls.append(f"http://127.0.0.1:{sock.getsockname()[1]}")
-            processes.append(
-                await asyncio.create_subprocess_exec(
-                    *(sys.executable, "-m", "tests.attachments.pg_files_app", str(sock.fileno()), dsn, schema),
-                    cwd=ROOT,
-                    pass_fds=[sock.fileno()],
-                    env={**os.environ, "PYTHONWARNINGS": "error"},
-                )
-            )
-            sock.close()
-        async with httpx.AsyncClient(timeout=30) as client:
-            for url in urls:
-                deadline = time.monotonic() + 30
-                while True:
-                    try:
-                        await client.post(f"{url}/chatkit", json={"type": "threads.list", "params": {}}, headers=ALICE)
-                        break
-                    except httpx.TransportError:
-                        assert time.monotonic() < deadline, "server process did not start"
-                        await asyncio.sleep(0.1)
-        yield urls
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            await asyncio.wait_for(process.wait(), 10)
-        await drop_postgres_schema(schema)
-
-
 async def test_uploads_through_one_process_are_served_by_the_other(tmp_path: Path) -> None:
-    async with two_processes(tmp_path) as (first, second), httpx.AsyncClient(timeout=30) as client:
+    async with (
+        postgres_app_processes(tmp_path, "tests.attachments.pg_files_app", headers=ALICE) as (first, second),
+        httpx.AsyncClient(timeout=30) as client,
+    ):
         image = png(32, 32)
         created = await client.post(
             f"{first}/chatkit",
