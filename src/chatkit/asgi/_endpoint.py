@@ -21,7 +21,7 @@ from chatkit.asgi._http import (
     send_bytes,
     send_problem,
 )
-from chatkit.asgi._observe import AccessRecord, access_record, observed
+from chatkit.asgi._observe import AccessRecord, call_observed
 from chatkit.asgi._streaming import DisconnectPolicy, StreamSender
 from chatkit.asgi._turns import TurnGate, TurnPolicy
 from chatkit.attachments import request_base_url
@@ -90,14 +90,7 @@ class ChatKitEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
-        record = access_record(scope)
-        if record is not None:
-            await self._handle(scope, receive, send, record, {})
-            return
-        # Used on its own, the endpoint logs, traces and numbers its requests itself, without the
-        # per-frame cost of wrapping `send`.
-        with observed(scope) as record:
-            await self._handle(scope, receive, send, record, {"x-request-id": record.request_id})
+        await call_observed(scope, receive, send, self._handle)
 
     async def _handle(
         self, scope: Scope, receive: Receive, send: Send, record: AccessRecord, headers: dict[str, str]

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from chatkit.asgi._http import HTTPProblem, build_context, problem_from, send_bytes, send_problem
-from chatkit.asgi._observe import AccessRecord, access_record, observed
+from chatkit.asgi._observe import AccessRecord, call_observed
 from chatkit.asgi._streaming import StreamSender
 from chatkit.asgi._turns import COORDINATION_TIMEOUT
 from chatkit.coordination import Frame, TurnKey
@@ -34,12 +34,7 @@ class RejoinEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
-        record = access_record(scope)
-        if record is not None:
-            await self._handle(scope, receive, send, record, {})
-            return
-        with observed(scope) as record:
-            await self._handle(scope, receive, send, record, {"x-request-id": record.request_id})
+        await call_observed(scope, receive, send, self._handle)
 
     async def _handle(
         self, scope: Scope, receive: Receive, send: Send, record: AccessRecord, headers: dict[str, str]
