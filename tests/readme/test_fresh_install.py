@@ -1,8 +1,8 @@
 """The README's quick start as a new user runs it: the built wheel in a fresh venv, then the examples.
 
 The install line is taken from the README (with the wheel in place of the package name), and so
-are the FastAPI example and the `process()` example; they run against PostgreSQL at the README's
-default DSN and SQLite in a scratch directory. pip reuses its cache, so only the first run is slow.
+are the FastAPI example and the `process()` example; they run against a throw-away PostgreSQL
+database given as `DATABASE_URL` and SQLite in a scratch directory. pip reuses its cache, so only the first run is slow.
 """
 
 from __future__ import annotations
@@ -13,14 +13,18 @@ import shlex
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from importlib.metadata import version as distribution_version
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
+from psycopg import sql
 
 from tests.http import free_port, parse_events, user_message
+from tests.stores.backends import POSTGRES_DSN
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -73,12 +77,31 @@ def test_the_readme_names_the_extras_the_examples_need() -> None:
     assert install_arguments() == ["chatkit-server[serve,postgres]", "fastapi"]
 
 
+def test_the_fastapi_example_keeps_away_from_the_test_database() -> None:
+    (default,) = re.findall(r'"(postgresql://[^"]+)"', example("from fastapi import"))
+    assert default.rsplit("/", 1)[1] == "chatkit", default
+
+
 @pytest.fixture
-def fastapi_example(fresh_venv: Path, tmp_path: Path) -> Iterator[str]:
+def example_database() -> Iterator[str]:
+    """A database of its own for the example, dropped afterwards (the test suite's own is `test`)."""
+    name = f"chatkit_readme_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_DSN, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield POSTGRES_DSN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(POSTGRES_DSN, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def fastapi_example(fresh_venv: Path, example_database: str, tmp_path: Path) -> Iterator[str]:
     """The README's FastAPI example saved as app.py and run with the venv's uvicorn, as the README says."""
     (tmp_path / "app.py").write_text(example("from fastapi import"), encoding="utf-8")
     port = free_port()
-    environment = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "DATABASE_URL")}
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    environment["DATABASE_URL"] = example_database
     log = tmp_path / "uvicorn.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
