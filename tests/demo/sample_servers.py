@@ -96,6 +96,16 @@ async def make_server_later() -> EchoServer:
     return EchoServer(MemoryStore())
 
 
+def make_server_on(store: Store[Any]) -> EchoServer:
+    """A factory that needs the store, so it cannot run without `--store`."""
+    return EchoServer(store)
+
+
+def make_broken_server() -> EchoServer:
+    """A factory whose own code fails."""
+    raise LookupError("the model key is not configured")
+
+
 def make_nothing() -> str:
     """A factory returning something other than a server."""
     return "not a server"

@@ -80,7 +80,12 @@ def test_help_describes_the_serve_target(capsys: pytest.CaptureFixture[str]) -> 
         (["serve", f"{SAMPLES}:"], "expected MODULE:ATTR"),
         (["serve", "surely_no_such_module:server"], "cannot import module 'surely_no_such_module'"),
         (["serve", f"{SAMPLES}:missing"], "has no attribute 'missing'"),
-        (["serve", f"{SAMPLES}:NOT_A_SERVER"], "the target is a int"),
+        (["serve", f"{SAMPLES}:NOT_A_SERVER"], "the target is an int"),
+        (
+            ["serve", f"{SAMPLES}:make_server_on"],
+            "the factory make_server_on(store: 'Store[Any]') needs arguments; give it a store",
+        ),
+        (["serve", f"{SAMPLES}:make_nothing", "--store", "memory://"], "cannot take the --store store"),
         (["serve", f"{SAMPLES}:make_nothing"], "the factory returned a str"),
         (["serve", f"{SAMPLES}:make_server_later"], "not an awaitable"),
         (["serve", f"{SAMPLES}:server", "--store", "memory://"], "--store needs a factory"),
@@ -96,6 +101,43 @@ def test_bad_targets_fail_with_one_clear_line(
     assert err.startswith("chatkit: error: ")
     assert message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("source", "line", "cause"),
+    [
+        ("import os\nraise RuntimeError('no config')\n", 2, "RuntimeError: no config"),
+        ("import os\nimport surely_no_such_dependency\n", 2, "ModuleNotFoundError: No module named"),
+        ("x = 1\ndef broken(:\n", 2, "SyntaxError: "),
+    ],
+)
+def test_an_error_in_the_users_module_is_one_line_naming_its_file_and_line(
+    source: str, line: int, cause: str, tmp_path: Path
+) -> None:
+    (tmp_path / "userapp.py").write_text(source, encoding="utf-8")
+    status, output, _ = run_cli("serve", "userapp:server", f"--port={free_port()}", cwd=tmp_path)
+    assert status == 2
+    error = one_error_line(output)
+    assert error.startswith("chatkit: error: importing 'userapp' failed: " + cause), error
+    assert error.endswith(f"({tmp_path / 'userapp.py'}:{line})"), error
+
+
+def test_an_error_in_the_users_factory_names_its_line(capsys: pytest.CaptureFixture[str]) -> None:
+    status, err = run_main(["serve", f"{SAMPLES}:make_broken_server"], capsys)
+    assert status == 2
+    (line,) = err.strip().splitlines()
+    source = Path(__file__).with_name("sample_servers.py")
+    failing = next(n for n, text in enumerate(source.read_text().splitlines(), 1) if "is not configured" in text)
+    assert line == (
+        f"chatkit: error: the factory failed: LookupError: the model key is not configured ({source}:{failing})"
+    )
+
+
+def test_debug_logging_shows_the_users_traceback(tmp_path: Path) -> None:
+    (tmp_path / "userapp.py").write_text("raise RuntimeError('no config')\n", encoding="utf-8")
+    status, output, _ = run_cli("serve", "userapp:server", f"--port={free_port()}", "--log-level=debug", cwd=tmp_path)
+    assert status == 2
+    assert "Traceback" in output and 'userapp.py", line 1' in output
 
 
 def test_version_names_the_installed_distribution() -> None:
