@@ -147,11 +147,19 @@ async def test_a_wildcard_cors_origin_allows_every_origin(tmp_path: Path) -> Non
 
 async def test_form_content_types_are_refused_even_without_origin(h: Harness) -> None:
     listing = json.dumps({"type": "threads.list", "params": {}}).encode()
-    for content_type in ("text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded"):
+    refused = (
+        "text/plain",
+        "text/plain; charset=utf-8",
+        "application/x-www-form-urlencoded",
+        "application/jsonp",
+        "application/json, text/plain",
+        "application/octet-stream",
+    )
+    for content_type in refused:
         response = await h.post(listing, headers={"content-type": content_type})
         assert response.status_code == 415, content_type
         assert response.json()["error"]["code"] == "unsupported_media_type"
-    for content_type in ("application/json", "application/json; charset=utf-8", "application/octet-stream"):
+    for content_type in ("application/json", "application/json; charset=utf-8", "Application/JSON ;charset=UTF-8"):
         assert (await h.post(listing, headers={"content-type": content_type})).status_code == 200
     bare = await h.client.post(f"{h.url}/chatkit", content=listing, headers={"x-user": "alice"})
     assert bare.status_code == 200

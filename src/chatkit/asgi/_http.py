@@ -303,17 +303,15 @@ def loggable_origin(origin: str) -> str:
     return origin if len(origin) <= 200 else origin[:200] + "..."
 
 
-_FORM_TYPES = (b"text/plain", b"application/x-www-form-urlencoded", b"multipart/form-data")
-
-
 def require_json(scope: Scope) -> None:
-    """Refuse (415) the content types an HTML form or a no-CORS `fetch` can send across sites.
+    """Refuse (415) a body announced as anything but JSON, such as what an HTML form can send across sites.
 
-    ChatKit clients post `application/json`; a request without a content type passes too.
+    ChatKit clients post `application/json`; a request without a content type passes too. The
+    media type is compared whole (`application/jsonp` or a list of types is not JSON), parameters
+    such as `charset` aside.
     """
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            media_type = value.partition(b";")[0].strip().lower()
-            if media_type in _FORM_TYPES:
-                raise HTTPProblem(415, "unsupported_media_type", "send ChatKit requests as application/json")
-            return
+    values = [value for name, value in scope["headers"] if name == b"content-type"]
+    if not values:
+        return
+    if len(values) > 1 or values[0].partition(b";")[0].strip().lower() != b"application/json":
+        raise HTTPProblem(415, "unsupported_media_type", "send ChatKit requests as application/json")
