@@ -11,7 +11,7 @@
 import { Follower } from "./follow.js";
 import { node, renderItemParts } from "./items.js";
 import { escapeHtml, renderMarkdown } from "./markdown.js";
-import { RequestFailed, applyUpdate, describeFailure, readEvents } from "./protocol.js";
+import { RequestFailed, applyUpdate, describeFailure, readEvents, requestInit } from "./protocol.js";
 import { Settings } from "./settings.js";
 import { iconGlyph, setColorScheme } from "./widgets.js";
 
@@ -120,11 +120,7 @@ async function reach(url, init) {
 
 async function call(type, params) {
   inspect("→", { type, params });
-  const response = await reach(ENDPOINT, {
-    method: "POST",
-    headers: withHeaders({ "Content-Type": "application/json", Accept: "application/json" }),
-    body: JSON.stringify({ type, params }),
-  });
+  const response = await reach(ENDPOINT, requestInit(type, params, "application/json", settings.headers()));
   if (!response.ok) throw await describeFailure(response);
   const body = await response.json();
   inspect("←", body);
@@ -142,12 +138,10 @@ async function stream(type, params) {
   setStreaming(controller);
   let stopped = false;
   try {
-    const response = await reach(ENDPOINT, {
-      method: "POST",
-      headers: withHeaders({ "Content-Type": "application/json", Accept: "text/event-stream" }),
-      body: JSON.stringify({ type, params }),
-      signal: controller.signal,
-    });
+    const response = await reach(
+      ENDPOINT,
+      requestInit(type, params, "text/event-stream", settings.headers(), controller.signal),
+    );
     state.requestId = response.headers.get("x-request-id");
     if (!response.ok) throw await describeFailure(response);
     await readEvents(response.body, handleEvent);
