@@ -13,6 +13,7 @@ import { node, renderItemParts } from "./items.js";
 import { escapeHtml, renderMarkdown } from "./markdown.js";
 import { RequestFailed, applyUpdate, describeFailure, readEvents, requestInit } from "./protocol.js";
 import { Settings } from "./settings.js";
+import { ThreadList, threadLabel } from "./threads.js";
 import { iconGlyph, setColorScheme } from "./widgets.js";
 
 const query = new URLSearchParams(location.search);
@@ -90,6 +91,10 @@ const state = {
 };
 
 const follower = new Follower(ui.messages, ui.jump, { autoScroll: SETTINGS.autoScroll });
+const threadList = new ThreadList(ui.threads, {
+  onChoose: (threadId) => chooseThread(threadId),
+  onDelete: (threadId) => deleteThread(threadId).catch((error) => showError(error)),
+});
 const settings = new Settings(ENDPOINT, { serverScheme: SETTINGS.colorScheme, onChange: settingsChanged });
 
 function readOptions() {
@@ -284,11 +289,11 @@ function handleEvent(event) {
       break;
     case "thread.created":
       openThread(event.thread, "push");
-      addThreadEntry(event.thread, true);
+      threadList.add(event.thread, true);
       break;
     case "thread.updated":
       state.thread = { ...state.thread, ...event.thread };
-      updateThreadEntry(event.thread);
+      threadList.update(event.thread);
       renderTitle();
       break;
     // Progress stays up while a workflow shows what the work is; other output replaces it.
@@ -364,44 +369,10 @@ async function runPendingClientTool() {
 
 async function loadThreads(reset) {
   const page = await call("threads.list", { limit: THREAD_PAGE, order: "desc", after: reset ? null : state.threadsAfter });
-  if (reset) ui.threads.replaceChildren();
-  for (const thread of page.data) addThreadEntry(thread, false);
+  if (reset) threadList.clear();
+  for (const thread of page.data) threadList.add(thread, false);
   state.threadsAfter = page.after ?? null;
   ui.moreThreads.hidden = !page.has_more;
-}
-
-function threadLabel(thread) {
-  return thread.title || `Untitled · ${new Date(thread.created_at).toLocaleString()}`;
-}
-
-function addThreadEntry(thread, atTop) {
-  if (ui.threads.querySelector(`[data-thread-id="${CSS.escape(thread.id)}"]`)) return;
-  const entry = node("li", "thread-entry");
-  entry.dataset.threadId = thread.id;
-  const open = node("button", "thread-open", threadLabel(thread));
-  open.type = "button";
-  open.title = threadLabel(thread);
-  open.addEventListener("click", () => chooseThread(thread.id));
-  const remove = node("button", "thread-delete", "×");
-  remove.type = "button";
-  remove.title = "Delete thread";
-  remove.setAttribute("aria-label", `Delete ${threadLabel(thread)}`);
-  remove.addEventListener("click", () => deleteThread(thread.id).catch((error) => showError(error)));
-  entry.append(open, remove);
-  if (atTop) ui.threads.prepend(entry);
-  else ui.threads.append(entry);
-  markActiveThread();
-}
-
-function updateThreadEntry(thread) {
-  const entry = ui.threads.querySelector(`[data-thread-id="${CSS.escape(thread.id)}"] .thread-open`);
-  if (!entry) return;
-  entry.textContent = threadLabel(thread);
-  entry.title = threadLabel(thread);
-}
-
-function markActiveThread() {
-  for (const entry of ui.threads.children) entry.classList.toggle("active", entry.dataset.threadId === state.threadId);
 }
 
 function threadIdFromHash() {
@@ -429,7 +400,7 @@ function openThread(thread, history_) {
   state.thread = thread;
   setLocation(thread.id, history_);
   renderTitle();
-  markActiveThread();
+  threadList.markActive(state.threadId);
   renderStartScreen();
 }
 
@@ -448,7 +419,7 @@ async function selectThread(threadId, history_, { rejoin = true } = {}) {
   state.thread = null;
   setLocation(threadId, history_);
   ui.title.textContent = "Loading…";
-  markActiveThread();
+  threadList.markActive(state.threadId);
   renderStartScreen();
   let thread;
   try {
@@ -477,7 +448,7 @@ async function selectThread(threadId, history_, { rejoin = true } = {}) {
 
 async function deleteThread(threadId) {
   await call("threads.delete", { thread_id: threadId });
-  ui.threads.querySelector(`[data-thread-id="${CSS.escape(threadId)}"]`)?.remove();
+  threadList.remove(threadId);
   if (state.threadId === threadId) newThread("replace");
 }
 
@@ -493,7 +464,7 @@ function newThread(history_) {
   clearThreadView();
   setLocation(null, history_);
   renderTitle();
-  markActiveThread();
+  threadList.markActive(state.threadId);
   renderStartScreen();
   ui.input.focus();
 }
