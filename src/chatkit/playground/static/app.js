@@ -8,6 +8,7 @@
 // What the page shows follows the web component's `ChatKitOptions` (names included), read from
 // the `chatkit-options` script the server fills in.
 
+import { Banner } from "./banner.js";
 import { Follower } from "./follow.js";
 import { node, renderItemParts } from "./items.js";
 import { escapeHtml, renderMarkdown } from "./markdown.js";
@@ -91,6 +92,7 @@ const state = {
 };
 
 const follower = new Follower(ui.messages, ui.jump, { autoScroll: SETTINGS.autoScroll });
+const banner = new Banner(ui.banner, { onActionFailed: (error, actions) => showError(error, actions) });
 const threadList = new ThreadList(ui.threads, {
   onChoose: (threadId) => chooseThread(threadId),
   onDelete: (threadId) => deleteThread(threadId).catch((error) => showError(error)),
@@ -196,7 +198,7 @@ function stopClicked() {
 }
 
 function showDetached(threadId) {
-  showBanner("info", "Stopped following this answer; it goes on on the server.", {
+  banner.show("info", "Stopped following this answer; it goes on on the server.", {
     actions: [["Follow again", () => selectThread(threadId, "keep")]],
   });
 }
@@ -273,7 +275,7 @@ async function followTurn(threadId, response, controller) {
   await selectThread(threadId, "keep", { rejoin: false });
   // A thread that did not load says why itself.
   if (state.thread?.id !== threadId) return;
-  showBanner("warning", "This answer can no longer be followed; the thread shows what the server saved of it.", {
+  banner.show("warning", "This answer can no longer be followed; the thread shows what the server saved of it.", {
     actions: [["Follow again", () => selectThread(threadId, "keep")]],
   });
 }
@@ -324,10 +326,10 @@ function handleEvent(event) {
       break;
     }
     case "notice":
-      showBanner(event.level === "danger" ? "error" : event.level, [event.title, event.message].filter(Boolean).join(": "));
+      banner.show(event.level === "danger" ? "error" : event.level, [event.title, event.message].filter(Boolean).join(": "));
       break;
     case "client_effect":
-      showBanner("info", `Client effect “${event.name}”: ${JSON.stringify(event.data ?? {})}`);
+      banner.show("info", `Client effect “${event.name}”: ${JSON.stringify(event.data ?? {})}`);
       break;
     default:
       break;
@@ -391,7 +393,7 @@ function setLocation(threadId, history_) {
 function clearThreadView() {
   state.items.clear();
   ui.messages.replaceChildren();
-  hideBanner();
+  banner.hide();
   follower.pin();
 }
 
@@ -582,7 +584,7 @@ async function copyText(item, button) {
     button.classList.add("done");
     button.title = "Copied";
   } catch {
-    showBanner("warning", "The browser did not allow copying (clipboard access needs https or localhost).");
+    banner.show("warning", "The browser did not allow copying (clipboard access needs https or localhost).");
   }
 }
 
@@ -597,7 +599,7 @@ function previousUserMessage(itemId) {
 
 async function retryFrom(userMessage) {
   if (!userMessage || state.abort) return;
-  hideBanner();
+  banner.hide();
   const ids = [...state.items.keys()];
   for (const id of ids.slice(ids.indexOf(userMessage.id) + 1)) removeItem(id);
   await stream("threads.retry_after_item", { thread_id: state.threadId, item_id: userMessage.id });
@@ -610,7 +612,7 @@ function retryLastAction() {
 
 async function runWidgetAction(item, action, el) {
   if (action.handler === "client") {
-    showBanner("info", `Client action “${action.type}” (the playground has no client handlers).`);
+    banner.show("info", `Client action “${action.type}” (the playground has no client handlers).`);
     return;
   }
   if (el) el.classList.add("busy");
@@ -628,7 +630,7 @@ async function runWidgetAction(item, action, el) {
 // -- composer and attachments ---------------------------------------------------------------
 
 async function sendMessage(content) {
-  hideBanner();
+  banner.hide();
   const input = {
     content,
     attachments: state.attachments.filter((entry) => entry.attachment).map((entry) => entry.attachment.id),
@@ -726,40 +728,10 @@ function showProgress(event) {
   ui.progress.textContent = event ? `${event.icon ? `${iconGlyph(event.icon)} ` : ""}${event.text}` : "";
 }
 
-// `actions` are [label, handler] pairs shown as buttons; the request id, if any, is small print for support.
-function showBanner(level, message, { requestId = null, actions = [] } = {}) {
-  ui.banner.hidden = false;
-  ui.banner.className = `banner banner-${level}`;
-  const text = node("div", "banner-text");
-  text.append(node("span", "banner-message", message));
-  if (requestId) text.append(node("small", "request-id", `Request id ${requestId}`));
-  ui.banner.replaceChildren(text);
-  for (const [label, handler] of actions) {
-    const button = node("button", "banner-action", label);
-    button.type = "button";
-    button.addEventListener("click", () => {
-      hideBanner();
-      // A retry that fails again offers itself again.
-      Promise.resolve(handler()).catch((error) => showError(error, actions));
-    });
-    ui.banner.append(button);
-  }
-  const close = node("button", "banner-close", "×");
-  close.type = "button";
-  close.title = "Dismiss";
-  close.setAttribute("aria-label", "Dismiss");
-  close.addEventListener("click", hideBanner);
-  ui.banner.append(close);
-}
-
-function hideBanner() {
-  ui.banner.hidden = true;
-}
-
 function showError(error, actions = []) {
   if (!(error instanceof RequestFailed)) console.error(error);
   const message = error instanceof RequestFailed ? error.message : `Something went wrong in the page: ${error.message ?? error}`;
-  showBanner("error", message, { requestId: error.requestId ?? null, actions });
+  banner.show("error", message, { requestId: error.requestId ?? null, actions });
 }
 
 function inspect(direction, payload) {
@@ -800,7 +772,7 @@ function settingsChanged({ headersChanged }) {
 }
 
 async function reloadEverything() {
-  hideBanner();
+  banner.hide();
   await loadThreads(true);
   if (state.threadId) await selectThread(state.threadId, "keep");
 }
