@@ -8,6 +8,7 @@
 // What the page shows follows the web component's `ChatKitOptions` (names included), read from
 // the `chatkit-options` script the server fills in.
 
+import { PendingAttachments } from "./attachments.js";
 import { Banner } from "./banner.js";
 import { Follower } from "./follow.js";
 import { node, renderItemParts } from "./items.js";
@@ -86,13 +87,17 @@ const state = {
   rejoined: false,
   detached: false,
   allowCancel: true,
-  attachments: [],
   eventCount: 0,
   requestId: null,
 };
 
 const follower = new Follower(ui.messages, ui.jump, { autoScroll: SETTINGS.autoScroll });
 const banner = new Banner(ui.banner, { onActionFailed: (error, actions) => showError(error, actions) });
+const pending = new PendingAttachments(ui.pending, {
+  onRemove: (entry) => {
+    if (entry.attachment) call("attachments.delete", { attachment_id: entry.attachment.id }).catch((error) => showError(error));
+  },
+});
 const threadList = new ThreadList(ui.threads, {
   onChoose: (threadId) => chooseThread(threadId),
   onDelete: (threadId) => deleteThread(threadId).catch((error) => showError(error)),
@@ -633,12 +638,11 @@ async function sendMessage(content) {
   banner.hide();
   const input = {
     content,
-    attachments: state.attachments.filter((entry) => entry.attachment).map((entry) => entry.attachment.id),
+    attachments: pending.uploadedIds(),
     quoted_text: null,
     inference_options: {},
   };
-  state.attachments = [];
-  renderPendingAttachments();
+  pending.clear();
   follower.pin();
   if (state.threadId) await stream("threads.add_user_message", { thread_id: state.threadId, input });
   else await stream("threads.create", { input });
@@ -681,44 +685,16 @@ async function uploadDirect(file) {
 
 async function addFiles(files) {
   for (const file of files) {
-    const entry = { file, attachment: null, preview: file.type.startsWith("image/") ? URL.createObjectURL(file) : null };
-    state.attachments.push(entry);
-    renderPendingAttachments();
+    const entry = pending.add(file);
     try {
       entry.attachment = query.get("upload") === "direct" ? await uploadDirect(file) : await uploadTwoPhase(file);
       inspect("•", { uploaded: entry.attachment });
     } catch (error) {
-      state.attachments.splice(state.attachments.indexOf(entry), 1);
+      pending.drop(entry);
       showError(error instanceof RequestFailed ? new RequestFailed(`Upload of ${file.name} failed: ${error.message}`, error) : error);
     }
-    renderPendingAttachments();
+    pending.render();
   }
-}
-
-function renderPendingAttachments() {
-  ui.pending.replaceChildren(
-    ...state.attachments.map((entry) => {
-      const chip = node("span", `attachment pending${entry.attachment ? " uploaded" : ""}`);
-      if (entry.preview) {
-        const img = node("img", "attachment-preview");
-        img.src = entry.preview;
-        img.alt = entry.file.name;
-        chip.append(img);
-      }
-      chip.append(node("span", "attachment-name", entry.file.name));
-      const remove = node("button", "attachment-remove", "×");
-      remove.type = "button";
-      remove.title = "Remove attachment";
-      remove.addEventListener("click", () => {
-        state.attachments.splice(state.attachments.indexOf(entry), 1);
-        renderPendingAttachments();
-        if (entry.attachment) call("attachments.delete", { attachment_id: entry.attachment.id }).catch((error) => showError(error));
-      });
-      chip.append(remove);
-      return chip;
-    }),
-  );
-  ui.pending.hidden = state.attachments.length === 0;
 }
 
 // -- status and errors ----------------------------------------------------------------------
@@ -782,7 +758,7 @@ async function reloadEverything() {
 ui.form.addEventListener("submit", (event) => {
   event.preventDefault();
   const text = ui.input.value.trim();
-  if (!text || state.abort || state.attachments.some((entry) => !entry.attachment)) return;
+  if (!text || state.abort || pending.uploading()) return;
   ui.input.value = "";
   fitComposer();
   sendMessage([{ type: "input_text", text }]).catch((error) => showError(error));
