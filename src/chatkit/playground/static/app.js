@@ -11,8 +11,9 @@
 import { PendingAttachments } from "./attachments.js";
 import { Banner } from "./banner.js";
 import { Follower } from "./follow.js";
+import { Inspector } from "./inspector.js";
 import { node, renderItemParts } from "./items.js";
-import { escapeHtml, renderMarkdown } from "./markdown.js";
+import { renderMarkdown } from "./markdown.js";
 import { RequestFailed, applyUpdate, describeFailure, readEvents, requestInit } from "./protocol.js";
 import { Settings } from "./settings.js";
 import { ThreadList, threadLabel } from "./threads.js";
@@ -27,7 +28,6 @@ const STOP_DETACHES =
   !query.get("endpoint") && document.querySelector('meta[name="chatkit-disconnect-policy"]')?.content === "finish";
 const THREAD_PAGE = Number(query.get("page_size")) || 20;
 const ITEM_PAGE = 50;
-const INSPECTOR_LIMIT = 400;
 const HIDDEN_ITEMS = new Set(["hidden_context_item", "sdk_hidden_context", "end_of_turn"]);
 const COMPOSER_MAX_PX = 200;
 
@@ -87,7 +87,6 @@ const state = {
   rejoined: false,
   detached: false,
   allowCancel: true,
-  eventCount: 0,
   requestId: null,
 };
 
@@ -98,6 +97,7 @@ const pending = new PendingAttachments(ui.pending, {
     if (entry.attachment) call("attachments.delete", { attachment_id: entry.attachment.id }).catch((error) => showError(error));
   },
 });
+const inspector = new Inspector(ui.inspector, ui.inspectorCount);
 const threadList = new ThreadList(ui.threads, {
   onChoose: (threadId) => chooseThread(threadId),
   onDelete: (threadId) => deleteThread(threadId).catch((error) => showError(error)),
@@ -711,13 +711,7 @@ function showError(error, actions = []) {
 }
 
 function inspect(direction, payload) {
-  state.eventCount += 1;
-  ui.inspectorCount.textContent = String(state.eventCount);
-  const line = node("div", `inspector-line inspector-${direction === "→" ? "out" : "in"}`);
-  line.innerHTML = `<span class="dir">${escapeHtml(direction)}</span> ${escapeHtml(JSON.stringify(payload))}`;
-  ui.inspector.append(line);
-  while (ui.inspector.childElementCount > INSPECTOR_LIMIT) ui.inspector.firstElementChild.remove();
-  ui.inspector.scrollTop = ui.inspector.scrollHeight;
+  inspector.record(direction, payload);
 }
 
 // -- menu, settings and colour scheme -------------------------------------------------------
@@ -780,11 +774,7 @@ ui.fileInput.addEventListener("change", () => {
   ui.fileInput.value = "";
   addFiles(files);
 });
-ui.clearInspector.addEventListener("click", () => {
-  ui.inspector.replaceChildren();
-  state.eventCount = 0;
-  ui.inspectorCount.textContent = "0";
-});
+ui.clearInspector.addEventListener("click", () => inspector.clear());
 ui.menuToggle.addEventListener("click", () => setMenu(!document.body.classList.contains("menu-open")));
 ui.backdrop.addEventListener("click", () => setMenu(false));
 document.addEventListener("keydown", (event) => {
