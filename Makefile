@@ -34,8 +34,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/pyright
 
-test: lint browser deploy-parts
+test: lint browser deploy-parts jstest
 	$(PY) -m pytest
+
+jstest:
+	node --test tests/playground_js/
 
 demo: $(STAMP)
 	$(VENV)/bin/chatkit demo

@@ -8,11 +8,15 @@
 // What the page shows follows the web component's `ChatKitOptions` (names included), read from
 // the `chatkit-options` script the server fills in.
 
+import { PendingAttachments } from "./attachments.js";
+import { Banner } from "./banner.js";
 import { Follower } from "./follow.js";
+import { Inspector } from "./inspector.js";
 import { node, renderItemParts } from "./items.js";
-import { escapeHtml, renderMarkdown } from "./markdown.js";
-import { RequestFailed, applyUpdate, describeFailure, readEvents } from "./protocol.js";
+import { renderMarkdown } from "./markdown.js";
+import { RequestFailed, applyUpdate, describeFailure, readEvents, requestInit } from "./protocol.js";
 import { Settings } from "./settings.js";
+import { ThreadList, threadLabel } from "./threads.js";
 import { iconGlyph, setColorScheme } from "./widgets.js";
 
 const query = new URLSearchParams(location.search);
@@ -24,7 +28,6 @@ const STOP_DETACHES =
   !query.get("endpoint") && document.querySelector('meta[name="chatkit-disconnect-policy"]')?.content === "finish";
 const THREAD_PAGE = Number(query.get("page_size")) || 20;
 const ITEM_PAGE = 50;
-const INSPECTOR_LIMIT = 400;
 const HIDDEN_ITEMS = new Set(["hidden_context_item", "sdk_hidden_context", "end_of_turn"]);
 const COMPOSER_MAX_PX = 200;
 
@@ -84,12 +87,21 @@ const state = {
   rejoined: false,
   detached: false,
   allowCancel: true,
-  attachments: [],
-  eventCount: 0,
   requestId: null,
 };
 
 const follower = new Follower(ui.messages, ui.jump, { autoScroll: SETTINGS.autoScroll });
+const banner = new Banner(ui.banner, { onActionFailed: (error, actions) => showError(error, actions) });
+const pending = new PendingAttachments(ui.pending, {
+  onRemove: (entry) => {
+    if (entry.attachment) call("attachments.delete", { attachment_id: entry.attachment.id }).catch((error) => showError(error));
+  },
+});
+const inspector = new Inspector(ui.inspector, ui.inspectorCount);
+const threadList = new ThreadList(ui.threads, {
+  onChoose: (threadId) => chooseThread(threadId),
+  onDelete: (threadId) => deleteThread(threadId).catch((error) => showError(error)),
+});
 const settings = new Settings(ENDPOINT, { serverScheme: SETTINGS.colorScheme, onChange: settingsChanged });
 
 function readOptions() {
@@ -120,11 +132,7 @@ async function reach(url, init) {
 
 async function call(type, params) {
   inspect("→", { type, params });
-  const response = await reach(ENDPOINT, {
-    method: "POST",
-    headers: withHeaders({ "Content-Type": "application/json", Accept: "application/json" }),
-    body: JSON.stringify({ type, params }),
-  });
+  const response = await reach(ENDPOINT, requestInit(type, params, "application/json", settings.headers()));
   if (!response.ok) throw await describeFailure(response);
   const body = await response.json();
   inspect("←", body);
@@ -142,12 +150,10 @@ async function stream(type, params) {
   setStreaming(controller);
   let stopped = false;
   try {
-    const response = await reach(ENDPOINT, {
-      method: "POST",
-      headers: withHeaders({ "Content-Type": "application/json", Accept: "text/event-stream" }),
-      body: JSON.stringify({ type, params }),
-      signal: controller.signal,
-    });
+    const response = await reach(
+      ENDPOINT,
+      requestInit(type, params, "text/event-stream", settings.headers(), controller.signal),
+    );
     state.requestId = response.headers.get("x-request-id");
     if (!response.ok) throw await describeFailure(response);
     await readEvents(response.body, handleEvent);
@@ -197,7 +203,7 @@ function stopClicked() {
 }
 
 function showDetached(threadId) {
-  showBanner("info", "Stopped following this answer; it goes on on the server.", {
+  banner.show("info", "Stopped following this answer; it goes on on the server.", {
     actions: [["Follow again", () => selectThread(threadId, "keep")]],
   });
 }
@@ -274,7 +280,7 @@ async function followTurn(threadId, response, controller) {
   await selectThread(threadId, "keep", { rejoin: false });
   // A thread that did not load says why itself.
   if (state.thread?.id !== threadId) return;
-  showBanner("warning", "This answer can no longer be followed; the thread shows what the server saved of it.", {
+  banner.show("warning", "This answer can no longer be followed; the thread shows what the server saved of it.", {
     actions: [["Follow again", () => selectThread(threadId, "keep")]],
   });
 }
@@ -290,11 +296,11 @@ function handleEvent(event) {
       break;
     case "thread.created":
       openThread(event.thread, "push");
-      addThreadEntry(event.thread, true);
+      threadList.add(event.thread, true);
       break;
     case "thread.updated":
       state.thread = { ...state.thread, ...event.thread };
-      updateThreadEntry(event.thread);
+      threadList.update(event.thread);
       renderTitle();
       break;
     // Progress stays up while a workflow shows what the work is; other output replaces it.
@@ -325,10 +331,10 @@ function handleEvent(event) {
       break;
     }
     case "notice":
-      showBanner(event.level === "danger" ? "error" : event.level, [event.title, event.message].filter(Boolean).join(": "));
+      banner.show(event.level === "danger" ? "error" : event.level, [event.title, event.message].filter(Boolean).join(": "));
       break;
     case "client_effect":
-      showBanner("info", `Client effect “${event.name}”: ${JSON.stringify(event.data ?? {})}`);
+      banner.show("info", `Client effect “${event.name}”: ${JSON.stringify(event.data ?? {})}`);
       break;
     default:
       break;
@@ -370,44 +376,10 @@ async function runPendingClientTool() {
 
 async function loadThreads(reset) {
   const page = await call("threads.list", { limit: THREAD_PAGE, order: "desc", after: reset ? null : state.threadsAfter });
-  if (reset) ui.threads.replaceChildren();
-  for (const thread of page.data) addThreadEntry(thread, false);
+  if (reset) threadList.clear();
+  for (const thread of page.data) threadList.add(thread, false);
   state.threadsAfter = page.after ?? null;
   ui.moreThreads.hidden = !page.has_more;
-}
-
-function threadLabel(thread) {
-  return thread.title || `Untitled · ${new Date(thread.created_at).toLocaleString()}`;
-}
-
-function addThreadEntry(thread, atTop) {
-  if (ui.threads.querySelector(`[data-thread-id="${CSS.escape(thread.id)}"]`)) return;
-  const entry = node("li", "thread-entry");
-  entry.dataset.threadId = thread.id;
-  const open = node("button", "thread-open", threadLabel(thread));
-  open.type = "button";
-  open.title = threadLabel(thread);
-  open.addEventListener("click", () => chooseThread(thread.id));
-  const remove = node("button", "thread-delete", "×");
-  remove.type = "button";
-  remove.title = "Delete thread";
-  remove.setAttribute("aria-label", `Delete ${threadLabel(thread)}`);
-  remove.addEventListener("click", () => deleteThread(thread.id).catch((error) => showError(error)));
-  entry.append(open, remove);
-  if (atTop) ui.threads.prepend(entry);
-  else ui.threads.append(entry);
-  markActiveThread();
-}
-
-function updateThreadEntry(thread) {
-  const entry = ui.threads.querySelector(`[data-thread-id="${CSS.escape(thread.id)}"] .thread-open`);
-  if (!entry) return;
-  entry.textContent = threadLabel(thread);
-  entry.title = threadLabel(thread);
-}
-
-function markActiveThread() {
-  for (const entry of ui.threads.children) entry.classList.toggle("active", entry.dataset.threadId === state.threadId);
 }
 
 function threadIdFromHash() {
@@ -426,7 +398,7 @@ function setLocation(threadId, history_) {
 function clearThreadView() {
   state.items.clear();
   ui.messages.replaceChildren();
-  hideBanner();
+  banner.hide();
   follower.pin();
 }
 
@@ -435,7 +407,7 @@ function openThread(thread, history_) {
   state.thread = thread;
   setLocation(thread.id, history_);
   renderTitle();
-  markActiveThread();
+  threadList.markActive(state.threadId);
   renderStartScreen();
 }
 
@@ -454,7 +426,7 @@ async function selectThread(threadId, history_, { rejoin = true } = {}) {
   state.thread = null;
   setLocation(threadId, history_);
   ui.title.textContent = "Loading…";
-  markActiveThread();
+  threadList.markActive(state.threadId);
   renderStartScreen();
   let thread;
   try {
@@ -483,7 +455,7 @@ async function selectThread(threadId, history_, { rejoin = true } = {}) {
 
 async function deleteThread(threadId) {
   await call("threads.delete", { thread_id: threadId });
-  ui.threads.querySelector(`[data-thread-id="${CSS.escape(threadId)}"]`)?.remove();
+  threadList.remove(threadId);
   if (state.threadId === threadId) newThread("replace");
 }
 
@@ -499,7 +471,7 @@ function newThread(history_) {
   clearThreadView();
   setLocation(null, history_);
   renderTitle();
-  markActiveThread();
+  threadList.markActive(state.threadId);
   renderStartScreen();
   ui.input.focus();
 }
@@ -617,7 +589,7 @@ async function copyText(item, button) {
     button.classList.add("done");
     button.title = "Copied";
   } catch {
-    showBanner("warning", "The browser did not allow copying (clipboard access needs https or localhost).");
+    banner.show("warning", "The browser did not allow copying (clipboard access needs https or localhost).");
   }
 }
 
@@ -632,7 +604,7 @@ function previousUserMessage(itemId) {
 
 async function retryFrom(userMessage) {
   if (!userMessage || state.abort) return;
-  hideBanner();
+  banner.hide();
   const ids = [...state.items.keys()];
   for (const id of ids.slice(ids.indexOf(userMessage.id) + 1)) removeItem(id);
   await stream("threads.retry_after_item", { thread_id: state.threadId, item_id: userMessage.id });
@@ -645,7 +617,7 @@ function retryLastAction() {
 
 async function runWidgetAction(item, action, el) {
   if (action.handler === "client") {
-    showBanner("info", `Client action “${action.type}” (the playground has no client handlers).`);
+    banner.show("info", `Client action “${action.type}” (the playground has no client handlers).`);
     return;
   }
   if (el) el.classList.add("busy");
@@ -663,15 +635,14 @@ async function runWidgetAction(item, action, el) {
 // -- composer and attachments ---------------------------------------------------------------
 
 async function sendMessage(content) {
-  hideBanner();
+  banner.hide();
   const input = {
     content,
-    attachments: state.attachments.filter((entry) => entry.attachment).map((entry) => entry.attachment.id),
+    attachments: pending.uploadedIds(),
     quoted_text: null,
     inference_options: {},
   };
-  state.attachments = [];
-  renderPendingAttachments();
+  pending.clear();
   follower.pin();
   if (state.threadId) await stream("threads.add_user_message", { thread_id: state.threadId, input });
   else await stream("threads.create", { input });
@@ -714,44 +685,16 @@ async function uploadDirect(file) {
 
 async function addFiles(files) {
   for (const file of files) {
-    const entry = { file, attachment: null, preview: file.type.startsWith("image/") ? URL.createObjectURL(file) : null };
-    state.attachments.push(entry);
-    renderPendingAttachments();
+    const entry = pending.add(file);
     try {
       entry.attachment = query.get("upload") === "direct" ? await uploadDirect(file) : await uploadTwoPhase(file);
       inspect("•", { uploaded: entry.attachment });
     } catch (error) {
-      state.attachments.splice(state.attachments.indexOf(entry), 1);
+      pending.drop(entry);
       showError(error instanceof RequestFailed ? new RequestFailed(`Upload of ${file.name} failed: ${error.message}`, error) : error);
     }
-    renderPendingAttachments();
+    pending.render();
   }
-}
-
-function renderPendingAttachments() {
-  ui.pending.replaceChildren(
-    ...state.attachments.map((entry) => {
-      const chip = node("span", `attachment pending${entry.attachment ? " uploaded" : ""}`);
-      if (entry.preview) {
-        const img = node("img", "attachment-preview");
-        img.src = entry.preview;
-        img.alt = entry.file.name;
-        chip.append(img);
-      }
-      chip.append(node("span", "attachment-name", entry.file.name));
-      const remove = node("button", "attachment-remove", "×");
-      remove.type = "button";
-      remove.title = "Remove attachment";
-      remove.addEventListener("click", () => {
-        state.attachments.splice(state.attachments.indexOf(entry), 1);
-        renderPendingAttachments();
-        if (entry.attachment) call("attachments.delete", { attachment_id: entry.attachment.id }).catch((error) => showError(error));
-      });
-      chip.append(remove);
-      return chip;
-    }),
-  );
-  ui.pending.hidden = state.attachments.length === 0;
 }
 
 // -- status and errors ----------------------------------------------------------------------
@@ -761,50 +704,14 @@ function showProgress(event) {
   ui.progress.textContent = event ? `${event.icon ? `${iconGlyph(event.icon)} ` : ""}${event.text}` : "";
 }
 
-// `actions` are [label, handler] pairs shown as buttons; the request id, if any, is small print for support.
-function showBanner(level, message, { requestId = null, actions = [] } = {}) {
-  ui.banner.hidden = false;
-  ui.banner.className = `banner banner-${level}`;
-  const text = node("div", "banner-text");
-  text.append(node("span", "banner-message", message));
-  if (requestId) text.append(node("small", "request-id", `Request id ${requestId}`));
-  ui.banner.replaceChildren(text);
-  for (const [label, handler] of actions) {
-    const button = node("button", "banner-action", label);
-    button.type = "button";
-    button.addEventListener("click", () => {
-      hideBanner();
-      // A retry that fails again offers itself again.
-      Promise.resolve(handler()).catch((error) => showError(error, actions));
-    });
-    ui.banner.append(button);
-  }
-  const close = node("button", "banner-close", "×");
-  close.type = "button";
-  close.title = "Dismiss";
-  close.setAttribute("aria-label", "Dismiss");
-  close.addEventListener("click", hideBanner);
-  ui.banner.append(close);
-}
-
-function hideBanner() {
-  ui.banner.hidden = true;
-}
-
 function showError(error, actions = []) {
   if (!(error instanceof RequestFailed)) console.error(error);
   const message = error instanceof RequestFailed ? error.message : `Something went wrong in the page: ${error.message ?? error}`;
-  showBanner("error", message, { requestId: error.requestId ?? null, actions });
+  banner.show("error", message, { requestId: error.requestId ?? null, actions });
 }
 
 function inspect(direction, payload) {
-  state.eventCount += 1;
-  ui.inspectorCount.textContent = String(state.eventCount);
-  const line = node("div", `inspector-line inspector-${direction === "→" ? "out" : "in"}`);
-  line.innerHTML = `<span class="dir">${escapeHtml(direction)}</span> ${escapeHtml(JSON.stringify(payload))}`;
-  ui.inspector.append(line);
-  while (ui.inspector.childElementCount > INSPECTOR_LIMIT) ui.inspector.firstElementChild.remove();
-  ui.inspector.scrollTop = ui.inspector.scrollHeight;
+  inspector.record(direction, payload);
 }
 
 // -- menu, settings and colour scheme -------------------------------------------------------
@@ -835,7 +742,7 @@ function settingsChanged({ headersChanged }) {
 }
 
 async function reloadEverything() {
-  hideBanner();
+  banner.hide();
   await loadThreads(true);
   if (state.threadId) await selectThread(state.threadId, "keep");
 }
@@ -845,7 +752,7 @@ async function reloadEverything() {
 ui.form.addEventListener("submit", (event) => {
   event.preventDefault();
   const text = ui.input.value.trim();
-  if (!text || state.abort || state.attachments.some((entry) => !entry.attachment)) return;
+  if (!text || state.abort || pending.uploading()) return;
   ui.input.value = "";
   fitComposer();
   sendMessage([{ type: "input_text", text }]).catch((error) => showError(error));
@@ -867,11 +774,7 @@ ui.fileInput.addEventListener("change", () => {
   ui.fileInput.value = "";
   addFiles(files);
 });
-ui.clearInspector.addEventListener("click", () => {
-  ui.inspector.replaceChildren();
-  state.eventCount = 0;
-  ui.inspectorCount.textContent = "0";
-});
+ui.clearInspector.addEventListener("click", () => inspector.clear());
 ui.menuToggle.addEventListener("click", () => setMenu(!document.body.classList.contains("menu-open")));
 ui.backdrop.addEventListener("click", () => setMenu(false));
 document.addEventListener("keydown", (event) => {

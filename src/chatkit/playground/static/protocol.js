@@ -27,6 +27,17 @@ const STATUS_WORDS = {
   504: "The server took too long to answer",
 };
 
+// The init of one protocol request: a JSON POST of `{type, params}` asking for `accept` (JSON or an event stream).
+export function requestInit(type, params, accept, headers, signal) {
+  const init = {
+    method: "POST",
+    headers: { ...headers, "Content-Type": "application/json", Accept: accept },
+    body: JSON.stringify({ type, params }),
+  };
+  if (signal) init.signal = signal;
+  return init;
+}
+
 // Reads a failed response: the ChatKit error body (`{"error": {"code", "message", "request_id"}}`) or any text.
 export async function describeFailure(response) {
   const text = await response.text();
