@@ -159,7 +159,7 @@ async def test_transcribe(h: Harness) -> None:
 @pytest.mark.parametrize(
     ("body", "status", "code", "needle"),
     [
-        (b"{not json", 400, "invalid_request", "not valid JSON"),
+        (b"{not json", 400, "invalid_request", "Invalid JSON"),
         (b"[1, 2]", 400, "invalid_request", ""),
         ({"type": "threads.explode", "params": {}}, 400, "invalid_request", "threads.explode"),
         ({"type": "threads.get_by_id", "params": {}}, 400, "invalid_request", "thread_id"),

@@ -8,9 +8,10 @@ import copy
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import datetime
-from typing import Any, Generic, Literal, NamedTuple, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, TypeVar, cast
 
 from pydantic import BaseModel, TypeAdapter
+from typing_extensions import assert_never
 
 from chatkit.actions import Action
 from chatkit.errors import CustomStreamError, ErrorCode, StreamError
@@ -38,6 +39,7 @@ from chatkit.types import (
     InputTranscribeReq,
     ItemsFeedbackReq,
     ItemsListReq,
+    NonStreamingReq,
     Page,
     SDKHiddenContextItem,
     StreamingReq,
@@ -83,6 +85,15 @@ DEFAULT_PAGE_SIZE = 20
 CANCELLED_NOTE = "The user cancelled the stream. Stop responding to the prior request."
 
 _HIDDEN_ITEM_TYPES = frozenset({"hidden_context_item", "sdk_hidden_context"})
+
+_FollowUpReq = (
+    ThreadsAddUserMessageReq
+    | ThreadsAddClientToolOutputReq
+    | ThreadsAddStructuredInputReq
+    | ThreadsRetryAfterItemReq
+    | ThreadsCustomActionReq
+)
+"""The streaming requests on an existing thread: every `StreamingReq` but `threads.create`."""
 
 # Built once: constructing a validator per request is most of the reference's per-call cost.
 _REQUEST_ADAPTER: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
@@ -147,75 +158,145 @@ class ChatKitServer(ABC, Generic[TContext]):
 
     async def process(
         self, request: str | bytes | bytearray, context: TContext
-    ) -> StreamingResult | NonStreamingResult:
+    ) -> StreamingResult[bytes] | NonStreamingResult:
         """Handle one request body: a stream of SSE frames, or one JSON answer.
 
         Malformed or invalid requests raise pydantic's `ValidationError` before anything is written.
         """
-        parsed = _REQUEST_ADAPTER.validate_json(request)
+        return await Dispatcher(self).run(parse_request(request), context)
+
+
+def parse_request(body: str | bytes | bytearray) -> ChatKitReq:
+    """The request a body holds, validated once; raises pydantic's `ValidationError`."""
+    return _REQUEST_ADAPTER.validate_json(body)
+
+
+def thread_id_of(request: ChatKitReq) -> str | None:
+    """The existing thread a request names; None for those that name none (`threads.create` among them)."""
+    match request:
+        case ThreadsCreateReq() | ThreadsListReq() | AttachmentsCreateReq() | AttachmentsDeleteReq():
+            return None
+        case InputTranscribeReq():
+            return None
+        case _:
+            return request.params.thread_id
+
+
+class Dispatcher(Generic[TContext]):
+    """Carries out parsed requests for one server: what `process` does once the body is validated.
+
+    The HTTP layer takes the same steps apart: it checks ownership before anything runs and
+    creates a new thread itself, so it knows the thread's id before its first turn is streamed.
+    """
+
+    def __init__(self, server: ChatKitServer[TContext]) -> None:
+        self.server = server
+        self.store = server.store
+
+    async def run(
+        self, request: ChatKitReq, context: TContext, created: Thread | None = None
+    ) -> StreamingResult[bytes] | NonStreamingResult:
+        """Answer `request`; `created` is the thread `create_thread` made for a `threads.create`."""
         # The reference's line, kept so log-based monitoring written for it keeps matching.
-        logger.info("Received request op: %s", parsed.type)
+        logger.info("Received request op: %s", request.type)
         with agents_sdk_user_agent_override():
-            if is_streaming_req(parsed):
-                return StreamingResult(self._stream(parsed, context))
-            return NonStreamingResult(await self._answer(parsed, context))
+            if is_streaming_req(request):
+                return StreamingResult(self._stream(request, context, created))
+            return NonStreamingResult(await self._answer(request, context))
+
+    async def create_thread(self, context: TContext) -> Thread:
+        """A new, empty thread, saved: the first step of a `threads.create`."""
+        thread = Thread(id=self.store.generate_thread_id(context), created_at=datetime.now(), items=_empty_page())
+        await self.store.save_thread(thread, context)
+        return thread
+
+    async def check_access(self, request: ChatKitReq, context: TContext) -> None:
+        """Refuse (`NotFoundError`) a request naming an id the caller does not own, before anything runs.
+
+        `process()` calls only the store methods the reference calls: deleting or rating goes
+        straight to `delete_thread`, `add_feedback` or `delete_attachment`, and a store that does
+        not check the scope on those would act on another user's rows. A `threads.create`'s
+        attachments are loaded here too: `process()` keeps the reference's order (the thread is
+        created and announced, then the attachments loaded), which over HTTP would be a 200 stream
+        cut short and an empty thread.
+        """
+        store = self.store
+        match request:
+            case ThreadsCreateReq():
+                for attachment_id in request.params.input.attachments:
+                    await store.load_attachment(attachment_id, context)
+                return
+            case ThreadsDeleteReq() | ItemsFeedbackReq():
+                check = store.load_thread(request.params.thread_id, context)
+            case AttachmentsDeleteReq():
+                check = store.load_attachment(request.params.attachment_id, context)
+            case _:
+                return
+        try:
+            await check
+        except NotImplementedError:
+            # A store that can delete but not load works as it does with the reference: the
+            # ownership check is then its own.
+            return
 
     # -- plain requests ----------------------------------------------------------------------------
 
-    async def _answer(self, request: ChatKitReq, context: TContext) -> bytes:
+    async def _answer(self, request: NonStreamingReq, context: TContext) -> bytes:
         result: BaseModel | None
         store = self.store
-        if isinstance(request, ThreadsGetByIdReq):
-            result = await self._load_full_thread(request.params.thread_id, context)
-        elif isinstance(request, ThreadsListReq):
-            params = request.params
-            page = await store.load_threads(_page_size(params.limit), params.after, params.order, context)
-            return encode_thread_listing(page)
-        elif isinstance(request, ItemsListReq):
-            params = request.params
-            page = await store.load_thread_items(
-                params.thread_id, params.after, _page_size(params.limit), params.order, context
-            )
-            result = _visible(page)
-        elif isinstance(request, ThreadsUpdateReq):
-            thread = await store.load_thread(request.params.thread_id, context)
-            thread.title = request.params.title
-            await store.save_thread(thread, context)
-            result = _with_items(thread)
-        elif isinstance(request, ThreadsDeleteReq):
-            # Ownership is the store's to enforce: ours raise NotFoundError for another user's thread.
-            await store.delete_thread(request.params.thread_id, context)
-            result = None
-        elif isinstance(request, ItemsFeedbackReq):
-            params = request.params
-            await self.add_feedback(params.thread_id, params.item_ids, params.kind, context)
-            result = None
-        elif isinstance(request, AttachmentsCreateReq):
-            attachment = await self._require_attachment_store().create_attachment(request.params, context)
-            await store.save_attachment(attachment, context)
-            result = attachment
-        elif isinstance(request, AttachmentsDeleteReq):
-            attachment_id = request.params.attachment_id
-            await self._require_attachment_store().delete_attachment(attachment_id, context)
-            await store.delete_attachment(attachment_id, context)
-            result = None
-        elif isinstance(request, InputTranscribeReq):
-            result = await self.transcribe(_decode_audio(request), context)
-        elif isinstance(request, ThreadsSyncCustomActionReq):
-            params = request.params
-            thread = await store.load_thread(params.thread_id, context)
-            sender = await self._load_sender(thread, params.item_id, context)
-            if params.item_id is not None and sender is None:
-                raise ValueError(f"item {params.item_id} is not a widget and cannot send actions")
-            result = await self.sync_action(thread, params.action, sender, context)
-        else:  # pragma: no cover - the request union is exhaustive
-            raise TypeError(f"unsupported request type {type(request).__name__}")
+        match request:
+            case ThreadsGetByIdReq():
+                result = await self._load_full_thread(request.params.thread_id, context)
+            case ThreadsListReq():
+                params = request.params
+                page = await store.load_threads(_page_size(params.limit), params.after, params.order, context)
+                return encode_thread_listing(page)
+            case ItemsListReq():
+                params = request.params
+                page = await store.load_thread_items(
+                    params.thread_id, params.after, _page_size(params.limit), params.order, context
+                )
+                result = _visible(page)
+            case ThreadsUpdateReq():
+                thread = await store.load_thread(request.params.thread_id, context)
+                thread.title = request.params.title
+                await store.save_thread(thread, context)
+                result = _with_items(thread)
+            case ThreadsDeleteReq():
+                # Ownership is the store's to enforce: ours raise NotFoundError for another user's thread.
+                await store.delete_thread(request.params.thread_id, context)
+                result = None
+            case ItemsFeedbackReq():
+                params = request.params
+                await self.server.add_feedback(params.thread_id, params.item_ids, params.kind, context)
+                result = None
+            case AttachmentsCreateReq():
+                attachment = await self._require_attachment_store().create_attachment(request.params, context)
+                await store.save_attachment(attachment, context)
+                result = attachment
+            case AttachmentsDeleteReq():
+                attachment_id = request.params.attachment_id
+                await self._require_attachment_store().delete_attachment(attachment_id, context)
+                await store.delete_attachment(attachment_id, context)
+                result = None
+            case InputTranscribeReq():
+                result = await self.server.transcribe(_decode_audio(request), context)
+            case ThreadsSyncCustomActionReq():
+                params = request.params
+                thread = await store.load_thread(params.thread_id, context)
+                sender = await self._load_sender(thread, params.item_id, context)
+                if params.item_id is not None and sender is None:
+                    raise ValueError(f"item {params.item_id} is not a widget and cannot send actions")
+                result = await self.server.sync_action(thread, params.action, sender, context)
+            case _:
+                assert_never(request)
         return b"{}" if result is None else encode_json(result)
 
     def _require_attachment_store(self) -> AttachmentStore[TContext]:
-        if self.attachment_store is None:
+        attachment_store = self.server.attachment_store
+        if attachment_store is None:
             raise RuntimeError("attachments need an AttachmentStore: pass attachment_store= to ChatKitServer")
-        return self.attachment_store
+        return attachment_store
 
     async def _load_full_thread(self, thread_id: str, context: TContext) -> Thread:
         thread = await self.store.load_thread(thread_id, context)
@@ -231,7 +312,9 @@ class ChatKitServer(ABC, Generic[TContext]):
 
     # -- streaming requests ------------------------------------------------------------------------
 
-    async def _stream(self, request: StreamingReq, context: TContext) -> AsyncGenerator[bytes, None]:
+    async def _stream(
+        self, request: StreamingReq, context: TContext, created: Thread | None
+    ) -> AsyncGenerator[bytes, None]:
         """The SSE frames of a streaming request.
 
         Everything that can fail because of the request (unknown ids, wrong item states) happens
@@ -242,10 +325,7 @@ class ChatKitServer(ABC, Generic[TContext]):
         with agents_sdk_user_agent_override():
             if isinstance(request, ThreadsCreateReq):
                 # The new thread is announced before its first message is built, as the reference does.
-                thread = Thread(
-                    id=self.store.generate_thread_id(context), created_at=datetime.now(), items=_empty_page()
-                )
-                await self.store.save_thread(thread, context)
+                thread = created if created is not None else await self.create_thread(context)
                 yield encode_event(ThreadCreatedEvent(thread=_with_items(thread)))
                 plan = await self._prepare_message(thread, request.params.input, context)
             else:
@@ -257,7 +337,7 @@ class ChatKitServer(ABC, Generic[TContext]):
             # The response pipeline runs inline: one generator layer less per event of a long reply.
             thread = plan.thread
             store = self.store
-            yield encode_event(StreamOptionsEvent(stream_options=self.get_stream_options(thread, context)))
+            yield encode_event(StreamOptionsEvent(stream_options=self.server.get_stream_options(thread, context)))
             pending = PendingItems()
             seen = _ThreadSnapshot(thread)
             events: AsyncIterator[ThreadStreamEvent] | None = None
@@ -295,7 +375,7 @@ class ChatKitServer(ABC, Generic[TContext]):
             except (asyncio.CancelledError, GeneratorExit):
                 # A stop, a reload and a dropped connection all end here: a cancelled task, or a
                 # consumer that closed the stream. Either way the user saw a partial answer; keep it.
-                await self.handle_stream_cancelled(thread, pending.items(), context)
+                await self.server.handle_stream_cancelled(thread, pending.items(), context)
                 raise
             except CustomStreamError as error:
                 yield encode_event(ErrorEvent(code="custom", message=error.message, allow_retry=error.allow_retry))
@@ -313,55 +393,53 @@ class ChatKitServer(ABC, Generic[TContext]):
                 await store.save_thread(thread, context)
                 yield encode_event(ThreadUpdatedEvent(thread=_with_items(thread)))
 
-    async def _prepare(self, request: StreamingReq, context: TContext) -> _Plan:
+    async def _prepare(self, request: _FollowUpReq, context: TContext) -> _Plan:
         store = self.store
-        if isinstance(request, ThreadsAddUserMessageReq):
-            thread = await store.load_thread(request.params.thread_id, context)
-            return await self._prepare_message(thread, request.params.input, context)
+        match request:
+            case ThreadsAddUserMessageReq():
+                thread = await store.load_thread(request.params.thread_id, context)
+                return await self._prepare_message(thread, request.params.input, context)
+            case ThreadsAddClientToolOutputReq():
+                thread = await store.load_thread(request.params.thread_id, context)
+                await self._complete_client_tool_call(thread, request.params.result, context)
+                return _Plan(thread, [], lambda: self.server.respond(thread, None, context))
+            case ThreadsAddStructuredInputReq():
+                params = request.params
+                thread = await store.load_thread(params.thread_id, context)
+                item = await store.load_item(thread.id, params.item_id, context)
+                if not isinstance(item, StructuredInputItem) or item.status != "pending":
+                    raise ValueError(f"item {params.item_id} is not a pending structured input")
+                answered = _answer_structured_input(item, params.input)
 
-        if isinstance(request, ThreadsAddClientToolOutputReq):
-            thread = await store.load_thread(request.params.thread_id, context)
-            await self._complete_client_tool_call(thread, request.params.result, context)
-            return _Plan(thread, [], lambda: self.respond(thread, None, context))
+                async def replace_then_respond() -> AsyncIterator[ThreadStreamEvent]:
+                    # Through the pipeline, so the answered item is saved like any replacement.
+                    yield ThreadItemReplacedEvent(item=answered)
+                    async for event in self.server.respond(thread, None, context):
+                        yield event
 
-        if isinstance(request, ThreadsAddStructuredInputReq):
-            params = request.params
-            thread = await store.load_thread(params.thread_id, context)
-            item = await store.load_item(thread.id, params.item_id, context)
-            if not isinstance(item, StructuredInputItem) or item.status != "pending":
-                raise ValueError(f"item {params.item_id} is not a pending structured input")
-            answered = _answer_structured_input(item, params.input)
-
-            async def replace_then_respond() -> AsyncIterator[ThreadStreamEvent]:
-                # Through the pipeline, so the answered item is saved like any replacement.
-                yield ThreadItemReplacedEvent(item=answered)
-                async for event in self.respond(thread, None, context):
-                    yield event
-
-            return _Plan(thread, [], replace_then_respond)
-
-        if isinstance(request, ThreadsRetryAfterItemReq):
-            thread = await store.load_thread(request.params.thread_id, context)
-            message = await self._rewind_to(thread, request.params.item_id, context)
-            if message is None:
-                return _Plan(thread, [], None)
-            return _Plan(thread, [], lambda: self.respond(thread, message, context))
-
-        if not isinstance(request, ThreadsCustomActionReq):  # pragma: no cover - the union is exhaustive
-            raise TypeError(f"unsupported request type {type(request).__name__}")
-        params = request.params
-        thread = await store.load_thread(params.thread_id, context)
-        sender = await self._load_sender(thread, params.item_id, context)
-        if params.item_id is not None and sender is None:
-            return _Plan(thread, [ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=False)], None)
-        return _Plan(thread, [], lambda: self.action(thread, params.action, sender, context))
+                return _Plan(thread, [], replace_then_respond)
+            case ThreadsRetryAfterItemReq():
+                thread = await store.load_thread(request.params.thread_id, context)
+                message = await self._rewind_to(thread, request.params.item_id, context)
+                if message is None:
+                    return _Plan(thread, [], None)
+                return _Plan(thread, [], lambda: self.server.respond(thread, message, context))
+            case ThreadsCustomActionReq():
+                params = request.params
+                thread = await store.load_thread(params.thread_id, context)
+                sender = await self._load_sender(thread, params.item_id, context)
+                if params.item_id is not None and sender is None:
+                    return _Plan(thread, [ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=False)], None)
+                return _Plan(thread, [], lambda: self.server.action(thread, params.action, sender, context))
+            case _:
+                assert_never(request)
 
     async def _prepare_message(self, thread: ThreadMetadata, input: UserMessageInput, context: TContext) -> _Plan:
         """Store the user's message and plan the response to it."""
         # Every attachment is loaded before any is changed, so an unknown id writes nothing.
         attachments = [await self.store.load_attachment(attachment_id, context) for attachment_id in input.attachments]
         message = await self._add_user_message(input, attachments, thread, context)
-        return _Plan(thread, [ThreadItemDoneEvent(item=message)], lambda: self.respond(thread, message, context))
+        return _Plan(thread, [ThreadItemDoneEvent(item=message)], lambda: self.server.respond(thread, message, context))
 
     async def _add_user_message(
         self, input: UserMessageInput, attachments: list[Attachment], thread: ThreadMetadata, context: TContext
@@ -442,7 +520,7 @@ class _ThreadSnapshot:
         thread = self._thread
         self._title = thread.title
         self._status = thread.status
-        self._status_fields = dict(thread.status.__dict__)
+        self._status_fields = dict(vars(thread.status))
         self._domains = None if thread.allowed_image_domains is None else list(thread.allowed_image_domains)
         self._metadata = copy.deepcopy(thread.metadata)
 
@@ -452,7 +530,7 @@ class _ThreadSnapshot:
         if (
             thread.title == self._title
             and thread.status is self._status
-            and thread.status.__dict__ == self._status_fields
+            and vars(thread.status) == self._status_fields
             and thread.allowed_image_domains == self._domains
             and thread.metadata == self._metadata
         ):
@@ -463,7 +541,7 @@ class _ThreadSnapshot:
 
 def _empty_page() -> Page[ThreadItem]:
     # model_construct skips validation and the deep copy pydantic makes of a `[]` default.
-    return Page.model_construct(data=[], has_more=False, after=None)
+    return cast("Page[ThreadItem]", Page.model_construct(data=[], has_more=False, after=None))
 
 
 def _with_items(thread: ThreadMetadata, items: Page[ThreadItem] | None = None) -> Thread:
@@ -481,7 +559,7 @@ def _page_size(limit: int | None) -> int:
 def _visible(page: Page[ThreadItem]) -> Page[ThreadItem]:
     """The page without hidden items; `has_more` and `after` stay as the store gave them."""
     data = [item for item in page.data if item.type not in _HIDDEN_ITEM_TYPES]
-    return Page.model_construct(data=data, has_more=page.has_more, after=page.after)
+    return cast("Page[ThreadItem]", Page.model_construct(data=data, has_more=page.has_more, after=page.after))
 
 
 def _decode_audio(request: InputTranscribeReq) -> AudioInput:
