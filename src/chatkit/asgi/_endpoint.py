@@ -21,13 +21,13 @@ from chatkit.asgi._http import (
     send_problem,
 )
 from chatkit.asgi._observe import AccessRecord, call_observed
+from chatkit.asgi._rejoin import RejoinEndpoint
 from chatkit.asgi._streaming import DisconnectPolicy, StreamSender
 from chatkit.asgi._turns import TurnGate, TurnPolicy
 from chatkit.attachments import request_base_url
-from chatkit.coordination import Coordination, TurnKey, coordination_for
+from chatkit.coordination import Coordination, coordination_for
 from chatkit.server import ChatKitServer, NonStreamingResult
 from chatkit.server.core import Dispatcher, parse_request, thread_id_of
-from chatkit.stores import ScopedStore
 from chatkit.types import AttachmentsCreateReq, ThreadsCreateReq
 
 
@@ -66,16 +66,8 @@ class ChatKitEndpoint:
         self.coordination = coordination if coordination is not None else coordination_for(server.store)
         self.turns = TurnGate(server.store, turn_policy, turn_wait_timeout, self.coordination)
         self.origins = OriginCheck(allowed_origins)
-        from chatkit.asgi._rejoin import RejoinEndpoint
-
-        self.rejoin = RejoinEndpoint(self)
+        self.rejoin = RejoinEndpoint(server.store, self.turns, context)
         """`GET <endpoint>/threads/{thread_id}/stream`: follow the thread's running turn (see `RejoinEndpoint`)."""
-
-    def turn_key(self, thread_id: str, context: Any) -> TurnKey:
-        """The name of the thread's turn for the coordination, in the caller's scope as the store sees it."""
-        store = self.server.store
-        scope = store._scope(context) if isinstance(store, ScopedStore) else ""  # pyright: ignore[reportPrivateUsage]
-        return TurnKey.of(scope, thread_id)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
@@ -133,7 +125,7 @@ class ChatKitEndpoint:
             record.outcome = await sender.run()
         else:
             try:
-                key = self.turn_key(thread_id, context)
+                key = self.turns.key(thread_id, context)
                 async with self.turns.turn(thread_id, context, key, new=created is not None) as turn:
                     turn.on_interrupt(sender.interrupt)
                     sender.tap = turn.running.publish if turn.running is not None else None

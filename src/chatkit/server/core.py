@@ -24,7 +24,7 @@ from chatkit.server.results import (
     encode_json,
     encode_thread_listing,
 )
-from chatkit.server.resumed import is_resumed
+from chatkit.server.resumed import ResumedItemDoneEvent
 from chatkit.server.user_agent import agents_sdk_user_agent_override
 from chatkit.store import AttachmentStore, Store
 from chatkit.types import (
@@ -352,7 +352,7 @@ class Dispatcher(Generic[TContext]):
                         pending.discard(item.id)
                         # A workflow resumed from the store (after a client tool call) is updated in
                         # place, never stored twice; the bridge marks its event, so no lookup is needed.
-                        if is_resumed(event):
+                        if isinstance(event, ResumedItemDoneEvent):
                             await store.save_item(thread.id, item, context)
                         else:
                             await store.add_thread_item(thread.id, item, context)
