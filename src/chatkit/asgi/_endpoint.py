@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
@@ -14,6 +15,7 @@ from chatkit.asgi._http import (
     OriginCheck,
     build_context,
     check_content_length,
+    invalid_request,
     problem_from,
     read_body,
     require_json,
@@ -26,9 +28,10 @@ from chatkit.asgi._streaming import DisconnectPolicy, StreamSender
 from chatkit.asgi._turns import TurnGate, TurnPolicy
 from chatkit.attachments import request_base_url
 from chatkit.coordination import Coordination, coordination_for
+from chatkit.errors import InvalidRequestError
 from chatkit.server import ChatKitServer, NonStreamingResult
 from chatkit.server.core import Dispatcher, parse_request, thread_id_of
-from chatkit.types import AttachmentsCreateReq, ThreadsCreateReq
+from chatkit.types import AttachmentsCreateReq, ChatKitReq, ThreadsCreateReq
 
 
 class ChatKitEndpoint:
@@ -89,13 +92,13 @@ class ChatKitEndpoint:
             request = Request(scope, body.receive)
             # Authentication before the body: an anonymous client cannot make the server hold its bytes.
             context = await build_context(self.context_builder, request)
-            parsed = parse_request(await body.read())
+            parsed = _parse(await body.read())
             thread_id = thread_id_of(parsed)
             record.request_type, record.thread_id = parsed.type, thread_id
             if isinstance(parsed, AttachmentsCreateReq):
                 # Upload and preview URLs hang below the URL the client reached this endpoint at.
                 request_base_url.set(str(request.url.replace(query="")).rstrip("/"))
-            dispatcher = Dispatcher(self.server)
+            dispatcher = Dispatcher(self.server, refusal=InvalidRequestError)
             await dispatcher.check_access(parsed, context)
             # A new thread is made before its stream starts, so its first turn is held from there on.
             created = await dispatcher.create_thread(context) if isinstance(parsed, ThreadsCreateReq) else None
@@ -168,3 +171,11 @@ class RequestBody:
             return await self._receive()
         self._delivered = True
         return {"type": "http.request", "body": await self.read(), "more_body": False}
+
+
+def _parse(body: bytes) -> ChatKitReq:
+    """The typed request; a body that does not validate is answered 400 here, and only here."""
+    try:
+        return parse_request(body)
+    except ValidationError as error:
+        raise invalid_request(error) from None

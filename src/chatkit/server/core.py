@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import copy
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -189,9 +190,15 @@ class Dispatcher(Generic[TContext]):
     creates a new thread itself, so it knows the thread's id before its first turn is streamed.
     """
 
-    def __init__(self, server: ChatKitServer[TContext]) -> None:
+    def __init__(self, server: ChatKitServer[TContext], refusal: type[ValueError] = ValueError) -> None:
+        """`refusal` is raised for a request the server will not carry out (a wrong item, a wrong state).
+
+        `process()` raises a plain `ValueError`, as the reference does; the HTTP layer asks for
+        `chatkit.errors.InvalidRequestError`, so it can tell these from any other `ValueError`.
+        """
         self.server = server
         self.store = server.store
+        self._refusal = refusal
 
     async def run(
         self, request: ChatKitReq, context: TContext, created: Thread | None = None
@@ -280,13 +287,13 @@ class Dispatcher(Generic[TContext]):
                 await store.delete_attachment(attachment_id, context)
                 result = None
             case InputTranscribeReq():
-                result = await self.server.transcribe(_decode_audio(request), context)
+                result = await self.server.transcribe(self._decode_audio(request), context)
             case ThreadsSyncCustomActionReq():
                 params = request.params
                 thread = await store.load_thread(params.thread_id, context)
                 sender = await self._load_sender(thread, params.item_id, context)
                 if params.item_id is not None and sender is None:
-                    raise ValueError(f"item {params.item_id} is not a widget and cannot send actions")
+                    raise self._refusal(f"item {params.item_id} is not a widget and cannot send actions")
                 result = await self.server.sync_action(thread, params.action, sender, context)
             case _:
                 assert_never(request)
@@ -297,6 +304,16 @@ class Dispatcher(Generic[TContext]):
         if attachment_store is None:
             raise RuntimeError("attachments need an AttachmentStore: pass attachment_store= to ChatKitServer")
         return attachment_store
+
+    def _decode_audio(self, request: InputTranscribeReq) -> AudioInput:
+        """The request's audio; malformed base64 raises `binascii.Error` (a `ValueError`) or the refusal."""
+        try:
+            data = base64.b64decode(request.params.audio_base64)
+        except binascii.Error:
+            if self._refusal is ValueError:
+                raise  # the reference's exception, which process() keeps
+            raise self._refusal("audio_base64 is not valid base64") from None
+        return AudioInput(data=data, mime_type=request.params.mime_type)
 
     async def _load_full_thread(self, thread_id: str, context: TContext) -> Thread:
         thread = await self.store.load_thread(thread_id, context)
@@ -408,7 +425,7 @@ class Dispatcher(Generic[TContext]):
                 thread = await store.load_thread(params.thread_id, context)
                 item = await store.load_item(thread.id, params.item_id, context)
                 if not isinstance(item, StructuredInputItem) or item.status != "pending":
-                    raise ValueError(f"item {params.item_id} is not a pending structured input")
+                    raise self._refusal(f"item {params.item_id} is not a pending structured input")
                 answered = _answer_structured_input(item, params.input)
 
                 async def replace_then_respond() -> AsyncIterator[ThreadStreamEvent]:
@@ -464,7 +481,7 @@ class Dispatcher(Generic[TContext]):
         newest = await self.store.load_thread_items(thread.id, None, 1, "desc", context)
         call = newest.data[0] if newest.data else None
         if not isinstance(call, ClientToolCallItem) or call.status != "pending":
-            raise ValueError(f"thread {thread.id} has no pending client tool call to complete")
+            raise self._refusal(f"thread {thread.id} has no pending client tool call to complete")
         call.output = result
         call.status = "completed"
         await self.store.save_item(thread.id, call, context)
@@ -486,7 +503,7 @@ class Dispatcher(Generic[TContext]):
             for item in page.data:
                 if item.id == item_id:
                     if not isinstance(item, UserMessageItem):
-                        raise ValueError(f"item {item_id} is not a user message and cannot be retried")
+                        raise self._refusal(f"item {item_id} is not a user message and cannot be retried")
                     for newer_id in newer:
                         await self.store.delete_thread_item(thread.id, newer_id, context)
                     return item
@@ -560,11 +577,6 @@ def _visible(page: Page[ThreadItem]) -> Page[ThreadItem]:
     """The page without hidden items; `has_more` and `after` stay as the store gave them."""
     data = [item for item in page.data if item.type not in _HIDDEN_ITEM_TYPES]
     return cast("Page[ThreadItem]", Page.model_construct(data=data, has_more=page.has_more, after=page.after))
-
-
-def _decode_audio(request: InputTranscribeReq) -> AudioInput:
-    """The request's audio; malformed base64 raises `binascii.Error` (a `ValueError`)."""
-    return AudioInput(data=base64.b64decode(request.params.audio_base64), mime_type=request.params.mime_type)
 
 
 def _answer_structured_input(item: StructuredInputItem, submission: StructuredInputSubmission) -> StructuredInputItem:
