@@ -31,7 +31,7 @@ from chatkit.coordination import Coordination, coordination_for
 from chatkit.errors import InvalidRequestError
 from chatkit.server import ChatKitServer, NonStreamingResult
 from chatkit.server.core import Dispatcher, parse_request, thread_id_of
-from chatkit.types import AttachmentsCreateReq, ChatKitReq, ThreadsCreateReq
+from chatkit.types import AttachmentsCreateReq, ChatKitReq, is_streaming_req
 
 
 class ChatKitEndpoint:
@@ -93,55 +93,51 @@ class ChatKitEndpoint:
             # Authentication before the body: an anonymous client cannot make the server hold its bytes.
             context = await build_context(self.context_builder, request)
             parsed = _parse(await body.read())
-            thread_id = thread_id_of(parsed)
-            record.request_type, record.thread_id = parsed.type, thread_id
+            record.request_type, record.thread_id = parsed.type, thread_id_of(parsed)
             if isinstance(parsed, AttachmentsCreateReq):
                 # Upload and preview URLs hang below the URL the client reached this endpoint at.
                 request_base_url.set(str(request.url.replace(query="")).rstrip("/"))
             dispatcher = Dispatcher(self.server, refusal=InvalidRequestError)
             await dispatcher.check_access(parsed, context)
-            # A new thread is made before its stream starts, so its first turn is held from there on.
-            created = await dispatcher.create_thread(context) if isinstance(parsed, ThreadsCreateReq) else None
-            if created is not None:
-                thread_id = record.thread_id = created.id
-            result = await dispatcher.run(parsed, context, created)
+            if is_streaming_req(parsed):
+                # Opened here, so a new thread's first turn is held from its creation on.
+                admitted = await dispatcher.open_stream(parsed, context)
+                record.thread_id = admitted.thread_id
+            else:
+                admitted = await dispatcher.answer(parsed, context)
         except Exception as error:
             problem = problem_from(error)
             record.outcome = problem.code
             record.status = problem.status
             record.bytes_sent = await send_problem(send, problem, request_id, headers)
             return
-        if isinstance(result, NonStreamingResult):
-            await send_bytes(send, 200, result.json, b"application/json", headers)
-            record.status, record.bytes_sent = 200, len(result.json)
+        if isinstance(admitted, NonStreamingResult):
+            await send_bytes(send, 200, admitted.json, b"application/json", headers)
+            record.status, record.bytes_sent = 200, len(admitted.json)
             return
         sender = StreamSender(
-            result.json_events,
+            admitted.frames,
             send,
             receive,
             disconnect_policy=self.disconnect_policy,
             request_id=request_id,
             headers=headers,
         )
-        if thread_id is None:
-            # Every streaming request names or creates a thread; this keeps the type checker sure of it.
-            record.outcome = await sender.run()
-        else:
-            try:
-                key = self.turns.key(thread_id, context)
-                async with self.turns.turn(thread_id, context, key, new=created is not None) as turn:
-                    turn.on_interrupt(sender.interrupt)
-                    sender.tap = turn.running.publish if turn.running is not None else None
-                    record.outcome = await sender.run()
-            except Exception as error:
-                if sender.responded:
-                    raise
-                problem = problem_from(error)
-                await result.json_events.aclose()
-                record.outcome = problem.code
-                record.status = problem.status
-                record.bytes_sent = await send_problem(send, problem, request_id, headers)
-                return
+        try:
+            key = self.turns.key(admitted.thread_id, context)
+            async with self.turns.turn(admitted.thread_id, context, key, new=admitted.new) as turn:
+                turn.on_interrupt(sender.interrupt)
+                sender.tap = turn.running.publish if turn.running is not None else None
+                record.outcome = await sender.run()
+        except Exception as error:
+            if sender.responded:
+                raise
+            problem = problem_from(error)
+            await admitted.frames.aclose()
+            record.outcome = problem.code
+            record.status = problem.status
+            record.bytes_sent = await send_problem(send, problem, request_id, headers)
+            return
         record.status, record.bytes_sent = sender.status, sender.bytes_sent
 
 

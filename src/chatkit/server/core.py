@@ -183,11 +183,25 @@ def thread_id_of(request: ChatKitReq) -> str | None:
             return request.params.thread_id
 
 
+def _log_request(request: ChatKitReq) -> None:
+    # The reference's line, kept so log-based monitoring written for it keeps matching.
+    logger.info("Received request op: %s", request.type)
+
+
+class OpenedStream(NamedTuple):
+    """A streaming request as the HTTP layer starts it: the thread its turn runs on, and its frames."""
+
+    thread_id: str
+    frames: AsyncGenerator[bytes, None]
+    new: bool
+    """Whether the request created the thread: its first turn, which nobody can hold yet."""
+
+
 class Dispatcher(Generic[TContext]):
     """Carries out parsed requests for one server: what `process` does once the body is validated.
 
-    The HTTP layer takes the same steps apart: it checks ownership before anything runs and
-    creates a new thread itself, so it knows the thread's id before its first turn is streamed.
+    The HTTP layer takes the same steps apart: it checks ownership before anything runs, and
+    opens a stream eagerly, so a new thread's id is known before its first turn is streamed.
     """
 
     def __init__(self, server: ChatKitServer[TContext], refusal: type[ValueError] = ValueError) -> None:
@@ -200,18 +214,28 @@ class Dispatcher(Generic[TContext]):
         self.store = server.store
         self._refusal = refusal
 
-    async def run(
-        self, request: ChatKitReq, context: TContext, created: Thread | None = None
-    ) -> StreamingResult[bytes] | NonStreamingResult:
-        """Answer `request`; `created` is the thread `create_thread` made for a `threads.create`."""
-        # The reference's line, kept so log-based monitoring written for it keeps matching.
-        logger.info("Received request op: %s", request.type)
+    async def run(self, request: ChatKitReq, context: TContext) -> StreamingResult[bytes] | NonStreamingResult:
+        """Answer `request` as `process()` does: a stream starts its work when first iterated."""
+        if is_streaming_req(request):
+            _log_request(request)
+            return StreamingResult(self._stream(request, context, None))
+        return await self.answer(request, context)
+
+    async def answer(self, request: NonStreamingReq, context: TContext) -> NonStreamingResult:
+        """The JSON answer of a plain request."""
+        _log_request(request)
         with agents_sdk_user_agent_override():
-            if is_streaming_req(request):
-                return StreamingResult(self._stream(request, context, created))
             return NonStreamingResult(await self._answer(request, context))
 
-    async def create_thread(self, context: TContext) -> Thread:
+    async def open_stream(self, request: StreamingReq, context: TContext) -> OpenedStream:
+        """A streaming request's frames and the thread its turn runs on; a `threads.create` makes that thread now."""
+        _log_request(request)
+        if isinstance(request, ThreadsCreateReq):
+            created = await self._create_thread(context)
+            return OpenedStream(created.id, self._stream(request, context, created), new=True)
+        return OpenedStream(request.params.thread_id, self._stream(request, context, None), new=False)
+
+    async def _create_thread(self, context: TContext) -> Thread:
         """A new, empty thread, saved: the first step of a `threads.create`."""
         thread = Thread(id=self.store.generate_thread_id(context), created_at=datetime.now(), items=_empty_page())
         await self.store.save_thread(thread, context)
@@ -342,7 +366,7 @@ class Dispatcher(Generic[TContext]):
         with agents_sdk_user_agent_override():
             if isinstance(request, ThreadsCreateReq):
                 # The new thread is announced before its first message is built, as the reference does.
-                thread = created if created is not None else await self.create_thread(context)
+                thread = created if created is not None else await self._create_thread(context)
                 yield encode_event(ThreadCreatedEvent(thread=_with_items(thread)))
                 plan = await self._prepare_message(thread, request.params.input, context)
             else:
