@@ -9,7 +9,8 @@ from pydantic import ValidationError
 from tests.server.scripted import ALICE, Context, ScriptedServer, call, request, stream, user_input
 
 from chatkit.errors import ChatKitError, CustomStreamError, InvalidRequestError, StreamError
-from chatkit.server.core import Dispatcher, parse_request
+from chatkit.server.core import Dispatcher
+from chatkit.server.requests import parse_request
 from chatkit.store import NotFoundError, Store
 
 INVALID = [

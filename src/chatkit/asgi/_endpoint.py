@@ -30,7 +30,8 @@ from chatkit.attachments import request_base_url
 from chatkit.coordination import Coordination, coordination_for
 from chatkit.errors import InvalidRequestError
 from chatkit.server import ChatKitServer, NonStreamingResult
-from chatkit.server.core import Dispatcher, parse_request, thread_id_of
+from chatkit.server.core import Dispatcher
+from chatkit.server.requests import parse_request, thread_id_of
 from chatkit.types import AttachmentsCreateReq, ChatKitReq, is_streaming_req
 
 

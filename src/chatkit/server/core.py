@@ -9,15 +9,25 @@ import copy
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import datetime
-from typing import Any, Generic, Literal, NamedTuple, TypeVar, cast
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 from typing_extensions import assert_never
 
 from chatkit.actions import Action
 from chatkit.errors import CustomStreamError, ErrorCode, StreamError
 from chatkit.logger import logger
+from chatkit.server.items import (
+    DEFAULT_PAGE_SIZE,
+    HIDDEN_ITEM_TYPES,
+    answer_structured_input,
+    empty_page,
+    page_size,
+    visible,
+    with_items,
+)
 from chatkit.server.pending import PendingItems
+from chatkit.server.requests import FollowUpReq, parse_request
 from chatkit.server.results import (
     NonStreamingResult,
     StreamingResult,
@@ -41,15 +51,11 @@ from chatkit.types import (
     ItemsFeedbackReq,
     ItemsListReq,
     NonStreamingReq,
-    Page,
     SDKHiddenContextItem,
     StreamingReq,
     StreamOptions,
     StreamOptionsEvent,
-    StructuredInputAnswer,
     StructuredInputItem,
-    StructuredInputMultipleChoice,
-    StructuredInputSubmission,
     SyncCustomActionResponse,
     Thread,
     ThreadCreatedEvent,
@@ -82,22 +88,7 @@ from chatkit.types import (
 
 TContext = TypeVar("TContext")
 
-DEFAULT_PAGE_SIZE = 20
 CANCELLED_NOTE = "The user cancelled the stream. Stop responding to the prior request."
-
-_HIDDEN_ITEM_TYPES = frozenset({"hidden_context_item", "sdk_hidden_context"})
-
-_FollowUpReq = (
-    ThreadsAddUserMessageReq
-    | ThreadsAddClientToolOutputReq
-    | ThreadsAddStructuredInputReq
-    | ThreadsRetryAfterItemReq
-    | ThreadsCustomActionReq
-)
-"""The streaming requests on an existing thread: every `StreamingReq` but `threads.create`."""
-
-# Built once: constructing a validator per request is most of the reference's per-call cost.
-_REQUEST_ADAPTER: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
 
 
 class ChatKitServer(ABC, Generic[TContext]):
@@ -167,22 +158,6 @@ class ChatKitServer(ABC, Generic[TContext]):
         return await Dispatcher(self).run(parse_request(request), context)
 
 
-def parse_request(body: str | bytes | bytearray) -> ChatKitReq:
-    """The request a body holds, validated once; raises pydantic's `ValidationError`."""
-    return _REQUEST_ADAPTER.validate_json(body)
-
-
-def thread_id_of(request: ChatKitReq) -> str | None:
-    """The existing thread a request names; None for those that name none (`threads.create` among them)."""
-    match request:
-        case ThreadsCreateReq() | ThreadsListReq() | AttachmentsCreateReq() | AttachmentsDeleteReq():
-            return None
-        case InputTranscribeReq():
-            return None
-        case _:
-            return request.params.thread_id
-
-
 def _log_request(request: ChatKitReq) -> None:
     # The reference's line, kept so log-based monitoring written for it keeps matching.
     logger.info("Received request op: %s", request.type)
@@ -237,7 +212,7 @@ class Dispatcher(Generic[TContext]):
 
     async def _create_thread(self, context: TContext) -> Thread:
         """A new, empty thread, saved: the first step of a `threads.create`."""
-        thread = Thread(id=self.store.generate_thread_id(context), created_at=datetime.now(), items=_empty_page())
+        thread = Thread(id=self.store.generate_thread_id(context), created_at=datetime.now(), items=empty_page())
         await self.store.save_thread(thread, context)
         return thread
 
@@ -280,19 +255,19 @@ class Dispatcher(Generic[TContext]):
                 result = await self._load_full_thread(request.params.thread_id, context)
             case ThreadsListReq():
                 params = request.params
-                page = await store.load_threads(_page_size(params.limit), params.after, params.order, context)
+                page = await store.load_threads(page_size(params.limit), params.after, params.order, context)
                 return encode_thread_listing(page)
             case ItemsListReq():
                 params = request.params
                 page = await store.load_thread_items(
-                    params.thread_id, params.after, _page_size(params.limit), params.order, context
+                    params.thread_id, params.after, page_size(params.limit), params.order, context
                 )
-                result = _visible(page)
+                result = visible(page)
             case ThreadsUpdateReq():
                 thread = await store.load_thread(request.params.thread_id, context)
                 thread.title = request.params.title
                 await store.save_thread(thread, context)
-                result = _with_items(thread)
+                result = with_items(thread)
             case ThreadsDeleteReq():
                 # Ownership is the store's to enforce: ours raise NotFoundError for another user's thread.
                 await store.delete_thread(request.params.thread_id, context)
@@ -342,7 +317,7 @@ class Dispatcher(Generic[TContext]):
     async def _load_full_thread(self, thread_id: str, context: TContext) -> Thread:
         thread = await self.store.load_thread(thread_id, context)
         items = await self.store.load_thread_items(thread_id, None, DEFAULT_PAGE_SIZE, "asc", context)
-        return _with_items(thread, _visible(items))
+        return with_items(thread, visible(items))
 
     async def _load_sender(self, thread: ThreadMetadata, item_id: str | None, context: TContext) -> WidgetItem | None:
         """The widget an action came from: None without an item id, or when the item is no widget."""
@@ -367,7 +342,7 @@ class Dispatcher(Generic[TContext]):
             if isinstance(request, ThreadsCreateReq):
                 # The new thread is announced before its first message is built, as the reference does.
                 thread = created if created is not None else await self._create_thread(context)
-                yield encode_event(ThreadCreatedEvent(thread=_with_items(thread)))
+                yield encode_event(ThreadCreatedEvent(thread=with_items(thread)))
                 plan = await self._prepare_message(thread, request.params.input, context)
             else:
                 plan = await self._prepare(request, context)
@@ -397,10 +372,10 @@ class Dispatcher(Generic[TContext]):
                             await store.save_item(thread.id, item, context)
                         else:
                             await store.add_thread_item(thread.id, item, context)
-                        if item.type in _HIDDEN_ITEM_TYPES:
+                        if item.type in HIDDEN_ITEM_TYPES:
                             continue
                     elif isinstance(event, ThreadItemAddedEvent):
-                        if event.item.type in _HIDDEN_ITEM_TYPES:
+                        if event.item.type in HIDDEN_ITEM_TYPES:
                             # Hidden context is for the model only; the reference leaks its `added` event.
                             continue
                         pending.add(event.item)
@@ -412,7 +387,7 @@ class Dispatcher(Generic[TContext]):
                     yield encode_event(event)
                     if seen.changed():
                         await store.save_thread(thread, context)
-                        yield encode_event(ThreadUpdatedEvent(thread=_with_items(thread)))
+                        yield encode_event(ThreadUpdatedEvent(thread=with_items(thread)))
             except (asyncio.CancelledError, GeneratorExit):
                 # A stop, a reload and a dropped connection all end here: a cancelled task, or a
                 # consumer that closed the stream. Either way the user saw a partial answer; keep it.
@@ -432,9 +407,9 @@ class Dispatcher(Generic[TContext]):
                     await close()
             if seen.changed():
                 await store.save_thread(thread, context)
-                yield encode_event(ThreadUpdatedEvent(thread=_with_items(thread)))
+                yield encode_event(ThreadUpdatedEvent(thread=with_items(thread)))
 
-    async def _prepare(self, request: _FollowUpReq, context: TContext) -> _Plan:
+    async def _prepare(self, request: FollowUpReq, context: TContext) -> _Plan:
         store = self.store
         match request:
             case ThreadsAddUserMessageReq():
@@ -450,7 +425,7 @@ class Dispatcher(Generic[TContext]):
                 item = await store.load_item(thread.id, params.item_id, context)
                 if not isinstance(item, StructuredInputItem) or item.status != "pending":
                     raise self._refusal(f"item {params.item_id} is not a pending structured input")
-                answered = _answer_structured_input(item, params.input)
+                answered = answer_structured_input(item, params.input)
 
                 async def replace_then_respond() -> AsyncIterator[ThreadStreamEvent]:
                     # Through the pipeline, so the answered item is saved like any replacement.
@@ -578,43 +553,3 @@ class _ThreadSnapshot:
             return False
         self._take()
         return True
-
-
-def _empty_page() -> Page[ThreadItem]:
-    # model_construct skips validation and the deep copy pydantic makes of a `[]` default.
-    return cast("Page[ThreadItem]", Page.model_construct(data=[], has_more=False, after=None))
-
-
-def _with_items(thread: ThreadMetadata, items: Page[ThreadItem] | None = None) -> Thread:
-    """The thread as the client receives it: metadata plus a page of items (empty by default)."""
-    fields = {name: value for name, value in thread.__dict__.items() if name != "items"}
-    return Thread.model_construct(**fields, items=items if items is not None else _empty_page())
-
-
-def _page_size(limit: int | None) -> int:
-    """The page size a listing asks the store for: missing or zero means the default."""
-    # A negative limit goes to the store as it came, as in the reference; ours read it as the default.
-    return limit or DEFAULT_PAGE_SIZE
-
-
-def _visible(page: Page[ThreadItem]) -> Page[ThreadItem]:
-    """The page without hidden items; `has_more` and `after` stay as the store gave them."""
-    data = [item for item in page.data if item.type not in _HIDDEN_ITEM_TYPES]
-    return cast("Page[ThreadItem]", Page.model_construct(data=data, has_more=page.has_more, after=page.after))
-
-
-def _answer_structured_input(item: StructuredInputItem, submission: StructuredInputSubmission) -> StructuredInputItem:
-    """The item with the user's answers applied and its status set from the submission."""
-    answered = item.model_copy(deep=True)
-    skip_all = submission.status == "skipped"
-    for question in answered.inputs:
-        given = submission.answers.get(question.id)
-        values = list(given.values) if given is not None else []
-        if skip_all or given is None or given.skipped or not values:
-            question.answer = StructuredInputAnswer(values=[], skipped=True)
-            continue
-        if isinstance(question, StructuredInputMultipleChoice) and not question.multiple:
-            values = values[:1]
-        question.answer = StructuredInputAnswer(values=values)
-    answered.status = submission.status
-    return answered
