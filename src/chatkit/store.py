@@ -11,6 +11,7 @@ import secrets
 from abc import ABC, abstractmethod
 from typing import Generic, Literal, TypeVar
 
+from chatkit.errors import ChatKitError
 from chatkit.types import (
     Attachment,
     AttachmentCreateParams,
@@ -39,8 +40,11 @@ def default_generate_id(item_type: StoreItemType) -> str:
     return f"{_ID_PREFIXES[item_type]}_{secrets.token_hex(4)}"
 
 
-class NotFoundError(Exception):
+class NotFoundError(ChatKitError):
     """The thread, item or attachment does not exist (or is not the caller's)."""
+
+    http_status = 404
+    http_code = "not_found"
 
 
 class AttachmentStore(ABC, Generic[TContext]):

@@ -34,7 +34,7 @@ from openai.types.responses import ResponseFunctionToolCall
 from pydantic import BaseModel
 
 from chatkit.agents import AgentContext, ClientToolCall, ResponseStreamConverter, stream_agent_response
-from chatkit.server.resumed import is_resumed
+from chatkit.server.resumed import ResumedItemDoneEvent
 from chatkit.stores import MemoryStore
 from chatkit.types import (
     CustomTask,
@@ -562,7 +562,7 @@ def open_workflow() -> WorkflowItem:
 
 
 def done_events(events: list[ThreadStreamEvent]) -> list[tuple[str, bool]]:
-    return [(e.item.id, is_resumed(e)) for e in events if isinstance(e, ThreadItemDoneEvent)]
+    return [(e.item.id, isinstance(e, ResumedItemDoneEvent)) for e in events if isinstance(e, ThreadItemDoneEvent)]
 
 
 async def test_the_done_event_of_a_resumed_workflow_is_marked_when_the_message_ends_it() -> None:
@@ -575,7 +575,9 @@ async def test_the_done_event_of_a_resumed_workflow_is_marked_when_the_message_e
 
     # Only the workflow that came from the store: the reasoning workflow opened here is new.
     workflows_done = [
-        (e.item.id, is_resumed(e)) for e in events if e.type == "thread.item.done" and e.item.type == "workflow"
+        (e.item.id, isinstance(e, ResumedItemDoneEvent))
+        for e in events
+        if e.type == "thread.item.done" and e.item.type == "workflow"
     ]
     assert len(workflows_done) == 2
     assert workflows_done[0] == ("wf_open", True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 
 import httpx
@@ -10,8 +12,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
+from starlette.types import Message
 
-from chatkit.asgi import ChatKitEndpoint
+from chatkit.asgi import ChatKitEndpoint, HTTPAuthError
 from chatkit.stores import MemoryStore
 from tests.asgi.scripted import ScriptedServer
 from tests.http import parse_events, serving, user_message
@@ -48,3 +51,61 @@ def test_policies_are_checked_when_built() -> None:
         ChatKitEndpoint(server, turn_policy="queue")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="disconnect_policy"):
         ChatKitEndpoint(server, disconnect_policy="ignore")  # type: ignore[arg-type]
+
+
+async def _call(
+    endpoint: ChatKitEndpoint, chunks: list[bytes], headers: list[tuple[bytes, bytes]]
+) -> tuple[int, bytes, int]:
+    """Call the endpoint at the ASGI level: (status, body, how many body messages it asked for)."""
+    asked = 0
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        nonlocal asked
+        asked += 1
+        if asked <= len(chunks):
+            return {"type": "http.request", "body": chunks[asked - 1], "more_body": asked < len(chunks)}
+        await asyncio.sleep(3600)  # the client stays connected
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/chatkit", "headers": headers, "query_string": b""}
+    await asyncio.wait_for(endpoint(scope, receive, send), 5)
+    body = b"".join(message.get("body", b"") for message in sent if message["type"] == "http.response.body")
+    return sent[0]["status"], body, asked
+
+
+async def test_the_context_is_built_before_the_body_is_read() -> None:
+    def who(request: Request) -> dict[str, str]:
+        user = request.headers.get("x-user")
+        if user is None:
+            raise HTTPAuthError(401, "who are you?")
+        return {"user_id": user}
+
+    endpoint = ChatKitEndpoint(ScriptedServer(MemoryStore()), context=who)
+    chunks = [b'{"type": "threads.list", ', b'"params": {}}']
+    status, _, asked = await _call(endpoint, chunks, [(b"content-type", b"application/json")])
+    assert (status, asked) == (401, 0)
+    status, body, asked = await _call(endpoint, chunks, [(b"x-user", b"alice")])
+    assert (status, json.loads(body), asked) == (200, {"data": [], "has_more": False}, 2)
+
+
+async def test_a_context_builder_may_read_the_body_itself() -> None:
+    seen: list[bytes] = []
+
+    async def signed(request: Request) -> dict[str, str]:
+        body = await request.body()
+        seen.append(body)
+        return {"user_id": "alice"}
+
+    endpoint = ChatKitEndpoint(ScriptedServer(MemoryStore()), context=signed, max_body_bytes=100)
+    chunks = [b'{"type": "threads.list", ', b'"params": {}}']
+    status, body, _ = await _call(endpoint, chunks, [])
+    assert (status, json.loads(body)) == (200, {"data": [], "has_more": False})
+    assert seen == [b"".join(chunks)]
+    # The limit holds for the builder's read too.
+    status, body, _ = await _call(endpoint, [b" " * 60, b" " * 60], [])
+    assert (status, json.loads(body)["error"]["code"]) == (413, "payload_too_large")
+    assert len(seen) == 1

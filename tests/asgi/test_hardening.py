@@ -272,17 +272,20 @@ async def test_a_store_that_cannot_load_still_deletes_over_http() -> None:
 async def test_control_characters_never_reach_the_access_log(h: Harness, caplog: pytest.LogCaptureFixture) -> None:
     forged = "threads.list\nINFO chatkit.access POST /chatkit threads.delete 200 0.1ms"
     with caplog.at_level(logging.INFO, logger="chatkit.access"):
-        await h.post({"type": forged, "params": {"thread_id": "thr_1\r\nx\u2028y\x1b[31m"}})
+        await h.post({"type": "threads.get_by_id", "params": {"thread_id": "thr_1\r\nx\u2028y\x1b[31m"}})
         await h.post({"type": "threads.list", "params": {}, "x": "y" * 10_000}, headers={})
         await h.client.post(f"{h.url}/chatkit/%0Aforged", headers={"x-user": "alice"})
+        await h.post({"type": forged, "params": {}})
     records = [record for record in caplog.records if record.name == "chatkit.access"]
-    assert len(records) == 3
+    assert len(records) == 4
     for record in records:
         line = logging.Formatter("%(levelname)s %(name)s %(message)s").format(record)
         assert "\n" not in line and "\r" not in line and "\x1b" not in line and "\u2028" not in line, line
-    assert records[0].__dict__["chatkit_request_type"].startswith("threads.list\\x0aINFO chatkit.access")
+    assert records[0].__dict__["chatkit_request_type"] == "threads.get_by_id"
     assert records[0].__dict__["chatkit_thread_id"] == "thr_1\\x0d\\x0ax\\u2028y\\x1b[31m"
     assert records[2].__dict__["http_path"] == "/chatkit/\\x0aforged"
+    # Only a validated request type is recorded: a forged one never reaches the log.
+    assert records[3].__dict__["chatkit_request_type"] is None
 
 
 async def test_a_huge_accept_language_is_read_only_at_its_start(make_harness: Any) -> None:

@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from chatkit.server import ChatKitServer
 from tests.asgi.conftest import Harness
@@ -159,7 +160,7 @@ async def test_transcribe(h: Harness) -> None:
 @pytest.mark.parametrize(
     ("body", "status", "code", "needle"),
     [
-        (b"{not json", 400, "invalid_request", "not valid JSON"),
+        (b"{not json", 400, "invalid_request", "Invalid JSON"),
         (b"[1, 2]", 400, "invalid_request", ""),
         ({"type": "threads.explode", "params": {}}, 400, "invalid_request", "threads.explode"),
         ({"type": "threads.get_by_id", "params": {}}, 400, "invalid_request", "thread_id"),
@@ -175,6 +176,44 @@ async def test_plain_request_errors(h: Harness, body: Any, status: int, code: st
     assert error["code"] == code
     assert needle in error["message"]
     assert error["request_id"] == response.headers["x-request-id"]
+
+
+async def test_our_refusals_are_400_with_their_reason(h: Harness) -> None:
+    thread_id = await h.new_thread("hello")
+    reply_id = (await h.items(thread_id))[-1]["id"]
+    retry = await h.post({"type": "threads.retry_after_item", "params": {"thread_id": thread_id, "item_id": reply_id}})
+    assert retry.status_code == 400, retry.text
+    assert retry.json()["error"]["code"] == "invalid_request"
+    assert "is not a user message" in retry.json()["error"]["message"]
+    audio = await h.post({"type": "input.transcribe", "params": {"audio_base64": "a", "mime_type": "audio/ogg"}})
+    assert (audio.status_code, audio.json()["error"]["code"]) == (400, "invalid_request")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ValueError("key sk-secret is invalid"),
+        ValidationError.from_exception_data("sk-secret", []),
+        KeyError("sk-secret"),
+    ],
+)
+async def test_a_hook_failure_is_a_logged_500_that_tells_nothing(
+    make_harness: Any, caplog: pytest.LogCaptureFixture, error: Exception
+) -> None:
+    async def failing(*args: Any) -> None:
+        raise error
+
+    async with make_harness() as h:
+        h.server.add_feedback = failing  # type: ignore[method-assign]
+        thread_id = await h.new_thread("hello")
+        with caplog.at_level(logging.ERROR, logger="chatkit"):
+            response = await h.post(
+                {"type": "items.feedback", "params": {"thread_id": thread_id, "item_ids": ["x"], "kind": "positive"}}
+            )
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert "sk-secret" not in response.text
+    assert any(record.exc_info is not None and record.exc_info[1] is error for record in caplog.records)
 
 
 @pytest.mark.parametrize(

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, cast
 
 import httpx
 
+from chatkit.asgi._turns import TurnGate
+from chatkit.coordination import MemoryCoordination, TurnKey, TurnLocking, TurnScoping
+from chatkit.store import Store
 from tests.asgi.conftest import Harness
 from tests.http import parse_events, user_message
 
@@ -225,3 +229,34 @@ async def test_other_users_and_unknown_ids_are_404_at_once_even_when_the_thread_
             finished = await first
             assert parse_events(finished.content)[-1]["type"] == "thread.item.done", policy
             assert "user_message:let me in" not in kinds(await h.items(thread_id))
+
+
+class ForeignTurnHooks:
+    """Not a `ScopedStore`: offers a turn lock and a scope only by having the methods the Protocols name."""
+
+    def __init__(self) -> None:
+        self.held: list[str] = []
+
+    @asynccontextmanager
+    async def turn_lock(self, thread_id: str, context: Any) -> AsyncGenerator[None, None]:
+        self.held.append(thread_id)
+        yield
+
+    def turn_scope(self, context: Any) -> str:
+        return context["user_id"]
+
+
+async def test_a_store_offers_its_turn_lock_and_scope_through_typed_hooks() -> None:
+    hooks = ForeignTurnHooks()
+    assert isinstance(hooks, TurnLocking) and isinstance(hooks, TurnScoping)
+    gate = TurnGate(cast("Store[Any]", hooks), "wait", 1.0, MemoryCoordination())
+    alice = {"user_id": "alice"}
+    key = gate.key("thr_1", alice)
+    assert key == TurnKey.of("alice", "thr_1") != gate.key("thr_1", {"user_id": "bob"})
+    async with gate.turn("thr_1", alice, key, new=True):
+        assert hooks.held == ["thr_1"]
+    # Without the hooks: no store lock, and one scope for every caller.
+    bare = TurnGate(cast("Store[Any]", object()), "wait", 1.0, MemoryCoordination())
+    assert bare.key("thr_1", alice) == TurnKey.of("", "thr_1")
+    async with bare.turn("thr_1", alice, bare.key("thr_1", alice), new=True):
+        pass

@@ -8,7 +8,10 @@ import pytest
 from pydantic import ValidationError
 from tests.server.scripted import ALICE, Context, ScriptedServer, call, request, stream, user_input
 
-from chatkit.store import Store
+from chatkit.errors import ChatKitError, CustomStreamError, InvalidRequestError, StreamError
+from chatkit.server.core import Dispatcher
+from chatkit.server.requests import parse_request
+from chatkit.store import NotFoundError, Store
 
 INVALID = [
     b"",
@@ -63,3 +66,29 @@ async def test_body_may_be_bytes_str_or_bytearray(store: Store[Context], body_ty
     body = {bytes: raw.encode(), str: raw, bytearray: bytearray(raw.encode())}[body_type]
     result = await ScriptedServer(store).process(body, ALICE)
     assert json.loads(result.json) == {"data": [], "has_more": False}  # type: ignore[union-attr]
+
+
+async def test_refusals_are_plain_value_errors_from_process_and_typed_for_the_http_layer(store: Store[Context]) -> None:
+    server = ScriptedServer(store)
+    body = request("input.transcribe", audio_base64="a", mime_type="audio/ogg")
+    with pytest.raises(ValueError) as raised:
+        await server.process(body, ALICE)
+    # The reference's own exception, which code written for it may catch by name.
+    assert not isinstance(raised.value, ChatKitError)
+    with pytest.raises(InvalidRequestError, match="base64"):
+        await Dispatcher(server, refusal=InvalidRequestError).run(parse_request(body), ALICE)
+
+
+def test_one_error_tree_with_the_http_answer_on_the_class() -> None:
+    from chatkit.stores import IdConflictError, ScopeError, StoreError, StoreUnavailableError
+
+    for error in (NotFoundError, StreamError, CustomStreamError, StoreError, InvalidRequestError):
+        assert issubclass(error, ChatKitError)
+    assert issubclass(ScopeError, ValueError) and issubclass(InvalidRequestError, ValueError)
+    answers = {cls: (cls.http_status, cls.http_code) for cls in (NotFoundError, IdConflictError, StoreUnavailableError)}
+    assert answers == {
+        NotFoundError: (404, "not_found"),
+        IdConflictError: (409, "conflict"),
+        StoreUnavailableError: (503, "unavailable"),
+    }
+    assert "db.internal" not in StoreUnavailableError("cannot reach db.internal:5432").public_message()

@@ -13,7 +13,7 @@ from tests.server.scripted import ALICE, Context, ScriptedServer, assistant, req
 
 from chatkit.errors import CustomStreamError, ErrorCode, StreamError
 from chatkit.server import StreamingResult
-from chatkit.server.resumed import mark_resumed
+from chatkit.server.resumed import ResumedItemDoneEvent
 from chatkit.store import Store
 from chatkit.types import (
     AssistantMessageContent,
@@ -331,7 +331,7 @@ async def test_a_resumed_item_finished_in_a_later_turn_is_updated_in_place(store
         yield ThreadItemDoneEvent(item=assistant(thread, "asst_other", "Meanwhile"))
 
     async def second(thread: ThreadMetadata, _: UserMessageItem | None, __: Context) -> Responder:
-        yield mark_resumed(ThreadItemDoneEvent(item=assistant(thread, "asst_resumed", "Finished")))
+        yield ResumedItemDoneEvent(item=assistant(thread, "asst_resumed", "Finished"))
 
     server = ScriptedServer(store)
     server.responder = first

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, SkipValidation
 
 from chatkit.icons import IconName
 from chatkit.server import stream_widget
-from chatkit.server.resumed import mark_resumed
+from chatkit.server.resumed import ResumedItemDoneEvent
 from chatkit.store import Store, StoreItemType
 from chatkit.types import (
     CustomSummary,
@@ -162,11 +162,10 @@ class AgentContext(BaseModel, Generic[TContext]):
             workflow.summary = DurationSummary(duration=_seconds_since(item.created_at))
         workflow.expanded = expanded
         self.workflow_item = None
-        done = ThreadItemDoneEvent(item=item.model_copy(deep=True))
-        if item.id == self._resumed_workflow_id:
-            self._resumed_workflow_id = None
-            mark_resumed(done)
-        return done
+        if item.id != self._resumed_workflow_id:
+            return ThreadItemDoneEvent(item=item.model_copy(deep=True))
+        self._resumed_workflow_id = None
+        return ResumedItemDoneEvent(item=item.model_copy(deep=True))
 
     def _resume_workflow(self, item: WorkflowItem) -> None:
         """Make `item`, an open workflow already in the store, the open workflow again."""

@@ -13,24 +13,25 @@ from starlette.types import Message, Receive, Scope, Send
 
 from chatkit.asgi._observe import access_record
 from chatkit.attachments import AttachmentRejectedError
+from chatkit.errors import ChatKitError
 from chatkit.logger import logger
-from chatkit.store import NotFoundError
 
 ContextBuilder = Callable[[Request], Any]
 """Builds the request context from the HTTP request; may be async and may raise `HTTPAuthError`."""
 
 
-class HTTPAuthError(Exception):
+class HTTPAuthError(ChatKitError):
     """Raised by a context builder to refuse a request: 401 (who are you?) or 403 (not allowed)."""
 
     def __init__(self, status: int = 401, message: str = "unauthorized", *, headers: Mapping[str, str] | None = None):
         super().__init__(message)
-        self.status = status
+        self.status = self.http_status = status
+        self.code = self.http_code = "forbidden" if status == 403 else "unauthorized"
         self.message = message
         self.headers = dict(headers or {})
 
 
-class HTTPProblem(Exception):
+class HTTPProblem(ChatKitError):
     """An answer other than success, decided before the response started."""
 
     def __init__(
@@ -43,35 +44,36 @@ class HTTPProblem(Exception):
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
-        self.status = status
-        self.code = code
+        self.status = self.http_status = status
+        self.code = self.http_code = code
         self.message = message
         self.details = details
         self.headers = dict(headers or {})
 
 
+def invalid_request(error: ValidationError) -> HTTPProblem:
+    """The 400 answer for a request body that does not validate."""
+    details = error.errors(include_url=False, include_context=False, include_input=False)
+    return HTTPProblem(400, "invalid_request", _summarize(error), details=details)
+
+
 def problem_from(error: BaseException) -> HTTPProblem:
-    """The HTTP answer for an exception raised while handling a request."""
+    """The HTTP answer for an exception raised while handling a request.
+
+    Only chatkit's own errors (`chatkit.errors.ChatKitError`) choose their status; anything else
+    is a 500 that is logged and tells the client nothing of its text.
+    """
     if isinstance(error, HTTPProblem):
         return error
     if isinstance(error, HTTPAuthError):
-        code = "forbidden" if error.status == 403 else "unauthorized"
-        return HTTPProblem(error.status, code, error.message, headers=error.headers)
-    if isinstance(error, ValidationError):
-        details = error.errors(include_url=False, include_context=False, include_input=False)
-        return HTTPProblem(400, "invalid_request", _summarize(error), details=details)
+        return HTTPProblem(error.status, error.code, error.message, headers=error.headers)
     if isinstance(error, AttachmentRejectedError):
         return HTTPProblem(error.status_code, "attachment_rejected", error.message)
-    if isinstance(error, NotFoundError):
-        return HTTPProblem(404, "not_found", str(error) or "not found")
-    if isinstance(error, ValueError) and not _is_misuse(error):
-        return HTTPProblem(400, "invalid_request", str(error) or type(error).__name__)
+    if isinstance(error, ChatKitError) and error.http_status != 500:
+        return HTTPProblem(error.http_status, error.http_code, error.public_message())
     if isinstance(error, NotImplementedError):
-        return HTTPProblem(501, "not_implemented", str(error) or "not implemented")
-    if _is_unavailable(error):
-        return HTTPProblem(503, "unavailable", "the store is unavailable, try again later")
-    if _is_conflict(error):
-        return HTTPProblem(409, "conflict", str(error) or "the id is already taken")
+        # A store or hook of the integrator's that does not offer the request: not a failure.
+        return HTTPProblem(501, "not_implemented", "the server does not support this request")
     logger.error("request failed", exc_info=error)
     return HTTPProblem(500, "internal_error", "internal server error")
 
@@ -81,23 +83,6 @@ def _summarize(error: ValidationError) -> str:
     where = ".".join(str(part) for part in first["loc"])
     more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
     return f"{where}: {first['msg']}{more}" if where else f"{first['msg']}{more}"
-
-
-def _error_names(error: BaseException) -> set[str]:
-    # Compared by name so that the optional stores package is never imported from here.
-    return {f"{cls.__module__}.{cls.__qualname__}" for cls in type(error).__mro__}
-
-
-def _is_misuse(error: BaseException) -> bool:
-    return "chatkit.stores._errors.ScopeError" in _error_names(error)
-
-
-def _is_unavailable(error: BaseException) -> bool:
-    return "chatkit.stores._errors.StoreUnavailableError" in _error_names(error)
-
-
-def _is_conflict(error: BaseException) -> bool:
-    return "chatkit.stores._errors.IdConflictError" in _error_names(error)
 
 
 def problem_body(problem: HTTPProblem, request_id: str | None) -> bytes:

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import TYPE_CHECKING
+from typing import Any
 
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from chatkit.asgi._http import HTTPProblem, build_context, problem_from, send_bytes, send_problem
+from chatkit.asgi._http import ContextBuilder, HTTPProblem, build_context, problem_from, send_bytes, send_problem
 from chatkit.asgi._observe import AccessRecord, call_observed
 from chatkit.asgi._streaming import StreamSender
-from chatkit.asgi._turns import COORDINATION_TIMEOUT
+from chatkit.asgi._turns import COORDINATION_TIMEOUT, TurnGate
 from chatkit.coordination import Frame, TurnKey
 from chatkit.logger import logger
-
-if TYPE_CHECKING:
-    from chatkit.asgi._endpoint import ChatKitEndpoint
+from chatkit.store import Store
 
 
 class RejoinEndpoint:
@@ -29,8 +27,11 @@ class RejoinEndpoint:
     thread). 404 for a thread the caller cannot see, 204 when no turn runs on it.
     """
 
-    def __init__(self, endpoint: ChatKitEndpoint) -> None:
-        self.endpoint = endpoint
+    def __init__(self, store: Store[Any], turns: TurnGate, context: ContextBuilder | None = None) -> None:
+        """`turns` is the gate of the endpoint whose turns are followed; `context` builds the request context."""
+        self.store = store
+        self.turns = turns
+        self.context_builder = context
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
@@ -39,7 +40,6 @@ class RejoinEndpoint:
     async def _handle(
         self, scope: Scope, receive: Receive, send: Send, record: AccessRecord, headers: dict[str, str]
     ) -> None:
-        endpoint = self.endpoint
         record.request_type = "threads.stream"
         try:
             if scope["method"] != "GET":
@@ -48,9 +48,9 @@ class RejoinEndpoint:
             thread_id: str = scope.get("path_params", {}).get("thread_id", "")
             record.thread_id = thread_id
             after = _after(request)
-            context = await build_context(endpoint.context_builder, request)
-            await endpoint.server.store.load_thread(thread_id, context)
-            frames = await self._follow(endpoint.turn_key(thread_id, context), after)
+            context = await build_context(self.context_builder, request)
+            await self.store.load_thread(thread_id, context)
+            frames = await self._follow(self.turns.key(thread_id, context), after)
         except Exception as error:
             problem = problem_from(error)
             record.outcome, record.status = problem.code, problem.status
@@ -68,7 +68,7 @@ class RejoinEndpoint:
 
     async def _follow(self, key: TurnKey, after: int) -> AsyncIterator[Frame] | None:
         try:
-            return await asyncio.wait_for(self.endpoint.coordination.follow(key, after), COORDINATION_TIMEOUT)
+            return await asyncio.wait_for(self.turns.coordination.follow(key, after), COORDINATION_TIMEOUT)
         except Exception as exc:
             # Without the coordination there is nothing to follow: the client reloads the thread.
             logger.warning("coordination: cannot follow a running turn (%s)", exc or type(exc))

@@ -38,11 +38,8 @@ class StreamSender:
         disconnect_policy: DisconnectPolicy,
         request_id: str | None,
         headers: Mapping[str, str] | None = None,
-        first: bytes | None = None,
     ) -> None:
-        """`first` is the stream's first frame when the caller already took it from `frames`."""
         self._frames = frames
-        self._first = first
         self._send = send
         self._receive = receive
         self._policy = disconnect_policy
@@ -113,7 +110,7 @@ class StreamSender:
         send = self._send
         try:
             try:
-                first = self._first if self._first is not None else await frames.__anext__()
+                first = await frames.__anext__()
             except StopAsyncIteration:
                 first = None
             except Exception as error:

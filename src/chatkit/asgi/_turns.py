@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Literal, TypeVar
 
 from chatkit.asgi._http import HTTPProblem
-from chatkit.coordination import Coordination, RunningTurn, TurnKey
+from chatkit.coordination import Coordination, RunningTurn, TurnKey, TurnLocking, TurnScoping
 from chatkit.logger import logger
 from chatkit.store import Store
+from chatkit.stores._locks import KeyedLocks
 
 TurnPolicy = Literal["wait", "reject", "interrupt"]
 
@@ -67,18 +68,23 @@ class TurnGate:
     def __init__(self, store: Store[Any], policy: TurnPolicy, wait_timeout: float, coordination: Coordination) -> None:
         if policy not in ("wait", "reject", "interrupt"):
             raise ValueError(f"turn_policy must be 'wait', 'reject' or 'interrupt', not {policy!r}")
-        self._store_lock: Callable[[str, Any], AbstractAsyncContextManager[Any]] | None = getattr(
-            store, "turn_lock", None
-        )
         self._store = store
+        self._store_locks = store if isinstance(store, TurnLocking) else None
+        self._scoping = store if isinstance(store, TurnScoping) else None
         self._policy = policy
         self._wait_timeout = wait_timeout
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._locks = KeyedLocks()
         self._running: dict[str, Turn] = {}
         self.coordination = coordination
 
+    def key(self, thread_id: str, context: Any) -> TurnKey:
+        """The name of the thread's turn for the coordination, in the caller's scope as the store sees it."""
+        return TurnKey.of(self._scoping.turn_scope(context) if self._scoping is not None else "", thread_id)
+
     @asynccontextmanager
-    async def turn(self, thread_id: str, context: Any, key: TurnKey, *, new: bool = False) -> AsyncIterator[Turn]:
+    async def turn(
+        self, thread_id: str, context: Any, key: TurnKey, *, new: bool = False
+    ) -> AsyncGenerator[Turn, None]:
         """Hold the thread for one turn, applying the busy policy; raises `TurnBusy` (409).
 
         The thread must belong to the caller (`NotFoundError` otherwise), checked before the turn
@@ -100,27 +106,24 @@ class TurnGate:
             retrying = await self._interrupt_elsewhere(key)
         timeout = _REJECT_PROBE_SECONDS if self._policy == "reject" and not new else self._wait_timeout
         deadline = time.monotonic() + timeout
-        lock = self._checkout(thread_id)
         try:
-            if not await _within(lock.acquire(), deadline):
-                raise TurnBusy(thread_id, waited=self._policy != "reject")
-            try:
-                async with self._hold_store_lock(thread_id, context, deadline):
-                    if retrying is not None:
-                        await retrying.stop()
-                    turn = Turn()
-                    self._running[thread_id] = turn
-                    turn.running = await self._announce(key, turn)
-                    try:
-                        yield turn
-                    finally:
-                        del self._running[thread_id]
-                        if turn.running is not None:
-                            await _settle(turn.running.end(), "record the end of a turn")
-            finally:
-                lock.release()
+            # In this process first, then the store's lock (a pooled connection for PostgreSQL).
+            async with (
+                self._held(self._locks.hold(thread_id), thread_id, deadline),
+                self._held(self._store_lock(thread_id, context), thread_id, deadline),
+            ):
+                if retrying is not None:
+                    await retrying.stop()
+                turn = Turn()
+                self._running[thread_id] = turn
+                turn.running = await self._announce(key, turn)
+                try:
+                    yield turn
+                finally:
+                    del self._running[thread_id]
+                    if turn.running is not None:
+                        await _settle(turn.running.end(), "record the end of a turn")
         finally:
-            self._checkin(thread_id)
             if retrying is not None:
                 await retrying.stop()
 
@@ -138,12 +141,17 @@ class TurnGate:
         """Tell the coordination this process runs the turn; None (no followers, no remote interrupts) if it fails."""
         return await _settle(self.coordination.begin(key, turn.interrupt), "announce a running turn")
 
+    def _store_lock(self, thread_id: str, context: Any) -> AbstractAsyncContextManager[None] | None:
+        return self._store_locks.turn_lock(thread_id, context) if self._store_locks is not None else None
+
     @asynccontextmanager
-    async def _hold_store_lock(self, thread_id: str, context: Any, deadline: float) -> AsyncIterator[None]:
-        if self._store_lock is None:
+    async def _held(
+        self, manager: AbstractAsyncContextManager[None] | None, thread_id: str, deadline: float
+    ) -> AsyncGenerator[None, None]:
+        """Hold `manager` (a lock) for the block, or raise `TurnBusy` if it is not got by `deadline`."""
+        if manager is None:
             yield
             return
-        manager = self._store_lock(thread_id, context)
         if not await _within(manager.__aenter__(), deadline):
             raise TurnBusy(thread_id, waited=self._policy != "reject")
         try:
@@ -153,20 +161,6 @@ class TurnGate:
                 raise
         else:
             await manager.__aexit__(None, None, None)
-
-    def _checkout(self, thread_id: str) -> asyncio.Lock:
-        lock, users = self._locks.get(thread_id, (None, 0))
-        if lock is None:
-            lock = asyncio.Lock()
-        self._locks[thread_id] = (lock, users + 1)
-        return lock
-
-    def _checkin(self, thread_id: str) -> None:
-        lock, users = self._locks[thread_id]
-        if users == 1:
-            del self._locks[thread_id]
-        else:
-            self._locks[thread_id] = (lock, users - 1)
 
 
 class _Retrying:
@@ -208,7 +202,7 @@ async def _settle(work: Awaitable[T], what: str) -> T | None:
         return None
 
 
-async def _within(acquire: Any, deadline: float) -> bool:
+async def _within(acquire: Awaitable[Any], deadline: float) -> bool:
     """Await `acquire` until `deadline`; False if it did not complete in time."""
     try:
         await asyncio.wait_for(acquire, max(deadline - time.monotonic(), 0.001))

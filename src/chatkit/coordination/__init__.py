@@ -16,6 +16,8 @@ from chatkit.coordination._base import (
     ReplayLimits,
     RunningTurn,
     TurnKey,
+    TurnLocking,
+    TurnScoping,
 )
 from chatkit.coordination._memory import MemoryCoordination
 from chatkit.coordination._postgres import APPLICATION_NAME, CoordinationUnavailable, PostgresCoordination
@@ -32,6 +34,8 @@ __all__ = [
     "ReplayLimits",
     "RunningTurn",
     "TurnKey",
+    "TurnLocking",
+    "TurnScoping",
     "coordination_for",
 ]
 

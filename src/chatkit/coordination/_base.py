@@ -7,7 +7,9 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 # A follower's frame: its index in the turn (1 for the first frame), or None for a closing
 # notice the coordination adds itself, which is not part of the turn.
@@ -41,6 +43,24 @@ class TurnKey:
     def hex(self) -> str:
         """Both halves as one hexadecimal string (for notifications and logs)."""
         return self.scope_key.hex() + self.thread_key.hex()
+
+
+@runtime_checkable
+class TurnLocking(Protocol):
+    """A store that serializes the turns of each thread itself (across processes, for PostgreSQL)."""
+
+    def turn_lock(self, thread_id: str, context: Any) -> AbstractAsyncContextManager[None]:
+        """Hold the thread's turn for the duration of the block."""
+        ...
+
+
+@runtime_checkable
+class TurnScoping(Protocol):
+    """A store that keeps each tenant's rows apart: turns are named in the tenant's scope."""
+
+    def turn_scope(self, context: Any) -> str:
+        """The scope `context` belongs to, as the store names it."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ reference publishes here, so code written against it imports them unchanged.
 
 from chatkit.actions import Action
 from chatkit.errors import DEFAULT_ERROR_MESSAGE, CustomStreamError, ErrorCode, StreamError
-from chatkit.server.core import DEFAULT_PAGE_SIZE, ChatKitServer, TContext
+from chatkit.server.core import ChatKitServer, TContext
+from chatkit.server.items import DEFAULT_PAGE_SIZE
 from chatkit.server.results import NonStreamingResult, StreamingResult
 from chatkit.server.user_agent import agents_sdk_user_agent_override
 from chatkit.server.widget_stream import diff_widget, stream_widget

@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import copy
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import datetime
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
+from typing_extensions import assert_never
 
 from chatkit.actions import Action
 from chatkit.errors import CustomStreamError, ErrorCode, StreamError
 from chatkit.logger import logger
+from chatkit.server.items import (
+    DEFAULT_PAGE_SIZE,
+    HIDDEN_ITEM_TYPES,
+    answer_structured_input,
+    empty_page,
+    page_size,
+    visible,
+    with_items,
+)
 from chatkit.server.pending import PendingItems
+from chatkit.server.requests import FollowUpReq, parse_request
 from chatkit.server.results import (
     NonStreamingResult,
     StreamingResult,
@@ -23,7 +35,7 @@ from chatkit.server.results import (
     encode_json,
     encode_thread_listing,
 )
-from chatkit.server.resumed import is_resumed
+from chatkit.server.resumed import ResumedItemDoneEvent
 from chatkit.server.user_agent import agents_sdk_user_agent_override
 from chatkit.store import AttachmentStore, Store
 from chatkit.types import (
@@ -38,15 +50,12 @@ from chatkit.types import (
     InputTranscribeReq,
     ItemsFeedbackReq,
     ItemsListReq,
-    Page,
+    NonStreamingReq,
     SDKHiddenContextItem,
     StreamingReq,
     StreamOptions,
     StreamOptionsEvent,
-    StructuredInputAnswer,
     StructuredInputItem,
-    StructuredInputMultipleChoice,
-    StructuredInputSubmission,
     SyncCustomActionResponse,
     Thread,
     ThreadCreatedEvent,
@@ -79,13 +88,7 @@ from chatkit.types import (
 
 TContext = TypeVar("TContext")
 
-DEFAULT_PAGE_SIZE = 20
 CANCELLED_NOTE = "The user cancelled the stream. Stop responding to the prior request."
-
-_HIDDEN_ITEM_TYPES = frozenset({"hidden_context_item", "sdk_hidden_context"})
-
-# Built once: constructing a validator per request is most of the reference's per-call cost.
-_REQUEST_ADAPTER: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
 
 
 class ChatKitServer(ABC, Generic[TContext]):
@@ -147,80 +150,174 @@ class ChatKitServer(ABC, Generic[TContext]):
 
     async def process(
         self, request: str | bytes | bytearray, context: TContext
-    ) -> StreamingResult | NonStreamingResult:
+    ) -> StreamingResult[bytes] | NonStreamingResult:
         """Handle one request body: a stream of SSE frames, or one JSON answer.
 
         Malformed or invalid requests raise pydantic's `ValidationError` before anything is written.
         """
-        parsed = _REQUEST_ADAPTER.validate_json(request)
-        # The reference's line, kept so log-based monitoring written for it keeps matching.
-        logger.info("Received request op: %s", parsed.type)
+        return await Dispatcher(self).run(parse_request(request), context)
+
+
+def _log_request(request: ChatKitReq) -> None:
+    # The reference's line, kept so log-based monitoring written for it keeps matching.
+    logger.info("Received request op: %s", request.type)
+
+
+class OpenedStream(NamedTuple):
+    """A streaming request as the HTTP layer starts it: the thread its turn runs on, and its frames."""
+
+    thread_id: str
+    frames: AsyncGenerator[bytes, None]
+    new: bool
+    """Whether the request created the thread: its first turn, which nobody can hold yet."""
+
+
+class Dispatcher(Generic[TContext]):
+    """Carries out parsed requests for one server: what `process` does once the body is validated.
+
+    The HTTP layer takes the same steps apart: it checks ownership before anything runs, and
+    opens a stream eagerly, so a new thread's id is known before its first turn is streamed.
+    """
+
+    def __init__(self, server: ChatKitServer[TContext], refusal: type[ValueError] = ValueError) -> None:
+        """`refusal` is raised for a request the server will not carry out (a wrong item, a wrong state).
+
+        `process()` raises a plain `ValueError`, as the reference does; the HTTP layer asks for
+        `chatkit.errors.InvalidRequestError`, so it can tell these from any other `ValueError`.
+        """
+        self.server = server
+        self.store = server.store
+        self._refusal = refusal
+
+    async def run(self, request: ChatKitReq, context: TContext) -> StreamingResult[bytes] | NonStreamingResult:
+        """Answer `request` as `process()` does: a stream starts its work when first iterated."""
+        if is_streaming_req(request):
+            _log_request(request)
+            return StreamingResult(self._stream(request, context, None))
+        return await self.answer(request, context)
+
+    async def answer(self, request: NonStreamingReq, context: TContext) -> NonStreamingResult:
+        """The JSON answer of a plain request."""
+        _log_request(request)
         with agents_sdk_user_agent_override():
-            if is_streaming_req(parsed):
-                return StreamingResult(self._stream(parsed, context))
-            return NonStreamingResult(await self._answer(parsed, context))
+            return NonStreamingResult(await self._answer(request, context))
+
+    async def open_stream(self, request: StreamingReq, context: TContext) -> OpenedStream:
+        """A streaming request's frames and the thread its turn runs on; a `threads.create` makes that thread now."""
+        _log_request(request)
+        if isinstance(request, ThreadsCreateReq):
+            created = await self._create_thread(context)
+            return OpenedStream(created.id, self._stream(request, context, created), new=True)
+        return OpenedStream(request.params.thread_id, self._stream(request, context, None), new=False)
+
+    async def _create_thread(self, context: TContext) -> Thread:
+        """A new, empty thread, saved: the first step of a `threads.create`."""
+        thread = Thread(id=self.store.generate_thread_id(context), created_at=datetime.now(), items=empty_page())
+        await self.store.save_thread(thread, context)
+        return thread
+
+    async def check_access(self, request: ChatKitReq, context: TContext) -> None:
+        """Refuse (`NotFoundError`) a request naming an id the caller does not own, before anything runs.
+
+        `process()` calls only the store methods the reference calls: deleting or rating goes
+        straight to `delete_thread`, `add_feedback` or `delete_attachment`, and a store that does
+        not check the scope on those would act on another user's rows. A `threads.create`'s
+        attachments are loaded here too: `process()` keeps the reference's order (the thread is
+        created and announced, then the attachments loaded), which over HTTP would be a 200 stream
+        cut short and an empty thread.
+        """
+        store = self.store
+        match request:
+            case ThreadsCreateReq():
+                for attachment_id in request.params.input.attachments:
+                    await store.load_attachment(attachment_id, context)
+                return
+            case ThreadsDeleteReq() | ItemsFeedbackReq():
+                check = store.load_thread(request.params.thread_id, context)
+            case AttachmentsDeleteReq():
+                check = store.load_attachment(request.params.attachment_id, context)
+            case _:
+                return
+        try:
+            await check
+        except NotImplementedError:
+            # A store that can delete but not load works as it does with the reference: the
+            # ownership check is then its own.
+            return
 
     # -- plain requests ----------------------------------------------------------------------------
 
-    async def _answer(self, request: ChatKitReq, context: TContext) -> bytes:
+    async def _answer(self, request: NonStreamingReq, context: TContext) -> bytes:
         result: BaseModel | None
         store = self.store
-        if isinstance(request, ThreadsGetByIdReq):
-            result = await self._load_full_thread(request.params.thread_id, context)
-        elif isinstance(request, ThreadsListReq):
-            params = request.params
-            page = await store.load_threads(_page_size(params.limit), params.after, params.order, context)
-            return encode_thread_listing(page)
-        elif isinstance(request, ItemsListReq):
-            params = request.params
-            page = await store.load_thread_items(
-                params.thread_id, params.after, _page_size(params.limit), params.order, context
-            )
-            result = _visible(page)
-        elif isinstance(request, ThreadsUpdateReq):
-            thread = await store.load_thread(request.params.thread_id, context)
-            thread.title = request.params.title
-            await store.save_thread(thread, context)
-            result = _with_items(thread)
-        elif isinstance(request, ThreadsDeleteReq):
-            # Ownership is the store's to enforce: ours raise NotFoundError for another user's thread.
-            await store.delete_thread(request.params.thread_id, context)
-            result = None
-        elif isinstance(request, ItemsFeedbackReq):
-            params = request.params
-            await self.add_feedback(params.thread_id, params.item_ids, params.kind, context)
-            result = None
-        elif isinstance(request, AttachmentsCreateReq):
-            attachment = await self._require_attachment_store().create_attachment(request.params, context)
-            await store.save_attachment(attachment, context)
-            result = attachment
-        elif isinstance(request, AttachmentsDeleteReq):
-            attachment_id = request.params.attachment_id
-            await self._require_attachment_store().delete_attachment(attachment_id, context)
-            await store.delete_attachment(attachment_id, context)
-            result = None
-        elif isinstance(request, InputTranscribeReq):
-            result = await self.transcribe(_decode_audio(request), context)
-        elif isinstance(request, ThreadsSyncCustomActionReq):
-            params = request.params
-            thread = await store.load_thread(params.thread_id, context)
-            sender = await self._load_sender(thread, params.item_id, context)
-            if params.item_id is not None and sender is None:
-                raise ValueError(f"item {params.item_id} is not a widget and cannot send actions")
-            result = await self.sync_action(thread, params.action, sender, context)
-        else:  # pragma: no cover - the request union is exhaustive
-            raise TypeError(f"unsupported request type {type(request).__name__}")
+        match request:
+            case ThreadsGetByIdReq():
+                result = await self._load_full_thread(request.params.thread_id, context)
+            case ThreadsListReq():
+                params = request.params
+                page = await store.load_threads(page_size(params.limit), params.after, params.order, context)
+                return encode_thread_listing(page)
+            case ItemsListReq():
+                params = request.params
+                page = await store.load_thread_items(
+                    params.thread_id, params.after, page_size(params.limit), params.order, context
+                )
+                result = visible(page)
+            case ThreadsUpdateReq():
+                thread = await store.load_thread(request.params.thread_id, context)
+                thread.title = request.params.title
+                await store.save_thread(thread, context)
+                result = with_items(thread)
+            case ThreadsDeleteReq():
+                # Ownership is the store's to enforce: ours raise NotFoundError for another user's thread.
+                await store.delete_thread(request.params.thread_id, context)
+                result = None
+            case ItemsFeedbackReq():
+                params = request.params
+                await self.server.add_feedback(params.thread_id, params.item_ids, params.kind, context)
+                result = None
+            case AttachmentsCreateReq():
+                attachment = await self._require_attachment_store().create_attachment(request.params, context)
+                await store.save_attachment(attachment, context)
+                result = attachment
+            case AttachmentsDeleteReq():
+                attachment_id = request.params.attachment_id
+                await self._require_attachment_store().delete_attachment(attachment_id, context)
+                await store.delete_attachment(attachment_id, context)
+                result = None
+            case InputTranscribeReq():
+                result = await self.server.transcribe(self._decode_audio(request), context)
+            case ThreadsSyncCustomActionReq():
+                params = request.params
+                thread = await store.load_thread(params.thread_id, context)
+                sender = await self._load_sender(thread, params.item_id, context)
+                if params.item_id is not None and sender is None:
+                    raise self._refusal(f"item {params.item_id} is not a widget and cannot send actions")
+                result = await self.server.sync_action(thread, params.action, sender, context)
+            case _:
+                assert_never(request)
         return b"{}" if result is None else encode_json(result)
 
     def _require_attachment_store(self) -> AttachmentStore[TContext]:
-        if self.attachment_store is None:
+        attachment_store = self.server.attachment_store
+        if attachment_store is None:
             raise RuntimeError("attachments need an AttachmentStore: pass attachment_store= to ChatKitServer")
-        return self.attachment_store
+        return attachment_store
+
+    def _decode_audio(self, request: InputTranscribeReq) -> AudioInput:
+        """The request's audio; malformed base64 raises `binascii.Error` (a `ValueError`) or the refusal."""
+        try:
+            data = base64.b64decode(request.params.audio_base64)
+        except binascii.Error:
+            if self._refusal is ValueError:
+                raise  # the reference's exception, which process() keeps
+            raise self._refusal("audio_base64 is not valid base64") from None
+        return AudioInput(data=data, mime_type=request.params.mime_type)
 
     async def _load_full_thread(self, thread_id: str, context: TContext) -> Thread:
         thread = await self.store.load_thread(thread_id, context)
         items = await self.store.load_thread_items(thread_id, None, DEFAULT_PAGE_SIZE, "asc", context)
-        return _with_items(thread, _visible(items))
+        return with_items(thread, visible(items))
 
     async def _load_sender(self, thread: ThreadMetadata, item_id: str | None, context: TContext) -> WidgetItem | None:
         """The widget an action came from: None without an item id, or when the item is no widget."""
@@ -231,7 +328,9 @@ class ChatKitServer(ABC, Generic[TContext]):
 
     # -- streaming requests ------------------------------------------------------------------------
 
-    async def _stream(self, request: StreamingReq, context: TContext) -> AsyncGenerator[bytes, None]:
+    async def _stream(
+        self, request: StreamingReq, context: TContext, created: Thread | None
+    ) -> AsyncGenerator[bytes, None]:
         """The SSE frames of a streaming request.
 
         Everything that can fail because of the request (unknown ids, wrong item states) happens
@@ -242,11 +341,8 @@ class ChatKitServer(ABC, Generic[TContext]):
         with agents_sdk_user_agent_override():
             if isinstance(request, ThreadsCreateReq):
                 # The new thread is announced before its first message is built, as the reference does.
-                thread = Thread(
-                    id=self.store.generate_thread_id(context), created_at=datetime.now(), items=_empty_page()
-                )
-                await self.store.save_thread(thread, context)
-                yield encode_event(ThreadCreatedEvent(thread=_with_items(thread)))
+                thread = created if created is not None else await self._create_thread(context)
+                yield encode_event(ThreadCreatedEvent(thread=with_items(thread)))
                 plan = await self._prepare_message(thread, request.params.input, context)
             else:
                 plan = await self._prepare(request, context)
@@ -257,7 +353,7 @@ class ChatKitServer(ABC, Generic[TContext]):
             # The response pipeline runs inline: one generator layer less per event of a long reply.
             thread = plan.thread
             store = self.store
-            yield encode_event(StreamOptionsEvent(stream_options=self.get_stream_options(thread, context)))
+            yield encode_event(StreamOptionsEvent(stream_options=self.server.get_stream_options(thread, context)))
             pending = PendingItems()
             seen = _ThreadSnapshot(thread)
             events: AsyncIterator[ThreadStreamEvent] | None = None
@@ -272,14 +368,14 @@ class ChatKitServer(ABC, Generic[TContext]):
                         pending.discard(item.id)
                         # A workflow resumed from the store (after a client tool call) is updated in
                         # place, never stored twice; the bridge marks its event, so no lookup is needed.
-                        if is_resumed(event):
+                        if isinstance(event, ResumedItemDoneEvent):
                             await store.save_item(thread.id, item, context)
                         else:
                             await store.add_thread_item(thread.id, item, context)
-                        if item.type in _HIDDEN_ITEM_TYPES:
+                        if item.type in HIDDEN_ITEM_TYPES:
                             continue
                     elif isinstance(event, ThreadItemAddedEvent):
-                        if event.item.type in _HIDDEN_ITEM_TYPES:
+                        if event.item.type in HIDDEN_ITEM_TYPES:
                             # Hidden context is for the model only; the reference leaks its `added` event.
                             continue
                         pending.add(event.item)
@@ -291,11 +387,11 @@ class ChatKitServer(ABC, Generic[TContext]):
                     yield encode_event(event)
                     if seen.changed():
                         await store.save_thread(thread, context)
-                        yield encode_event(ThreadUpdatedEvent(thread=_with_items(thread)))
+                        yield encode_event(ThreadUpdatedEvent(thread=with_items(thread)))
             except (asyncio.CancelledError, GeneratorExit):
                 # A stop, a reload and a dropped connection all end here: a cancelled task, or a
                 # consumer that closed the stream. Either way the user saw a partial answer; keep it.
-                await self.handle_stream_cancelled(thread, pending.items(), context)
+                await self.server.handle_stream_cancelled(thread, pending.items(), context)
                 raise
             except CustomStreamError as error:
                 yield encode_event(ErrorEvent(code="custom", message=error.message, allow_retry=error.allow_retry))
@@ -311,57 +407,55 @@ class ChatKitServer(ABC, Generic[TContext]):
                     await close()
             if seen.changed():
                 await store.save_thread(thread, context)
-                yield encode_event(ThreadUpdatedEvent(thread=_with_items(thread)))
+                yield encode_event(ThreadUpdatedEvent(thread=with_items(thread)))
 
-    async def _prepare(self, request: StreamingReq, context: TContext) -> _Plan:
+    async def _prepare(self, request: FollowUpReq, context: TContext) -> _Plan:
         store = self.store
-        if isinstance(request, ThreadsAddUserMessageReq):
-            thread = await store.load_thread(request.params.thread_id, context)
-            return await self._prepare_message(thread, request.params.input, context)
+        match request:
+            case ThreadsAddUserMessageReq():
+                thread = await store.load_thread(request.params.thread_id, context)
+                return await self._prepare_message(thread, request.params.input, context)
+            case ThreadsAddClientToolOutputReq():
+                thread = await store.load_thread(request.params.thread_id, context)
+                await self._complete_client_tool_call(thread, request.params.result, context)
+                return _Plan(thread, [], lambda: self.server.respond(thread, None, context))
+            case ThreadsAddStructuredInputReq():
+                params = request.params
+                thread = await store.load_thread(params.thread_id, context)
+                item = await store.load_item(thread.id, params.item_id, context)
+                if not isinstance(item, StructuredInputItem) or item.status != "pending":
+                    raise self._refusal(f"item {params.item_id} is not a pending structured input")
+                answered = answer_structured_input(item, params.input)
 
-        if isinstance(request, ThreadsAddClientToolOutputReq):
-            thread = await store.load_thread(request.params.thread_id, context)
-            await self._complete_client_tool_call(thread, request.params.result, context)
-            return _Plan(thread, [], lambda: self.respond(thread, None, context))
+                async def replace_then_respond() -> AsyncIterator[ThreadStreamEvent]:
+                    # Through the pipeline, so the answered item is saved like any replacement.
+                    yield ThreadItemReplacedEvent(item=answered)
+                    async for event in self.server.respond(thread, None, context):
+                        yield event
 
-        if isinstance(request, ThreadsAddStructuredInputReq):
-            params = request.params
-            thread = await store.load_thread(params.thread_id, context)
-            item = await store.load_item(thread.id, params.item_id, context)
-            if not isinstance(item, StructuredInputItem) or item.status != "pending":
-                raise ValueError(f"item {params.item_id} is not a pending structured input")
-            answered = _answer_structured_input(item, params.input)
-
-            async def replace_then_respond() -> AsyncIterator[ThreadStreamEvent]:
-                # Through the pipeline, so the answered item is saved like any replacement.
-                yield ThreadItemReplacedEvent(item=answered)
-                async for event in self.respond(thread, None, context):
-                    yield event
-
-            return _Plan(thread, [], replace_then_respond)
-
-        if isinstance(request, ThreadsRetryAfterItemReq):
-            thread = await store.load_thread(request.params.thread_id, context)
-            message = await self._rewind_to(thread, request.params.item_id, context)
-            if message is None:
-                return _Plan(thread, [], None)
-            return _Plan(thread, [], lambda: self.respond(thread, message, context))
-
-        if not isinstance(request, ThreadsCustomActionReq):  # pragma: no cover - the union is exhaustive
-            raise TypeError(f"unsupported request type {type(request).__name__}")
-        params = request.params
-        thread = await store.load_thread(params.thread_id, context)
-        sender = await self._load_sender(thread, params.item_id, context)
-        if params.item_id is not None and sender is None:
-            return _Plan(thread, [ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=False)], None)
-        return _Plan(thread, [], lambda: self.action(thread, params.action, sender, context))
+                return _Plan(thread, [], replace_then_respond)
+            case ThreadsRetryAfterItemReq():
+                thread = await store.load_thread(request.params.thread_id, context)
+                message = await self._rewind_to(thread, request.params.item_id, context)
+                if message is None:
+                    return _Plan(thread, [], None)
+                return _Plan(thread, [], lambda: self.server.respond(thread, message, context))
+            case ThreadsCustomActionReq():
+                params = request.params
+                thread = await store.load_thread(params.thread_id, context)
+                sender = await self._load_sender(thread, params.item_id, context)
+                if params.item_id is not None and sender is None:
+                    return _Plan(thread, [ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=False)], None)
+                return _Plan(thread, [], lambda: self.server.action(thread, params.action, sender, context))
+            case _:
+                assert_never(request)
 
     async def _prepare_message(self, thread: ThreadMetadata, input: UserMessageInput, context: TContext) -> _Plan:
         """Store the user's message and plan the response to it."""
         # Every attachment is loaded before any is changed, so an unknown id writes nothing.
         attachments = [await self.store.load_attachment(attachment_id, context) for attachment_id in input.attachments]
         message = await self._add_user_message(input, attachments, thread, context)
-        return _Plan(thread, [ThreadItemDoneEvent(item=message)], lambda: self.respond(thread, message, context))
+        return _Plan(thread, [ThreadItemDoneEvent(item=message)], lambda: self.server.respond(thread, message, context))
 
     async def _add_user_message(
         self, input: UserMessageInput, attachments: list[Attachment], thread: ThreadMetadata, context: TContext
@@ -386,7 +480,7 @@ class ChatKitServer(ABC, Generic[TContext]):
         newest = await self.store.load_thread_items(thread.id, None, 1, "desc", context)
         call = newest.data[0] if newest.data else None
         if not isinstance(call, ClientToolCallItem) or call.status != "pending":
-            raise ValueError(f"thread {thread.id} has no pending client tool call to complete")
+            raise self._refusal(f"thread {thread.id} has no pending client tool call to complete")
         call.output = result
         call.status = "completed"
         await self.store.save_item(thread.id, call, context)
@@ -408,7 +502,7 @@ class ChatKitServer(ABC, Generic[TContext]):
             for item in page.data:
                 if item.id == item_id:
                     if not isinstance(item, UserMessageItem):
-                        raise ValueError(f"item {item_id} is not a user message and cannot be retried")
+                        raise self._refusal(f"item {item_id} is not a user message and cannot be retried")
                     for newer_id in newer:
                         await self.store.delete_thread_item(thread.id, newer_id, context)
                     return item
@@ -442,7 +536,7 @@ class _ThreadSnapshot:
         thread = self._thread
         self._title = thread.title
         self._status = thread.status
-        self._status_fields = dict(thread.status.__dict__)
+        self._status_fields = dict(vars(thread.status))
         self._domains = None if thread.allowed_image_domains is None else list(thread.allowed_image_domains)
         self._metadata = copy.deepcopy(thread.metadata)
 
@@ -452,55 +546,10 @@ class _ThreadSnapshot:
         if (
             thread.title == self._title
             and thread.status is self._status
-            and thread.status.__dict__ == self._status_fields
+            and vars(thread.status) == self._status_fields
             and thread.allowed_image_domains == self._domains
             and thread.metadata == self._metadata
         ):
             return False
         self._take()
         return True
-
-
-def _empty_page() -> Page[ThreadItem]:
-    # model_construct skips validation and the deep copy pydantic makes of a `[]` default.
-    return Page.model_construct(data=[], has_more=False, after=None)
-
-
-def _with_items(thread: ThreadMetadata, items: Page[ThreadItem] | None = None) -> Thread:
-    """The thread as the client receives it: metadata plus a page of items (empty by default)."""
-    fields = {name: value for name, value in thread.__dict__.items() if name != "items"}
-    return Thread.model_construct(**fields, items=items if items is not None else _empty_page())
-
-
-def _page_size(limit: int | None) -> int:
-    """The page size a listing asks the store for: missing or zero means the default."""
-    # A negative limit goes to the store as it came, as in the reference; ours read it as the default.
-    return limit or DEFAULT_PAGE_SIZE
-
-
-def _visible(page: Page[ThreadItem]) -> Page[ThreadItem]:
-    """The page without hidden items; `has_more` and `after` stay as the store gave them."""
-    data = [item for item in page.data if item.type not in _HIDDEN_ITEM_TYPES]
-    return Page.model_construct(data=data, has_more=page.has_more, after=page.after)
-
-
-def _decode_audio(request: InputTranscribeReq) -> AudioInput:
-    """The request's audio; malformed base64 raises `binascii.Error` (a `ValueError`)."""
-    return AudioInput(data=base64.b64decode(request.params.audio_base64), mime_type=request.params.mime_type)
-
-
-def _answer_structured_input(item: StructuredInputItem, submission: StructuredInputSubmission) -> StructuredInputItem:
-    """The item with the user's answers applied and its status set from the submission."""
-    answered = item.model_copy(deep=True)
-    skip_all = submission.status == "skipped"
-    for question in answered.inputs:
-        given = submission.answers.get(question.id)
-        values = list(given.values) if given is not None else []
-        if skip_all or given is None or given.skipped or not values:
-            question.answer = StructuredInputAnswer(values=[], skipped=True)
-            continue
-        if isinstance(question, StructuredInputMultipleChoice) and not question.multiple:
-            values = values[:1]
-        question.answer = StructuredInputAnswer(values=values)
-    answered.status = submission.status
-    return answered

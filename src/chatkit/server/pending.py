@@ -6,6 +6,8 @@ any length costs the same per delta (no quadratic string building).
 
 from __future__ import annotations
 
+from typing import TypeVar, cast
+
 from chatkit.types import (
     AssistantMessageContentPartAdded,
     AssistantMessageContentPartAnnotationAdded,
@@ -25,6 +27,8 @@ from chatkit.types import (
     WorkflowTaskUpdated,
 )
 from chatkit.widgets import WidgetRoot
+
+T = TypeVar("T")
 
 
 class PendingItems:
@@ -90,7 +94,7 @@ class PendingItems:
             _put(item.content[update.content_index].annotations, update.annotation_index, update.annotation)
 
 
-def _put(values: list, index: int, value: object) -> None:
+def _put(values: list[T], index: int, value: T) -> None:
     """Set `values[index]`, appending when the index is one past the end."""
     if index < len(values):
         values[index] = value
@@ -118,10 +122,10 @@ def _apply_to_widget(item: WidgetItem, update: ThreadItemUpdate) -> None:
 
 
 def _children(node: object) -> list[object]:
-    children = getattr(node, "children", None)
+    children: object = getattr(node, "children", None)
     if children is None:
         return []
-    return list(children) if isinstance(children, list) else [children]
+    return list(cast("list[object]", children)) if isinstance(children, list) else [children]
 
 
 def _find_component(root: WidgetRoot, component_id: str) -> object | None:
@@ -138,11 +142,12 @@ def _replace_component(root: WidgetRoot, component_id: str, component: object) -
     stack: list[object] = [root]
     while stack:
         node = stack.pop()
-        children = getattr(node, "children", None)
+        children: object = getattr(node, "children", None)
         if isinstance(children, list):
-            for index, child in enumerate(children):
+            siblings = cast("list[object]", children)
+            for index, child in enumerate(siblings):
                 if getattr(child, "id", None) == component_id:
-                    children[index] = component
+                    siblings[index] = component
                     return
         elif children is not None and getattr(children, "id", None) == component_id:
             node.children = component  # type: ignore[attr-defined]

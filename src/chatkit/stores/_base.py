@@ -90,6 +90,10 @@ class ScopedStore(Store[Any]):
     def turn_lock(self, thread_id: str, context: Any) -> AbstractAsyncContextManager[None]:
         """Serialize the turns run on one thread: one holder at a time per scoped thread."""
 
+    def turn_scope(self, context: Any) -> str:
+        """The tenant scope of `context`, which names its turns as it names its rows."""
+        return self._scope(context)
+
     @abstractmethod
     async def _open(self) -> None: ...
 

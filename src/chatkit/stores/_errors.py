@@ -1,16 +1,19 @@
-"""Errors raised by the bundled stores.
+"""Errors raised by the bundled stores: the `StoreError` branch of the tree drawn in `chatkit.errors`.
 
     StoreError                -- root of the errors of `chatkit.stores`
     ├── ScopeError            -- misuse: the request context names no tenant (also a ValueError)
-    ├── IdConflictError       -- a new thread, item or attachment reuses an id its owner already has
+    ├── IdConflictError       -- 409: a new thread, item or attachment reuses an id its owner already has
     ├── StoreRejectedError    -- permanent: the database refused the operation; retrying cannot help
-    └── StoreUnavailableError -- transient: the database cannot be reached or failed mid-operation
+    └── StoreUnavailableError -- 503, transient: the database cannot be reached or failed mid-operation
+        └── TurnLockLostError -- a turn's lock ended with its database session
 
 A missing or other-tenant row is `chatkit.store.NotFoundError`, as the `Store` interface says.
 """
 
+from chatkit.errors import ChatKitError
 
-class StoreError(Exception):
+
+class StoreError(ChatKitError):
     """Root of the errors raised by the stores of `chatkit.stores`."""
 
 
@@ -21,6 +24,9 @@ class ScopeError(StoreError, ValueError):
 class IdConflictError(StoreError):
     """A new thread, item or attachment has the id of another one of the same owner; nothing was written."""
 
+    http_status = 409
+    http_code = "conflict"
+
 
 class StoreRejectedError(StoreError):
     """The database refused the operation for good (a size limit, a constraint): retrying will not help."""
@@ -28,6 +34,13 @@ class StoreRejectedError(StoreError):
 
 class StoreUnavailableError(StoreError):
     """The database could not be reached, or the connection failed during an operation."""
+
+    http_status = 503
+    http_code = "unavailable"
+
+    def public_message(self) -> str:
+        """A fixed line: the driver's text names hosts and users."""
+        return "the store is unavailable, try again later"
 
 
 class TurnLockLostError(StoreUnavailableError):
