@@ -6,6 +6,10 @@ client) and names, keeps each tenant's files in a directory of its own, and sign
 preview URLs the browser uses to show images. The HTTP endpoints that use it live in
 `chatkit.asgi`. `LocalAttachmentConverter` (imported on first use, because it pulls in the Agents
 SDK) turns stored images and files into Responses-API input.
+
+Modules: `_checks` (ids, names, types, sniffing), `_signing` (tenants and signed URLs, no bytes),
+`_local` (files on disk), `_postgres` (files in PostgreSQL), `_streams` (uploads and downloads in
+slices, as the HTTP routes in `chatkit.asgi` use them) and `_converter` (the Agents SDK bridge).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from chatkit.attachments._signing import request_base_url as request_base_url
 
 if TYPE_CHECKING:
     from chatkit.attachments._converter import LocalAttachmentConverter
-    from chatkit.stores._pg_attachments import PostgresAttachmentStore
+    from chatkit.attachments._postgres import PostgresAttachmentStore
 
 
 def __getattr__(name: str) -> Any:
@@ -39,7 +43,7 @@ def __getattr__(name: str) -> Any:
 
         return LocalAttachmentConverter
     if name == "PostgresAttachmentStore":
-        from chatkit.stores._pg_attachments import PostgresAttachmentStore
+        from chatkit.attachments._postgres import PostgresAttachmentStore
 
         return PostgresAttachmentStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
