@@ -30,9 +30,9 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from chatkit._file_streams import AttachmentFiles, streaming_files
 from chatkit.attachments import LocalAttachmentStore
-from chatkit.stores._pg_attachments import PostgresAttachmentStore
+from chatkit.attachments._postgres import PostgresAttachmentStore
+from chatkit.attachments._streams import AttachmentFiles, streaming_files
 
 DSN = os.environ.get("CHATKIT_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 USER = {"user_id": "bench-user"}

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chatkit._file_streams import AttachmentFiles, streaming_files
 from chatkit.attachments import LocalAttachmentStore, SignedAttachmentStore
-from chatkit.stores._pg_attachments import PostgresAttachmentStore
+from chatkit.attachments._postgres import PostgresAttachmentStore
+from chatkit.attachments._streams import AttachmentFiles, streaming_files
 from tests.stores.backends import PGBOUNCER_BACKEND, drop_postgres_schema, postgres_schema, require_postgres
 
 ATTACHMENT_BACKENDS = ["local", "postgres"]

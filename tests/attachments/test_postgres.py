@@ -13,9 +13,9 @@ import psycopg
 import pytest
 
 from chatkit.attachments import AttachmentRejectedError
+from chatkit.attachments._postgres import PostgresAttachmentStore
 from chatkit.store import NotFoundError
 from chatkit.stores import PostgresStore, StoreError, StoreUnavailableError
-from chatkit.stores._pg_attachments import PostgresAttachmentStore
 from chatkit.stores._postgres import SCHEMA_VERSION as STORE_SCHEMA_VERSION
 from chatkit.types import AttachmentCreateParams
 from tests.stores.backends import POSTGRES_DSN, drop_postgres_schema
@@ -28,7 +28,7 @@ ALICE = {"user_id": "alice"}
 # A process that dies (SIGKILL) in the middle of an upload, after its first slices are written.
 DIE_MID_UPLOAD_CHILD = """
 import asyncio, sys
-from chatkit.stores._pg_attachments import PostgresAttachmentStore
+from chatkit.attachments._postgres import PostgresAttachmentStore
 from chatkit.types import AttachmentCreateParams
 
 ALICE = {"user_id": "alice"}

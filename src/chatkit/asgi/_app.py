@@ -12,7 +12,6 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from chatkit._file_streams import AttachmentFiles, streaming_files
 from chatkit.asgi._endpoint import ChatKitEndpoint
 from chatkit.asgi._http import ContextBuilder, HTTPProblem, OriginCheck, problem_body, send_bytes
 from chatkit.asgi._observe import AccessLogMiddleware, access_record
@@ -20,6 +19,7 @@ from chatkit.asgi._streaming import DisconnectPolicy
 from chatkit.asgi._turns import TurnPolicy
 from chatkit.asgi._uploads import UploadEndpoints
 from chatkit.attachments import LocalAttachmentStore
+from chatkit.attachments._streams import AttachmentFiles, streaming_files
 from chatkit.coordination import Coordination
 from chatkit.server import ChatKitServer
 from chatkit.store import AttachmentStore

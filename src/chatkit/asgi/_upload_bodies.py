@@ -17,8 +17,8 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
-from chatkit._file_streams import FileStream
 from chatkit.asgi._http import BodyTooLarge, HTTPProblem, check_content_length
+from chatkit.attachments._streams import FileStream
 
 MULTIPART_OVERHEAD = 64 * 1024
 """Room for the multipart envelope (boundaries, headers, small fields) around a file of the maximum size."""

@@ -20,11 +20,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from chatkit._file_streams import AttachmentFiles
 from chatkit.asgi._http import ContextBuilder, HTTPProblem, build_context, problem_body, problem_from
 from chatkit.asgi._observe import access_record
 from chatkit.asgi._upload_bodies import file_response, upload_body
 from chatkit.attachments import is_valid_attachment_id, request_base_url
+from chatkit.attachments._streams import AttachmentFiles
 from chatkit.store import NotFoundError, Store
 from chatkit.types import Attachment
 from chatkit.types.wire import WIRE_CONTEXT

@@ -7,7 +7,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from typing_extensions import Self
 
@@ -25,6 +25,24 @@ class _HasId(Protocol):
 
 
 T = TypeVar("T", bound=_HasId)
+
+
+@runtime_checkable
+class TenantScopedFiles(Protocol):
+    """An attachment store that files attachments by tenant with whatever function it is given."""
+
+    def scope_with(self, resolve: Callable[[Any], str]) -> None:
+        """File attachments under the tenant `resolve` names for a context."""
+        ...
+
+
+@runtime_checkable
+class PreviewSigner(Protocol):
+    """An attachment store whose preview URLs expire, so a loaded attachment needs a fresh one."""
+
+    def refresh_preview(self, attachment: Attachment) -> Attachment:
+        """`attachment` with a newly signed preview URL."""
+        ...
 
 
 class ScopedStore(Store[Any]):
@@ -49,17 +67,17 @@ class ScopedStore(Store[Any]):
     def link_attachment_store(self, attachment_store: AttachmentStore[Any]) -> None:
         """Delete a thread's attachment files through `attachment_store` when the thread is deleted.
 
-        `chatkit.asgi.create_app` links the server's stores itself. An attachment store with a
-        `scope_with` method (`LocalAttachmentStore`) takes this store's scoping, so files are split
-        by tenant exactly as rows are; one with a `refresh_preview` method re-signs the expiring
-        preview URLs of the images this store loads.
+        `chatkit.asgi.create_app` links the server's stores itself. A `TenantScopedFiles` attachment
+        store (`LocalAttachmentStore`, `PostgresAttachmentStore`) takes this store's scoping, so files
+        are split by tenant exactly as rows are; a `PreviewSigner` re-signs the expiring preview URLs
+        of the images this store loads.
         """
         self._attachment_store = attachment_store
-        scope_with = getattr(attachment_store, "scope_with", None)
-        if callable(scope_with):
-            scope_with(self._scope)
-        refresh = getattr(attachment_store, "refresh_preview", None)
-        self._refresh_preview = cast("Callable[[Attachment], Attachment]", refresh) if callable(refresh) else None
+        if isinstance(attachment_store, TenantScopedFiles):
+            attachment_store.scope_with(self._scope)
+        self._refresh_preview = (
+            attachment_store.refresh_preview if isinstance(attachment_store, PreviewSigner) else None
+        )
 
     async def open(self) -> None:
         """Connect and create or migrate the schema; calling it again does nothing."""

@@ -13,7 +13,8 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
-from chatkit.attachments import AttachmentRejectedError, LocalAttachmentStore
+from chatkit.attachments._checks import AttachmentRejectedError
+from chatkit.attachments._local import LocalAttachmentStore
 from chatkit.store import AttachmentStore, NotFoundError
 from chatkit.types import Attachment, AttachmentUploadDescriptor
 

@@ -18,16 +18,16 @@ import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from chatkit._file_streams import FileStream, SavedFile
 from chatkit._mime import SNIFF_BYTES, base_mime
-from chatkit.attachments import (
+from chatkit.attachments._checks import (
     DEFAULT_ALLOWED_MIME_TYPES,
     DEFAULT_PREVIEW_TTL,
     AttachmentRejectedError,
-    SignedAttachmentStore,
     is_valid_attachment_id,
     safe_file_name,
 )
+from chatkit.attachments._signing import SignedAttachmentStore
+from chatkit.attachments._streams import FileStream, SavedFile
 from chatkit.store import NotFoundError, TContext
 from chatkit.stores._errors import IdConflictError, StoreError
 from chatkit.stores._pg import (

@@ -1,0 +1,65 @@
+"""Attachments kept as files on local disk, and a converter that hands them to the model.
+
+`LocalAttachmentStore` issues signed, expiring, single-use upload URLs for the client's two-phase
+upload, accepts direct uploads, checks size, type (sniffing the content rather than trusting the
+client) and names, keeps each tenant's files in a directory of its own, and signs the expiring
+preview URLs the browser uses to show images. The HTTP endpoints that use it live in
+`chatkit.asgi`. `LocalAttachmentConverter` (imported on first use, because it pulls in the Agents
+SDK) turns stored images and files into Responses-API input.
+
+Modules: `_checks` (ids, names, types, sniffing), `_signing` (tenants and signed URLs, no bytes),
+`_local` (files on disk), `_postgres` (files in PostgreSQL), `_streams` (uploads and downloads in
+slices, as the HTTP routes in `chatkit.asgi` use them) and `_converter` (the Agents SDK bridge).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chatkit.attachments._checks import (
+    DEFAULT_ALLOWED_MIME_TYPES,
+    DEFAULT_PREVIEW_TTL,
+    MAX_NAME_LENGTH,
+    SCOPE_METADATA_KEY,
+    AttachmentRejectedError,
+    is_valid_attachment_id,
+    safe_file_name,
+    sniff_mime_type,
+)
+from chatkit.attachments._local import LocalAttachmentStore, StoredFile
+from chatkit.attachments._signing import SignedAttachmentStore as SignedAttachmentStore
+from chatkit.attachments._signing import request_base_url as request_base_url
+
+if TYPE_CHECKING:
+    from chatkit.attachments._converter import LocalAttachmentConverter
+    from chatkit.attachments._postgres import PostgresAttachmentStore
+
+
+def __getattr__(name: str) -> Any:
+    # Both are imported on first use: the converter needs the Agents SDK, which is slow to import, and
+    # the PostgreSQL store loads the PostgreSQL plumbing of chatkit.stores, which disk users never need.
+    if name == "LocalAttachmentConverter":
+        from chatkit.attachments._converter import LocalAttachmentConverter
+
+        return LocalAttachmentConverter
+    if name == "PostgresAttachmentStore":
+        from chatkit.attachments._postgres import PostgresAttachmentStore
+
+        return PostgresAttachmentStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "DEFAULT_ALLOWED_MIME_TYPES",
+    "DEFAULT_PREVIEW_TTL",
+    "MAX_NAME_LENGTH",
+    "SCOPE_METADATA_KEY",
+    "AttachmentRejectedError",
+    "LocalAttachmentConverter",
+    "LocalAttachmentStore",
+    "PostgresAttachmentStore",
+    "StoredFile",
+    "is_valid_attachment_id",
+    "safe_file_name",
+    "sniff_mime_type",
+]
