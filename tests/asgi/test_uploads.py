@@ -251,3 +251,33 @@ async def test_a_multipart_body_cut_off_mid_file_is_refused_unparsed(h: Harness)
     assert response.status_code == 400, response.text
     assert "boundary" in response.json()["error"]["message"]
     assert files_on_disk(h.files) == []
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "9999999999." + "0" * 32 + ".%C3%A9%C3%A9",  # an accented MAC
+        "9999999999." + "0" * 32 + ".\u00e9",
+        "%C2%B2." + "0" * 32 + ".AAAA",  # a superscript two as the expiry
+        "\u00b9\u00b2." + "0" * 32 + ".AAAA",
+        "9999999999.%EF%BC%90" + "0" * 31 + ".AAAA",  # a fullwidth digit in the scope key
+    ],
+)
+async def test_tokens_that_are_not_ascii_are_403_and_nothing_is_logged(
+    h: Harness, token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    attachment = (await announce(h, "a.txt", "text/plain", 5)).json()
+    file_url = f"{h.url}/chatkit/files/{attachment['id']}?token={token}"
+    upload_url = f"{h.url}/chatkit/uploads/{attachment['id']}?token={token}"
+    with caplog.at_level("ERROR"):
+        answers = [
+            await h.client.get(file_url),
+            await h.client.head(file_url),
+            await h.client.put(upload_url, content=b"hello"),
+        ]
+    assert [answer.status_code for answer in answers] == [403, 403, 403]
+    for answer in answers[::2]:
+        error = answer.json()["error"]
+        assert error["code"] == "invalid_token", error
+        assert "int()" not in error["message"]
+    assert [record for record in caplog.records if record.levelname == "ERROR"] == []

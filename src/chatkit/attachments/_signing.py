@@ -174,12 +174,16 @@ class SignedAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
         """The tenant `token` grants `purpose` on `attachment_id` for, or None if invalid or expired."""
         expires_text, _, rest = token.partition(".")
         scope_key, _, mac = rest.partition(".")
-        if not expires_text.isdigit() or len(expires_text) > 12 or not SCOPE_KEY_PATTERN.fullmatch(scope_key):
+        # A token is ASCII by construction; anything else (a superscript digit, an accented MAC) is
+        # refused here, before int() or compare_digest() could raise on it.
+        if not (expires_text.isascii() and expires_text.isdigit() and mac.isascii()) or len(expires_text) > 12:
+            return None
+        if not SCOPE_KEY_PATTERN.fullmatch(scope_key):
             return None
         expires = int(expires_text)
         if expires and expires < time.time():
             return None
-        if not hmac.compare_digest(mac, self._mac(purpose, scope_key, attachment_id, expires)):
+        if not hmac.compare_digest(mac.encode(), self._mac(purpose, scope_key, attachment_id, expires).encode()):
             return None
         return scope_key
 
