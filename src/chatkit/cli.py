@@ -148,6 +148,12 @@ def _add_bind_options(parser: argparse.ArgumentParser, *, port_help: str) -> Non
         default="info",
         help="server log level; 'debug' also prints the full cause of a startup error (default: info)",
     )
+    parser.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        help="comma-separated addresses of the reverse proxies whose X-Forwarded-Proto and X-Forwarded-For "
+        "are believed, or '*' (default: $FORWARDED_ALLOW_IPS, else 127.0.0.1)",
+    )
     limits = parser.add_argument_group("limits per client (see chatkit.asgi.ServeLimits)")
     for flag, kind, help_text in _LIMIT_OPTIONS:
         limits.add_argument(flag, type=kind, metavar="N", help=help_text)
@@ -171,6 +177,8 @@ def _run_uvicorn(app: Any, args: argparse.Namespace, **options: Any) -> None:
         limits = ServeLimits(**{name: getattr(args, name) for name in names if getattr(args, name) is not None})
     except ValueError as error:
         raise UsageError(f"--{str(error).replace('_', '-')}") from error
+    if args.forwarded_allow_ips is not None:
+        options["forwarded_allow_ips"] = args.forwarded_allow_ips
     run(uvicorn_config(app, limits=limits, host=args.host, log_level=args.log_level, **options))
 
 

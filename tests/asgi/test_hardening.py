@@ -114,6 +114,9 @@ async def test_cross_site_writes_are_refused_before_anything_runs(tmp_path: Path
         assert attachment.upload_descriptor is not None  # still waiting for its bytes
 
 
+TLS = {"x-forwarded-proto": "https"}
+
+
 async def test_same_origin_allowed_origins_and_proxies_pass(tmp_path: Path) -> None:
     async with cookie_site(tmp_path) as site, httpx.AsyncClient(cookies=site.cookies) as client:
         listing = {"type": "threads.list", "params": {}}
@@ -122,9 +125,10 @@ async def test_same_origin_allowed_origins_and_proxies_pass(tmp_path: Path) -> N
             {"origin": site.url},  # the page the app serves itself
             {"origin": site.url.upper()},
             {"origin": FRIEND},  # in cors_origins
-            {"origin": "https://app.example.com", "x-forwarded-host": "app.example.com"},  # TLS at a proxy
-            {"origin": "https://app.example.com:8443", "x-forwarded-host": "app.example.com:8443"},
-            {"origin": f"https://{host.partition(':')[0]}:443", "host": host.partition(":")[0]},
+            # TLS at a proxy on loopback, which uvicorn trusts by default
+            {"origin": "https://app.example.com", "x-forwarded-host": "app.example.com", **TLS},
+            {"origin": "https://app.example.com:8443", "x-forwarded-host": "app.example.com:8443", **TLS},
+            {"origin": f"https://{host.partition(':')[0]}:443", "host": host.partition(":")[0], **TLS},
             {},  # not a browser, or a browser that sends no Origin on same-origin requests
         ):
             response = await client.post(f"{site.url}/chatkit", json=listing, headers=headers)

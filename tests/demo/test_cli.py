@@ -297,6 +297,40 @@ def test_serve_command_serves_a_module_attribute(chatkit_process: Any, tmp_path:
     assert f"Uvicorn running on http://127.0.0.1:{port}" in running.output()
 
 
+def test_an_origin_with_another_scheme_is_another_site(chatkit_process: Any) -> None:
+    """`https://host:port` is not the origin of a server reached as `http://host:port`, nor the reverse."""
+    port = free_port()
+    running = chatkit_process("serve", f"{SAMPLES}:server", "--port", str(port), port=port)
+    listing = {"type": "threads.list", "params": {}}
+
+    def answer(origin: str, **headers: str) -> int:
+        sent = {"origin": origin, **headers}
+        return httpx.post(f"{running.base_url}/chatkit", json=listing, headers=sent, timeout=10).status_code
+
+    assert answer(f"http://127.0.0.1:{port}") == 200
+    assert answer(f"https://127.0.0.1:{port}") == 403
+    # Behind a TLS proxy it trusts (loopback, by default) the request is https: a plain-HTTP page is not it.
+    assert answer(f"https://127.0.0.1:{port}", **{"x-forwarded-proto": "https"}) == 200
+    assert answer(f"http://127.0.0.1:{port}", **{"x-forwarded-proto": "https"}) == 403
+    assert running.stop() == 0
+
+
+def test_forwarded_headers_count_only_from_trusted_proxies(chatkit_process: Any) -> None:
+    port = free_port()
+    running = chatkit_process(
+        "serve", f"{SAMPLES}:server", "--port", str(port), "--forwarded-allow-ips", "192.0.2.1", port=port
+    )
+    spoofed = httpx.post(
+        f"{running.base_url}/chatkit",
+        json={"type": "threads.list", "params": {}},
+        headers={"origin": f"https://127.0.0.1:{port}", "x-forwarded-proto": "https"},
+        timeout=10,
+    )
+    assert spoofed.status_code == 403
+    assert spoofed.json()["error"]["code"] == "cross_site_request"
+    assert running.stop() == 0
+
+
 def test_serve_with_reload_serves_and_stops(chatkit_process: Any) -> None:
     port = free_port()
     running = chatkit_process(

@@ -235,8 +235,10 @@ class OriginCheck:
     """Refuses requests a browser sends on behalf of a page of another site (CSRF).
 
     A request without `Origin` (not a browser, or a same-origin `GET`) passes. One with `Origin`
-    passes when that origin is the request's own (its host and port match `Host`, or
-    `X-Forwarded-Host` set by a proxy), or is listed in `allowed` (`"*"` allows any).
+    passes when that origin is the request's own — same scheme as the request (`scope["scheme"]`,
+    which the ASGI server sets from `X-Forwarded-Proto` only for proxies it trusts, e.g. uvicorn's
+    `--forwarded-allow-ips`), and host and port matching `Host` or a proxy's `X-Forwarded-Host` —
+    or is listed in `allowed` (`"*"` allows any).
     """
 
     def __init__(self, allowed: Iterable[str] = ()) -> None:
@@ -260,7 +262,7 @@ class OriginCheck:
         if origin is None or self.any:
             return
         text = origin.decode("latin-1").strip().lower()
-        if text in self.allowed or _same_host(text, hosts):
+        if text in self.allowed or _same_origin(text, scope.get("scheme", "http"), hosts):
             return
         raise CrossSiteRequest(loggable_origin(text))
 
@@ -268,10 +270,14 @@ class OriginCheck:
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 
 
-def _same_host(origin: str, hosts: list[bytes]) -> bool:
+def _same_origin(origin: str, request_scheme: str, hosts: list[bytes]) -> bool:
     scheme, separator, authority = origin.partition("://")
     if not separator or not authority or "/" in authority:
         return False  # "null" (sandboxed frames, files) or malformed: never the request's own
+    if scheme != request_scheme:
+        # https://host is another origin than http://host: a page over plain HTTP (injected on
+        # the network) must not pass as the TLS site, nor the reverse.
+        return False
     default_port = _DEFAULT_PORTS.get(scheme, "")
     authority = authority.removesuffix(default_port) if default_port else authority
     for host in hosts:
