@@ -8,6 +8,8 @@ ChatKitError                   -- root of the package's own errors (500 internal
 │                                 (a ValueError; `process()` raises plain ValueErrors, as the reference)
 ├── NotFoundError              -- 404 not_found: no such thread, item or attachment for the caller
 │                                 (published by `chatkit.store`)
+├── AttachmentRejectedError    -- 413/415 attachment_rejected: an upload the attachment store refused
+│                                 (a ValueError; published by `chatkit.attachments`)
 ├── StoreError                 -- errors of the bundled stores (`chatkit.stores`)
 │   ├── ScopeError             -- misuse: the request context names no tenant (a ValueError)
 │   ├── IdConflictError        -- 409 conflict: a new row reuses an id its owner already has

@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from chatkit.asgi._observe import access_record
-from chatkit.attachments import AttachmentRejectedError
 from chatkit.errors import ChatKitError
 from chatkit.logger import logger
 
@@ -67,8 +66,6 @@ def problem_from(error: BaseException) -> HTTPProblem:
         return error
     if isinstance(error, HTTPAuthError):
         return HTTPProblem(error.status, error.code, error.message, headers=error.headers)
-    if isinstance(error, AttachmentRejectedError):
-        return HTTPProblem(error.status_code, "attachment_rejected", error.message)
     if isinstance(error, ChatKitError) and error.http_status != 500:
         return HTTPProblem(error.http_status, error.http_code, error.public_message())
     if isinstance(error, NotImplementedError):

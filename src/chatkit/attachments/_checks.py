@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
+from chatkit.errors import ChatKitError
+
 DEFAULT_ALLOWED_MIME_TYPES: tuple[str, ...] = (
     "image/png",
     "image/jpeg",
@@ -34,13 +36,16 @@ TEXT_LIKE_TYPES = {"application/json", "application/xml", "application/x-yaml", 
 _ZIP_LIKE_PREFIXES = ("application/vnd.openxmlformats-officedocument.", "application/vnd.oasis.opendocument.")
 
 
-class AttachmentRejectedError(ValueError):
+class AttachmentRejectedError(ChatKitError, ValueError):
     """An upload was refused: too large (413), an unaccepted or mismatching type (415), or the like."""
+
+    http_code = "attachment_rejected"
 
     def __init__(self, message: str, *, status_code: int) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
+        self.http_status = status_code
 
 
 def is_valid_attachment_id(attachment_id: str) -> bool:
