@@ -162,7 +162,8 @@ def _add_bind_options(parser: argparse.ArgumentParser, *, port_help: str) -> Non
 _LIMIT_OPTIONS: tuple[tuple[str, type, str], ...] = (
     ("--max-header-bytes", int, "largest request head (request line and headers), else 431 (default: 16384)"),
     ("--header-timeout", float, "seconds to send a complete request head (default: 10)"),
-    ("--body-timeout", float, "longest pause in a request body, in seconds (default: 30)"),
+    ("--body-timeout", float, "longest pause in a request body, and its head start, in seconds (default: 30)"),
+    ("--min-body-rate", int, "bytes per second a request body must average after its head start (default: 8192)"),
     ("--keep-alive-timeout", int, "seconds an idle connection stays open between requests (default: 5)"),
     ("--max-connections", int, "open connections at once; more are answered 503 (default: 2048)"),
 )

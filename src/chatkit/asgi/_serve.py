@@ -25,6 +25,8 @@ _HEAD_TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
     b"content-length: 22\r\nconnection: close\r\n\r\nrequest head too large"
 )
+# Seconds a client answered before its body was read has to read the answer before the close.
+_LINGER_SECONDS = 1.0
 _SERVICE_UNAVAILABLE = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
     b"content-length: 20\r\nconnection: close\r\n\r\ntoo many connections"
@@ -41,14 +43,20 @@ class ServeLimits:
     """Seconds a connection may take to send a complete request head, counted from when it opened
     or its previous response ended; the connection is closed after that."""
     body_timeout: float = 30.0
-    """Seconds a request body may pause between two pieces before the connection is closed."""
+    """Seconds a request body may pause between two pieces before the connection is closed; also
+    the head start of the body's total deadline (see `min_body_rate`)."""
+    min_body_rate: int = 8_192
+    """Bytes per second a request body must average: the whole body is due `body_timeout` seconds
+    after it starts, plus one second per `min_body_rate` bytes received (a body that drips gains
+    nothing by dripping). The default lets a 20 MB upload through any link of 64 kbit/s or more."""
     keep_alive_timeout: int = 5
     """Seconds an idle connection is kept open between two requests."""
     max_connections: int = 2_048
     """Open connections at once; a new one over the limit is answered 503 and closed."""
 
     def __post_init__(self) -> None:
-        for name in ("max_header_bytes", "header_timeout", "body_timeout", "keep_alive_timeout", "max_connections"):
+        names = ("max_header_bytes", "header_timeout", "body_timeout", "min_body_rate", "keep_alive_timeout")
+        for name in (*names, "max_connections"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, not {getattr(self, name)!r}")
 
@@ -94,7 +102,7 @@ def run(config: uvicorn.Config) -> None:
 
 
 class LimitedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline for each request head, a pause limit for bodies and a connection cap."""
+    """uvicorn's h11 protocol with a deadline for each request head and body, a pause limit and a connection cap."""
 
     def __init__(
         self,
@@ -108,15 +116,26 @@ class LimitedH11Protocol(H11Protocol):
         self.limits: ServeLimits = limits if isinstance(limits, ServeLimits) else ServeLimits()
         self._timer: asyncio.TimerHandle | None = None
         self._awaiting_head = False
+        # When the current body must have arrived in full: moved later by each byte received.
+        self._body_due: float | None = None
+        self._answered_early = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the head deadline, or refuse the connection when too many are open."""
         super().connection_made(transport)
-        if len(self.connections) > self.limits.max_connections:
+        if len(self.connections) > self.limits.max_connections and not self._evict_a_lingering_connection():
             transport.write(_SERVICE_UNAVAILABLE)
             transport.close()
             return
         self._follow(received=False)
+
+    def _evict_a_lingering_connection(self) -> bool:
+        """Close a connection that was answered and only waits for its client to stop sending; False if none."""
+        for other in self.connections:
+            if isinstance(other, LimitedH11Protocol) and other._answered_early and not other.transport.is_closing():
+                other.transport.close()
+                return True
+        return False
 
     def data_received(self, data: bytes) -> None:
         """Refuse an oversized head before parsing it, else parse as uvicorn does and move the deadline."""
@@ -124,6 +143,8 @@ class LimitedH11Protocol(H11Protocol):
             self.transport.write(_HEAD_TOO_LARGE)
             self.transport.close()
             return
+        if self.conn.their_state is h11.SEND_BODY and self._body_due is not None:
+            self._body_due += len(data) / self.limits.min_body_rate
         super().data_received(data)
         self._follow(received=True)
 
@@ -139,8 +160,15 @@ class LimitedH11Protocol(H11Protocol):
         return len(pending) - len(tail) + end + 4
 
     def on_response_complete(self) -> None:
-        """The next request head is due within the head timeout."""
+        """The next request head is due within the head timeout; an unread body is not waited for."""
         super().on_response_complete()
+        if self.conn.their_state is h11.SEND_BODY and not self.transport.is_closing():
+            # Answered before the body was read (refused unauthenticated, say): the rest will never
+            # be read, so the client gets a moment to read the answer and the connection then closes,
+            # however it keeps sending.
+            self._answered_early = True
+            self._arm(min(_LINGER_SECONDS, self.limits.body_timeout))
+            return
         self._follow(received=False)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -154,6 +182,8 @@ class LimitedH11Protocol(H11Protocol):
             return
         state = self.conn.their_state
         if state is h11.IDLE:
+            self._body_due = None
+            self._answered_early = False
             # The deadline runs from when the connection started waiting, not from each byte:
             # a head sent one byte at a time cannot keep it open.
             if not self._awaiting_head:
@@ -161,15 +191,22 @@ class LimitedH11Protocol(H11Protocol):
                 self._awaiting_head = True
         elif state is h11.SEND_BODY:
             self._awaiting_head = False
+            if self._answered_early:
+                return
+            now = self.loop.time()
+            if self._body_due is None:
+                self._body_due = now + self.limits.body_timeout
             if received or self._timer is None:
-                self._arm(self.limits.body_timeout)
+                # Whichever comes first: the pause limit, or the body's total deadline.
+                self._arm(min(self.limits.body_timeout, self._body_due - now))
         else:
             self._awaiting_head = False
+            self._body_due = None
             self._cancel()
 
     def _arm(self, seconds: float) -> None:
         self._cancel()
-        self._timer = self.loop.call_later(seconds, self._expire)
+        self._timer = self.loop.call_later(max(seconds, 0.0), self._expire)
 
     def _cancel(self) -> None:
         if self._timer is not None:
