@@ -7,8 +7,11 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -17,7 +20,7 @@ from chatkit.asgi._http import ContextBuilder, HTTPProblem, OriginCheck, problem
 from chatkit.asgi._observe import AccessLogMiddleware, access_record
 from chatkit.asgi._streaming import DisconnectPolicy
 from chatkit.asgi._turns import TurnPolicy
-from chatkit.asgi._uploads import UploadEndpoints
+from chatkit.asgi._uploads import UploadEndpoints, problem_response
 from chatkit.attachments import LocalAttachmentStore
 from chatkit.attachments._streams import AttachmentFiles, streaming_files
 from chatkit.coordination import Coordination
@@ -98,7 +101,25 @@ def create_app(
         middleware.append(Middleware(CORSMiddleware, **cors_options))
         direct = CORSMiddleware(endpoint, **cors_options)
     middleware.append(Middleware(_OriginGuard, origins=OriginCheck(cors_origins)))
-    return _ChatKitApp(path, direct, routes=routes, middleware=middleware, lifespan=_closing(endpoint.coordination))
+    return _ChatKitApp(
+        path,
+        direct,
+        routes=routes,
+        middleware=middleware,
+        lifespan=_closing(endpoint.coordination),
+        exception_handlers={HTTPException: _route_problem},
+    )
+
+
+_ROUTE_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def _route_problem(request: Request, error: Exception) -> Response:
+    """Starlette's own refusals (no such route, another method) in the JSON shape of every other error."""
+    assert isinstance(error, HTTPException)
+    code = _ROUTE_CODES.get(error.status_code, "invalid_request")
+    problem = HTTPProblem(error.status_code, code, error.detail, headers=dict(error.headers or {}))
+    return problem_response(request, problem)
 
 
 def _closing(coordination: Coordination) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:

@@ -74,7 +74,7 @@ class UploadEndpoints:
             await self.store.save_attachment(uploaded, context)
             await self._unless_deleted_meanwhile(attachment_id, scope_key, context)
         except Exception as error:
-            return _problem_response(request, error)
+            return problem_response(request, error)
         return _attachment_response(uploaded)
 
     async def _unless_deleted_meanwhile(self, attachment_id: str, scope_key: str, context: Any) -> None:
@@ -99,7 +99,7 @@ class UploadEndpoints:
             attachment = await self.files.add_upload(body.filename, body.content_type, body.chunks, context)
             await self.store.save_attachment(attachment, context)
         except Exception as error:
-            return _problem_response(request, error)
+            return problem_response(request, error)
         return _attachment_response(attachment)
 
     async def serve_file(self, request: Request) -> Response:
@@ -119,7 +119,7 @@ class UploadEndpoints:
             if stored is None:
                 raise NotFoundError(f"attachment {attachment_id} has no uploaded file")
         except Exception as error:
-            return _problem_response(request, error)
+            return problem_response(request, error)
         return file_response(
             request,
             stored,
@@ -149,7 +149,8 @@ def _attachment_response(attachment: Attachment) -> Response:
     return Response(body, media_type="application/json")
 
 
-def _problem_response(request: Request, error: Exception) -> Response:
+def problem_response(request: Request, error: Exception) -> Response:
+    """The JSON answer for an error raised by a route, recorded in the access log's outcome."""
     problem = problem_from(error)
     record = access_record(request.scope)
     if record is not None:
