@@ -14,7 +14,6 @@ ChatKitError                   -- root of the package's own errors (500 internal
 │   ├── ScopeError             -- misuse: the request context names no tenant (a ValueError)
 │   ├── IdConflictError        -- 409 conflict: a new row reuses an id its owner already has
 │   ├── StoreRejectedError     -- permanent: the database refused the operation
-│   │   └── UnstorableTextError -- 400 invalid_request: text the database cannot hold (U+0000)
 │   └── StoreUnavailableError  -- 503 unavailable: the database cannot be reached right now
 │       └── TurnLockLostError  -- a turn's lock ended with its database session
 └── HTTPProblem, HTTPAuthError -- answers decided by the HTTP layer (`chatkit.asgi`), status per instance

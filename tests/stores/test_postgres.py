@@ -313,20 +313,3 @@ async def test_a_permanent_failure_is_rejected_not_unavailable_and_logged(
         assert isinstance(raised.value.__cause__, psycopg.errors.ProgramLimitExceeded)
         assert any("54000" in record.getMessage() and record.exc_info for record in caplog.records)
         await store.save_thread(thread("thr_1"), ALICE)
-
-
-async def test_text_with_a_nul_character_is_refused_as_bad_input(postgres_dsn: str, schema: str) -> None:
-    async with PostgresStore(postgres_dsn, schema=schema) as store:
-        await store.save_thread(thread("thr_nul"), ALICE)
-        for write in (
-            store.save_thread(thread("thr_nul", title="a\x00b"), ALICE),
-            store.add_thread_item("thr_nul", user_message("thr_nul", "msg_1", "a\x00b"), ALICE),
-        ):
-            with pytest.raises(StoreRejectedError) as refused:
-                await write
-            assert (refused.value.http_status, refused.value.http_code) == (400, "invalid_request")
-            assert "U+0000" in refused.value.public_message()
-        # A backslash and "u0000" typed as text are not the NUL character.
-        await store.save_thread(thread("thr_nul", title="typed \\u0000 literally"), ALICE)
-        assert (await store.load_thread("thr_nul", ALICE)).title == "typed \\u0000 literally"
-        assert (await store.load_thread_items("thr_nul", None, 10, "asc", ALICE)).data == []

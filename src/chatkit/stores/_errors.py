@@ -4,7 +4,6 @@
     ├── ScopeError            -- misuse: the request context names no tenant (also a ValueError)
     ├── IdConflictError       -- 409: a new thread, item or attachment reuses an id its owner already has
     ├── StoreRejectedError    -- permanent: the database refused the operation; retrying cannot help
-    │   └── UnstorableTextError -- 400: text the database cannot hold (U+0000 in PostgreSQL)
     └── StoreUnavailableError -- 503, transient: the database cannot be reached or failed mid-operation
         └── TurnLockLostError -- a turn's lock ended with its database session
 
@@ -31,13 +30,6 @@ class IdConflictError(StoreError):
 
 class StoreRejectedError(StoreError):
     """The database refused the operation for good (a size limit, a constraint): retrying will not help."""
-
-
-class UnstorableTextError(StoreRejectedError):
-    """The thread, item or attachment holds text the database cannot store (U+0000, for PostgreSQL)."""
-
-    http_status = 400
-    http_code = "invalid_request"
 
 
 class StoreUnavailableError(StoreError):

@@ -11,13 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from chatkit.store import NotFoundError
 from chatkit.stores import _codec
 from chatkit.stores._base import ScopedStore, clamp_limit, page_of
-from chatkit.stores._errors import (
-    IdConflictError,
-    StoreError,
-    StoreUnavailableError,
-    TurnLockLostError,
-    UnstorableTextError,
-)
+from chatkit.stores._errors import IdConflictError, StoreError, StoreUnavailableError, TurnLockLostError
 from chatkit.stores._locks import KeyedLocks
 from chatkit.stores._pg import (
     advisory_lock_id,
@@ -169,18 +163,6 @@ def _fenced(query: str) -> str:
     fenced, count = _VALUES.subn(lambda values: f"SELECT {values[1]} WHERE EXISTS ({_LOCK_HELD})", query)
     assert count == 1, query
     return fenced
-
-
-# A JSON escape of U+0000: a backslash that is not itself escaped, then u0000. PostgreSQL's jsonb
-# refuses it (SQLSTATE 22P05), which would otherwise surface as a 500.
-_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
-
-
-def _storable(data: str) -> str:
-    """`data`, the JSON of a row, unless it holds U+0000, which PostgreSQL cannot store."""
-    if _NUL_ESCAPE.search(data):
-        raise UnstorableTextError("text containing the NUL character (U+0000) cannot be stored")
-    return data
 
 
 def _key(value: str) -> bytes:
@@ -426,7 +408,7 @@ class PostgresStore(ScopedStore):
 
     async def save_thread(self, thread: ThreadMetadata, context: Any) -> None:
         """Create or update the thread's metadata; `IdConflictError` if the id is another thread's."""
-        data = _storable(_codec.dump_thread(thread))
+        data = _codec.dump_thread(thread)
         scope = self._scope(context)
         scope_key, key = _key(scope), _key(thread.id)
         if not await self._execute("save_thread", (scope_key, key, scope, thread.id, data), thread=(scope_key, key)):
@@ -513,7 +495,7 @@ class PostgresStore(ScopedStore):
 
         scope = self._scope(context)
         scope_key, thread_key = _key(scope), _key(thread_id)
-        row = (scope_key, thread_key, _key(item.id), scope, thread_id, item.id, _storable(_codec.dump_item(item)))
+        row = (scope_key, thread_key, _key(item.id), scope, thread_id, item.id, _codec.dump_item(item))
         try:
             return await self._execute(query, row, thread=(scope_key, thread_key))
         except psycopg.errors.ForeignKeyViolation:
@@ -552,7 +534,7 @@ class PostgresStore(ScopedStore):
             scope,
             attachment.id,
             thread_id,
-            _storable(_codec.dump_attachment(attachment)),
+            _codec.dump_attachment(attachment),
         )
         await self._execute("save_attachment", row)
 
