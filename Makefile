@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install browser deploy-parts jstest strict test lint demo bench docs fuzz soak clean matrix matrix-lowest matrix-newest compat compat-wheels
+.PHONY: install browser deploy-parts jstest spec-sync strict test lint demo bench docs fuzz soak clean matrix matrix-lowest matrix-newest compat compat-wheels
 
 install: $(STAMP)
 
@@ -36,6 +36,14 @@ lint: $(STAMP)
 
 test: lint browser deploy-parts jstest
 	$(PY) -m pytest
+
+# The recorded facts of the specification the tests read, copied from the folder beside the checkout.
+SPEC := ../shared/spec
+spec-sync:
+	cp $(SPEC)/API.md $(SPEC)/names.json $(SPEC)/protocol.schema.json tests/spec_data/
+	cp $(SPEC)/golden/*.jsonl tests/spec_data/golden/
+	cp $(SPEC)/client/widgets.d.ts $(SPEC)/client/LICENSE tests/spec_data/client/
+	cp $(SPEC)/assets/widgets/* tests/spec_data/assets/widgets/
 
 # Strict pyright over src/, the bar issue 16 sets; not part of `lint` until src/ passes it.
 strict: $(STAMP)

@@ -34,7 +34,7 @@ from chatkit.widgets import (
     WidgetRoot,
     WidgetTemplate,
 )
-from tests.spec import require_spec
+from tests.spec import SPEC_DATA
 
 WHEN = datetime(2024, 1, 2, 3, 4, 5)
 
@@ -106,7 +106,7 @@ PRICE_CARD_JSON = {
 
 def client_props(type_name: str) -> set[str]:
     """The prop names of a component type in the client's widgets.d.ts."""
-    source = (require_spec() / "client" / "widgets.d.ts").read_text("utf-8")
+    source = (SPEC_DATA / "client" / "widgets.d.ts").read_text("utf-8")
     match = re.search(rf"^(?:export )?type {type_name} = \{{(.*?)^\}};", source, re.MULTILINE | re.DOTALL)
     assert match, f"widgets.d.ts has no type {type_name}"
     return set(re.findall(r"^\s+(\w+)\??:", match.group(1), re.MULTILINE))

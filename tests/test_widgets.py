@@ -35,7 +35,7 @@ from chatkit.widgets import (
     WidgetRoot,
     WidgetTemplate,
 )
-from tests.spec import require_spec
+from tests.spec import SPEC_DATA
 
 NAMED_WIDGET_WARNING = (
     "Direct usage of named widget classes is deprecated. Use WidgetTemplate to build widgets "
@@ -244,7 +244,7 @@ SAMPLE_DATA: dict[str, dict[str, Any] | None] = {
 
 @pytest.mark.parametrize("name", sorted(SAMPLE_DATA))
 def test_sample_widget_files_build_their_preview(name: str) -> None:
-    path = require_spec() / "assets" / "widgets" / f"{name}.widget"
+    path = SPEC_DATA / "assets" / "widgets" / f"{name}.widget"
     definition = json.loads(path.read_text(encoding="utf-8"))
     template = WidgetTemplate.from_file(str(path))
     assert template.name == definition["name"]
@@ -298,7 +298,7 @@ def test_from_file_resolves_a_relative_path_against_the_calling_module(tmp_path:
 
 
 def test_from_file_relative_to_this_test_module() -> None:
-    sample = require_spec() / "assets" / "widgets" / "basic_root.widget"
+    sample = SPEC_DATA / "assets" / "widgets" / "basic_root.widget"
     relative = os.path.relpath(sample, Path(__file__).parent)
     assert not Path(relative).is_absolute()
     assert WidgetTemplate.from_file(relative).name == "Author preview"

@@ -12,10 +12,11 @@ import json
 import random
 from collections.abc import Callable, Sequence
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-SCHEMA_PATH = Path(__file__).resolve().parents[3] / "shared" / "spec" / "protocol.schema.json"
+from tests.spec import SPEC_DATA
+
+SCHEMA_PATH = SPEC_DATA / "protocol.schema.json"
 
 _MARK = "@@mutation@@"
 _TEXTS = ["hello", "", " ", "ümlaut ✓", "日本語", "a\u0000b", "<script>", "'; DROP TABLE x; --", "x" * 300]

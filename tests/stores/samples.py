@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from functools import cache
-from pathlib import Path
 from typing import Any, get_args
 
 from pydantic import TypeAdapter, ValidationError
@@ -19,8 +18,9 @@ from chatkit.types import (
     UserMessageItem,
     UserMessageTextContent,
 )
+from tests.spec import SPEC_DATA
 
-GOLDEN = Path(__file__).resolve().parents[3] / "shared" / "spec" / "golden"
+GOLDEN = SPEC_DATA / "golden"
 FIXED_TIME = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 ITEM_ADAPTER: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
 ITEM_KINDS: set[str] = {member.model_fields["type"].default for member in get_args(get_args(ThreadItem)[0])}

@@ -313,3 +313,16 @@ async def test_a_permanent_failure_is_rejected_not_unavailable_and_logged(
         assert isinstance(raised.value.__cause__, psycopg.errors.ProgramLimitExceeded)
         assert any("54000" in record.getMessage() and record.exc_info for record in caplog.records)
         await store.save_thread(thread("thr_1"), ALICE)
+
+
+async def test_text_with_a_nul_character_is_updated_like_any_other(postgres_dsn: str, schema: str) -> None:
+    # PostgreSQL's JSON operators cannot read U+0000, which an update's identity check used to meet.
+    async with PostgresStore(postgres_dsn, schema=schema) as store:
+        await store.save_thread(thread("thr_nul"), ALICE)
+        for title in ("a\x00b", "typed \\u0000 literally", "c\x00d"):
+            await store.save_thread(thread("thr_nul", title=title), ALICE)
+            assert (await store.load_thread("thr_nul", ALICE)).title == title
+        await store.add_thread_item("thr_nul", user_message("thr_nul", "msg_1", "a\x00b"), ALICE)
+        await store.save_item("thr_nul", user_message("thr_nul", "msg_1", "e\x00f"), ALICE)
+        (item,) = (await store.load_thread_items("thr_nul", None, 10, "asc", ALICE)).data
+        assert item.model_dump()["content"][0]["text"] == "e\x00f"

@@ -103,9 +103,13 @@ MIGRATIONS: list[list[str]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # An update only when the stored row is the same one (same creation time and kind): a new row
-# that reuses its id changes nothing, and the count of changed rows says so.
-_SAME_ROW = """(stored.data::json ->> 'created_at') IS NOT DISTINCT FROM (excluded.data::json ->> 'created_at')
-    AND (stored.data::json ->> 'type') IS NOT DISTINCT FROM (excluded.data::json ->> 'type')"""
+# that reuses its id changes nothing, and the count of changed rows says so. PostgreSQL's JSON
+# operators turn every string of the document into text and cannot turn U+0000 (`\u0000`), so
+# that escape is made another character in the copy the two fields are read from.
+_READABLE = "replace({row}.data, '\\u0000', '\\ufffd')::json"
+_STORED, _EXCLUDED = _READABLE.format(row="stored"), _READABLE.format(row="excluded")
+_SAME_ROW = f"""({_STORED} ->> 'created_at') IS NOT DISTINCT FROM ({_EXCLUDED} ->> 'created_at')
+    AND ({_STORED} ->> 'type') IS NOT DISTINCT FROM ({_EXCLUDED} ->> 'type')"""
 _UPSERT_ITEM = """INSERT INTO {s}.items AS stored (scope_key, thread_key, key, scope, thread_id, id, data)
     VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (scope_key, thread_key, key) DO UPDATE SET data = excluded.data"""
 
