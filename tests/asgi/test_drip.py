@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,9 +12,9 @@ import httpx
 
 from chatkit.asgi import ServeLimits
 from tests.asgi.test_serve import LIST, close, closed_within, head, limited
+from tests.demo.conftest import start_process
 from tests.http import free_port
 
-REPO = Path(__file__).resolve().parents[2]
 SAMPLES = "tests.demo.sample_servers"
 ANNOUNCED = 10_000_000
 
@@ -63,30 +60,13 @@ async def test_a_slow_but_steady_body_above_the_rate_is_served() -> None:
 async def chatkit_serve(tmp_path: Path, *options: str) -> AsyncIterator[str]:
     """`chatkit serve` of the echo server behind `required_user` (X-User-Id), with `options`; yields its URL."""
     port = free_port()
-    command = [sys.executable, "-m", "chatkit", "serve", f"{SAMPLES}:server", "--port", str(port)]
-    command += ["--context", f"{SAMPLES}:required_user", "--log-level", "warning", *options]
-    with (tmp_path / "serve.log").open("wb") as log:
-        process = await asyncio.to_thread(
-            subprocess.Popen,
-            command,
-            cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    args = ["serve", f"{SAMPLES}:server", "--port", str(port), "--context", f"{SAMPLES}:required_user"]
+    args += ["--log-level", "warning", *options]
+    running = await asyncio.to_thread(start_process, args, cwd=tmp_path, port=port, log=tmp_path / "serve.log")
     try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(300):
-                assert process.poll() is None, (tmp_path / "serve.log").read_text()
-                with contextlib.suppress(httpx.TransportError):
-                    await client.get(url)
-                    break
-                await asyncio.sleep(0.1)
-        yield url
+        yield running.base_url
     finally:
-        process.terminate()
-        await asyncio.to_thread(process.wait, 10)
+        await asyncio.to_thread(running.stop)
 
 
 async def attack(port: int, sockets: int, user: str | None) -> list[asyncio.StreamWriter]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import h11
@@ -55,10 +55,10 @@ class ServeLimits:
     """Open connections at once; a new one over the limit is answered 503 and closed."""
 
     def __post_init__(self) -> None:
-        names = ("max_header_bytes", "header_timeout", "body_timeout", "min_body_rate", "keep_alive_timeout")
-        for name in (*names, "max_connections"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, not {getattr(self, name)!r}")
+        # Every limit is a size, a time, a rate or a count: none may be zero or negative.
+        for limit in fields(self):
+            if getattr(self, limit.name) <= 0:
+                raise ValueError(f"{limit.name} must be positive, not {getattr(self, limit.name)!r}")
 
 
 class LimitedConfig(uvicorn.Config):
