@@ -233,16 +233,17 @@ async def test_an_unreachable_server_is_store_unavailable() -> None:
         await store.open()
 
 
+async def backend_pid(conn: psycopg.AsyncConnection[Any]) -> int:
+    return conn.info.backend_pid
+
+
 async def test_a_dropped_connection_is_replaced_without_failing_a_download(tmp_path: Path) -> None:
     async with make_files("postgres", tmp_path, min_size=1, max_size=1) as files:
         store = files.store
         assert isinstance(store, PostgresAttachmentStore)
         data = text(3 * CHUNK_SIZE)
         attachment = await files.streams.add_upload("notes.txt", "text/plain", stream([data]), ALICE)
-        pool = store._pool  # pyright: ignore[reportPrivateUsage]
-        assert pool is not None
-        async with pool.connection() as conn:
-            pid = conn.info.backend_pid
+        pid = await store.database.run(backend_pid)
         async with await psycopg.AsyncConnection.connect(POSTGRES_DSN, autocommit=True) as admin:
             await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
         assert await read(files, attachment.id, ALICE) == data

@@ -4,8 +4,8 @@ threads and attachment bytes.
     CHATKIT_DEPLOY_DSN=postgresql://… CHATKIT_DEPLOY_SECRET=… \\
     chatkit serve tests.deploy.app:make_server --context tests.deploy.app:user_context
 
-The factory builds its stores itself, with small pools: three processes under 100 clients must
-stay within the test server's 100 connections, which other tests share.
+The factory builds its stores itself on one `PostgresDatabase` with small pools: three processes
+under 100 clients must stay within the test server's 100 connections, which other tests share.
 """
 
 from __future__ import annotations
@@ -15,23 +15,26 @@ import os
 from starlette.requests import Request
 
 from chatkit.attachments import PostgresAttachmentStore
-from chatkit.stores import PostgresStore
+from chatkit.stores import PostgresDatabase, PostgresStore
 from tests.asgi.scripted import Context, ScriptedServer
 
 # Every answer is WORDS words; a "slow" one waits DELAY seconds between them.
 WORDS = 20
 DELAY = 0.1
-# Each pool of each store (and so the turns a process runs at once).
+# Statement connections and turn-lock connections (so the turns a process runs at once) per process.
 POOL_SIZE = 5
+# The sessions a process may hold under its `application_name`: statements plus turn locks (the
+# coordination's `LISTEN` session goes by a name of its own).
+MAX_SESSIONS = 2 * POOL_SIZE
 
 
 def make_server() -> ScriptedServer:
     """The scripted server with threads and attachment bytes in the database `CHATKIT_DEPLOY_DSN` names."""
-    dsn = os.environ["CHATKIT_DEPLOY_DSN"]
+    database = PostgresDatabase(os.environ["CHATKIT_DEPLOY_DSN"], max_size=POOL_SIZE, max_turns=POOL_SIZE)
     files: PostgresAttachmentStore[Context] = PostgresAttachmentStore(
-        dsn, secret=os.environ["CHATKIT_DEPLOY_SECRET"], max_size=POOL_SIZE
+        database=database, secret=os.environ["CHATKIT_DEPLOY_SECRET"]
     )
-    return ScriptedServer(PostgresStore(dsn, max_size=POOL_SIZE), files, words=WORDS, delay=DELAY)
+    return ScriptedServer(PostgresStore(database=database), files, words=WORDS, delay=DELAY)
 
 
 def user_context(request: Request) -> Context:

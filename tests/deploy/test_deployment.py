@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from tests.attachments.test_contract import png
-from tests.deploy.app import DELAY, WORDS
+from tests.deploy.app import DELAY, MAX_SESSIONS, WORDS
 from tests.deploy.deployment import NGINX_CONF, ROOT, Deployment
 from tests.http import parse_events, user_message
 from tests.stores.backends import POSTGRES_DSN
@@ -141,12 +141,37 @@ async def test_a_hundred_clients_for_thirty_seconds_see_no_error(deployment: Dep
                 errors.append(f"{type(error).__name__}: {error}")
 
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        sampling = asyncio.create_task(peak_sessions(deployment, deadline))
         await asyncio.gather(*(client_loop(client, number) for number in range(LOAD_CLIENTS)))
+        peak = await sampling
     assert not errors, errors[:10]
     assert counts["turns"] >= LOAD_CLIENTS, counts
+    if deployment.through == "postgres":
+        # Behind PgBouncer, PostgreSQL sees the pooler's sessions, not the processes'.
+        assert 0 < peak <= MAX_SESSIONS, peak
     logger.info(
-        "%s clients, %s s: %s turns, %s items.list", LOAD_CLIENTS, LOAD_SECONDS, counts["turns"], counts["reads"]
+        "%s clients, %s s: %s turns, %s items.list, at most %s sessions per process",
+        LOAD_CLIENTS,
+        LOAD_SECONDS,
+        counts["turns"],
+        counts["reads"],
+        peak,
     )
+
+
+async def peak_sessions(deployment: Deployment, deadline: float) -> int:
+    """The most PostgreSQL sessions any one process held, sampled until `deadline`."""
+    peak = 0
+    names = [deployment.application_name(index) for index in range(len(deployment.ports))]
+    async with await psycopg.AsyncConnection.connect(POSTGRES_DSN, autocommit=True) as admin:
+        while time.monotonic() < deadline:
+            cursor = await admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = ANY(%s) GROUP BY application_name",
+                (names,),
+            )
+            peak = max([peak, *(count for (count,) in await cursor.fetchall())])
+            await asyncio.sleep(0.1)
+    return peak
 
 
 def rejoined_frames(body: bytes) -> list[tuple[int | None, dict[str, Any]]]:

@@ -31,6 +31,7 @@ def test_exported_names() -> None:
     assert sorted(chatkit.stores.__all__) == [
         "IdConflictError",
         "MemoryStore",
+        "PostgresDatabase",
         "PostgresStore",
         "SQLiteStore",
         "ScopeError",

@@ -15,7 +15,14 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from chatkit.store import NotFoundError
-from chatkit.stores import PostgresStore, StoreError, StoreRejectedError, StoreUnavailableError, TurnLockLostError
+from chatkit.stores import (
+    PostgresDatabase,
+    PostgresStore,
+    StoreError,
+    StoreRejectedError,
+    StoreUnavailableError,
+    TurnLockLostError,
+)
 
 from .backends import drop_postgres_schema, postgres_schema
 from .samples import thread, user_message
@@ -193,8 +200,16 @@ async def test_a_pool_of_your_own_is_used_and_left_open(postgres_dsn: str, schem
 
 
 def test_construction_checks_its_arguments_without_connecting() -> None:
-    with pytest.raises(ValueError, match="not both"):
+    with pytest.raises(ValueError, match="one of the three"):
         PostgresStore("postgresql://nowhere.invalid/db", pool=AsyncConnectionPool("", open=False))
+    with pytest.raises(ValueError, match="one of the three"):
+        PostgresStore()
+    database = PostgresDatabase("postgresql://nowhere.invalid/db", schema="tenant")
+    with pytest.raises(ValueError, match="one of the three"):
+        PostgresStore("postgresql://nowhere.invalid/db", database=database)
+    with pytest.raises(ValueError, match="schema 'other' and a database on schema 'tenant'"):
+        PostgresStore(database=database, schema="other")
+    assert PostgresStore(database=database).schema == "tenant"
     with pytest.raises(ValueError, match="plain SQL identifier"):
         PostgresStore("postgresql://nowhere.invalid/db", schema='x"; DROP SCHEMA public; --')
     PostgresStore("postgresql://nowhere.invalid/db", schema="Tenant_Data")

@@ -29,16 +29,9 @@ from chatkit.attachments._checks import (
 from chatkit.attachments._signing import SignedAttachmentStore
 from chatkit.attachments._streams import FileStream, SavedFile
 from chatkit.store import NotFoundError, TContext
-from chatkit.stores._errors import IdConflictError, StoreError
-from chatkit.stores._pg import (
-    migrate,
-    open_pool,
-    quoted_schema,
-    recorded_version,
-    require_psycopg,
-    run_pooled,
-    through_pooler,
-)
+from chatkit.stores._database import PostgresDatabase, database_for
+from chatkit.stores._errors import IdConflictError
+from chatkit.stores._pg import quoted_schema
 from chatkit.stores._scope import ScopeFunction, default_scope
 from chatkit.types import Attachment, AttachmentCreateParams, AttachmentUploadDescriptor
 
@@ -48,7 +41,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-_INSTALL_HINT = "PostgresAttachmentStore needs psycopg 3 and psycopg-pool: pip install chatkit-server[postgres]"
 # With 96 random bits a clash is a broken generator; a few retries keep a tiny id space usable.
 _RESERVE_ATTEMPTS = 8
 
@@ -138,9 +130,10 @@ _QUERIES = {
 class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
     """Keeps attachment bytes in PostgreSQL, behind the same checks and signed URLs as `LocalAttachmentStore`.
 
-    Give a `dsn` (the store owns its pool) or an open `pool` of your own (the store leaves it
-    open). Files are split by tenant as `PostgresStore` splits rows (`scope=`, by default the
-    context's `user_id`; `single_tenant=True` for one owner). Give every process the same
+    Give a `dsn` (the store opens a `PostgresDatabase` of its own), an open `pool` of your own (left
+    open), or the `database` the process's `PostgresStore` runs on, to share its connections.
+    Files are split by tenant as `PostgresStore` splits rows (`scope=`, by default the context's
+    `user_id`; `single_tenant=True` for one owner). Give every process the same
     `secret`, so that a URL signed by one process is honoured by all.
     """
 
@@ -149,7 +142,8 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
         dsn: str | None = None,
         *,
         pool: AsyncConnectionPool[Any] | None = None,
-        schema: str = "chatkit",
+        database: PostgresDatabase | None = None,
+        schema: str | None = None,
         secret: str | bytes | None = None,
         base_url: str | None = None,
         max_bytes: int = 10 * 1024 * 1024,
@@ -164,10 +158,6 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
         max_size: int = 10,
         timeout: float = 10.0,
     ) -> None:
-        require_psycopg(_INSTALL_HINT)
-        if dsn is not None and pool is not None:
-            raise ValueError("Give PostgresAttachmentStore a dsn or a pool, not both")
-        quoted = quoted_schema(schema)
         if chunk_size < SNIFF_BYTES:
             raise ValueError(f"chunk_size must be at least {SNIFF_BYTES} bytes")
         super().__init__(
@@ -180,22 +170,23 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
             scope=scope,
             single_tenant=single_tenant,
         )
-        self.schema = schema
+        self.database = database_for(
+            "PostgresAttachmentStore",
+            dsn=dsn,
+            pool=pool,
+            database=database,
+            schema=schema,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+        )
+        self.schema = self.database.schema
         self.chunk_size = chunk_size
         self.stale_upload_after = stale_upload_after
-        self._dsn = dsn
-        self._given_pool = pool
-        self._min_size = min_size
-        self._max_size = max_size
-        self._timeout = timeout
-        self._pool: AsyncConnectionPool[Any] | None = None
         self._opened = False
         self._open_lock = asyncio.Lock()
-        # Set on open when a pooler (PgBouncer) stands between the store and PostgreSQL: psycopg
-        # must not prepare statements, as the next one may run on another server connection.
-        self._behind_pooler = False
-        self._quoted_schema = quoted
-        self._sql = {name: query.format(s=self._quoted_schema).encode() for name, query in _QUERIES.items()}
+        quoted = quoted_schema(self.schema)
+        self._sql = {name: query.format(s=quoted).encode() for name, query in _QUERIES.items()}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -206,29 +197,26 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
                 await self._open()
 
     async def _open(self) -> None:
-        pool = self._given_pool
-        if pool is None:
-            pool = await open_pool(
-                self._dsn or "",
-                min_size=self._min_size,
-                max_size=self._max_size,
-                timeout=self._timeout,
-                name=f"chatkit-{self.schema}-attachments",
-            )
-        self._pool = pool
+        await self.database.open()
         try:
-            await self._run(self._migrate, transaction=True)
+            await self.database.migrate(
+                version_table="attachment_schema_version",
+                migrations=MIGRATIONS,
+                lock_name="chatkit-attachments",
+                tables=f"The attachment tables in schema {self.schema!r} are",
+            )
             await self.purge_abandoned_uploads()
         except BaseException:
-            await self._release_pool()
+            await self.database.aclose()
             raise
         self._opened = True
 
     async def aclose(self) -> None:
-        """Release the pool (unless it was given); a later use opens the store again."""
+        """Release this store's hold on the database; a later use opens the store again."""
         async with self._open_lock:
-            self._opened = False
-            await self._release_pool()
+            if self._opened:
+                self._opened = False
+                await self.database.aclose()
 
     async def __aenter__(self) -> PostgresAttachmentStore[TContext]:
         await self.open()
@@ -237,31 +225,13 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def _release_pool(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None and pool is not self._given_pool:
-            await pool.close()
-
-    async def _migrate(self, conn: AsyncConnection[Any]) -> None:
-        self._behind_pooler = await through_pooler(conn)
-        await migrate(
-            conn,
-            schema=self.schema,
-            version_table="attachment_schema_version",
-            migrations=MIGRATIONS,
-            lock_name="chatkit-attachments",
-            tables=f"The attachment tables in schema {self.schema!r} are",
-        )
-
     async def schema_version(self) -> int:
         """The version of the attachment tables recorded in the database."""
-
-        async def work(conn: AsyncConnection[Any]) -> int:
-            version = await recorded_version(conn, self.schema, "attachment_schema_version")
-            assert version is not None
-            return version
-
-        return await self._use(work)
+        if not self._opened:
+            await self.open()
+        version = await self.database.version("attachment_schema_version")
+        assert version is not None
+        return version
 
     async def purge_abandoned_uploads(self) -> None:
         """Drop the bytes of uploads idle for `stale_upload_after` seconds (their process died).
@@ -288,21 +258,10 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
     async def _run(
         self, work: Callable[[AsyncConnection[Any]], Awaitable[T]], *, transaction: bool = False, retry: bool = True
     ) -> T:
-        pool = self._pool
-        if pool is None:
-            raise StoreError("The PostgreSQL attachment store was closed while an operation was starting")
         # A connection the server dropped (restart, pg_terminate_backend) fails on first use: the
         # work is retried on another connection, unless running it twice could change its outcome
         # (`retry=False`: a claim or a finish whose commit happened but whose answer was lost).
-        return await run_pooled(
-            pool,
-            work,
-            transaction=transaction,
-            attempts=(pool.max_size or self._max_size) + 1 if retry else 1,
-            timeout=self._timeout,
-            behind_pooler=self._behind_pooler,
-            classify=False,
-        )
+        return await self.database.run(work, transaction=transaction, retry=retry, classify=False)
 
     async def _execute(self, query: str, params: tuple[Any, ...]) -> int:
         """Run one statement; the number of rows it touched."""

@@ -22,17 +22,18 @@ from chatkit.coordination._base import (
     TurnKey,
 )
 from chatkit.logger import logger
+from chatkit.stores._database import PostgresDatabase, database_for
+from chatkit.stores._pg import quoted_schema
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
-    from psycopg_pool import AsyncConnectionPool
 
     from chatkit.stores import PostgresStore
 
 T = TypeVar("T")
 
 APPLICATION_NAME = "chatkit-coordination"
-"""The `application_name` of every coordination session (to tell them apart in `pg_stat_activity`)."""
+"""The `application_name` of the coordination's `LISTEN` session (to tell it apart in `pg_stat_activity`)."""
 
 # After a failed attempt to connect, requests go without coordination for this long rather than
 # each paying a connection timeout.
@@ -41,8 +42,8 @@ _LISTEN_RECONNECT = 0.5
 # Frames read per query by a follower catching up.
 _READ_BATCH = 1000
 
+# Version 1 was created before the tables had a version counter, hence `IF NOT EXISTS`.
 _TABLES = [
-    "CREATE SCHEMA IF NOT EXISTS {s}",
     # Unlogged: what they hold lives no longer than the turns it describes, so it need not survive
     # a crash or reach replicas, and writing it never waits for the WAL to reach the disk.
     # One row per turn, as its process reports it; a thread's next turn never overwrites it, so
@@ -265,18 +266,20 @@ class _Mirror:
 class PostgresCoordination(Coordination):
     """Coordination of every process serving one PostgreSQL database (the default with `PostgresStore`).
 
-    Tables `turn_records` and `turn_frames` live in `schema`, turns found by the hashed scope and
-    thread id as the store's rows are. Wake-ups travel by `LISTEN/NOTIFY` on a
-    session of `notify_dsn` (default: `dsn`); with `listen=False` (for a PgBouncer in
+    Tables `turn_records` and `turn_frames` live in the schema, turns found by the hashed scope and
+    thread id as the store's rows are. Statements run on the `database` given (`for_store` borrows
+    the store's) or on one of its own for `dsn`. Wake-ups travel by `LISTEN/NOTIFY` on a session
+    of `notify_dsn` (default: the database's); with `listen=False` (for a PgBouncer in
     transaction-pooling mode without a direct DSN) followers and interrupts poll every
     `poll_interval` seconds instead.
     """
 
     def __init__(
         self,
-        dsn: str,
+        dsn: str | None = None,
         *,
-        schema: str = "chatkit",
+        database: PostgresDatabase | None = None,
+        schema: str | None = None,
         notify_dsn: str | None = None,
         listen: bool = True,
         limits: ReplayLimits | None = None,
@@ -288,13 +291,18 @@ class PostgresCoordination(Coordination):
         max_size: int = 4,
         timeout: float = 5.0,
     ) -> None:
-        from chatkit.stores._pg import quoted_schema, require_psycopg
-
-        require_psycopg("PostgresCoordination needs psycopg 3: pip install chatkit-server[postgres]")
-        quoted = quoted_schema(schema)
-        self.dsn = dsn
-        self.schema = schema
-        self.notify_dsn = notify_dsn or dsn
+        self.database = database_for(
+            "PostgresCoordination",
+            dsn=dsn,
+            pool=None,
+            database=database,
+            schema=schema,
+            min_size=1,
+            max_size=max_size,
+            timeout=timeout,
+        )
+        self.schema = self.database.schema
+        self.notify_dsn = notify_dsn
         self.listen = listen
         self.limits = limits or ReplayLimits()
         self.poll_interval = poll_interval
@@ -302,38 +310,30 @@ class PostgresCoordination(Coordination):
         self.stale_after = stale_after
         self.end_timeout = end_timeout
         self.operation_timeout = operation_timeout
-        self.channel = "chatkit_" + hashlib.blake2b(schema.encode(), digest_size=8).hexdigest()
-        self.sql = {name: query.format(s=quoted).encode() for name, query in _SQL.items()}
+        self.channel = "chatkit_" + hashlib.blake2b(self.schema.encode(), digest_size=8).hexdigest()
+        self.sql = {name: query.format(s=quoted_schema(self.schema)).encode() for name, query in _SQL.items()}
         # Turns this process runs, by `TurnKey.hex()`.
         self.running: dict[str, _PostgresTurn] = {}
         self.mirrors: dict[uuid.UUID, _Mirror] = {}
-        self._max_size = max_size
-        self._timeout = timeout
-        self._pool: AsyncConnectionPool[Any] | None = None
+        self._opened = False
         self._opening = asyncio.Lock()
         self._retry_at = 0.0
         self._listener: asyncio.Task[None] | None = None
         self._listening = False
         self._listen_failed = False
         self._sweep_at = 0.0
-        self._behind_pooler = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @classmethod
     def for_store(cls, store: PostgresStore, **options: Any) -> PostgresCoordination:
-        """Coordination in the store's database and schema, on connections of its own."""
-        # The store's DSN, or the one of the pool it was given.
-        given = store._given_pool  # pyright: ignore[reportPrivateUsage]
-        dsn = store._dsn if given is None else given.conninfo  # pyright: ignore[reportPrivateUsage]
-        if not isinstance(dsn, str):
-            raise ValueError("the store's pool has no DSN string: give create_app a PostgresCoordination(dsn)")
-        return cls(dsn, schema=store.schema, **options)
+        """Coordination in the store's database and schema, on the store's connections."""
+        return cls(database=store.database, **options)
 
     # -- the interface -----------------------------------------------------------------------
 
     async def begin(self, key: TurnKey, on_interrupt: Callable[[], None]) -> RunningTurn:
         """Record the turn as running here; its record is written in the background."""
-        if self._pool is None:
+        if not self._opened:
             await asyncio.wait_for(self._ready(), self.operation_timeout)
         turn = _PostgresTurn(self, key, on_interrupt)
         self.running[key.hex()] = turn
@@ -383,9 +383,10 @@ class PostgresCoordination(Coordination):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._listener = None
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        async with self._opening:
+            if self._opened:
+                self._opened = False
+                await self.database.aclose()
 
     # -- connections -------------------------------------------------------------------------
 
@@ -399,82 +400,47 @@ class PostgresCoordination(Coordination):
 
     async def run(self, work: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
         """Run `work` on a pooled connection, on another one if the server ended the first."""
-        import psycopg
+        await self._ready()
+        return await self.database.run(work, classify=False)
 
-        pool = await self._ready()
-        attempts = self._max_size + 1
-        for attempt in range(1, attempts + 1):
-            async with pool.connection(timeout=self._timeout) as conn:
-                try:
-                    return await work(conn)
-                except psycopg.OperationalError:
-                    # A session the server ended (restart, pg_terminate_backend) fails on first use.
-                    if not conn.broken or attempt == attempts:
-                        raise
-        raise CoordinationUnavailable("PostgreSQL connections kept failing")
-
-    async def _ready(self) -> AsyncConnectionPool[Any]:
-        if self._pool is not None:
-            return self._pool
+    async def _ready(self) -> None:
+        if self._opened:
+            return
         async with self._opening:
-            if self._pool is not None:
-                return self._pool
+            if self._opened:
+                return
             if time.monotonic() < self._retry_at:
                 raise CoordinationUnavailable("PostgreSQL was unreachable moments ago")
             try:
-                self._pool = await self._open()
+                await self._open()
             except Exception as exc:
                 self._retry_at = time.monotonic() + _RETRY_AFTER
                 raise CoordinationUnavailable(f"cannot reach PostgreSQL: {exc}") from exc
+            self._opened = True
             if self.listen:
                 self._listener = asyncio.create_task(self._listen_loop())
             self._sweep_at = 0.0
-            return self._pool
 
-    async def _open(self) -> AsyncConnectionPool[Any]:
-        from psycopg_pool import AsyncConnectionPool
-
-        from chatkit.stores._pg import advisory_lock_id, pooled
-
-        async def configure(conn: AsyncConnection[Any]) -> None:
-            if self._behind_pooler:
-                # The next statement may run on a server connection that never saw a preparation.
-                conn.prepare_threshold = None
-
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            self.dsn,
-            kwargs={"autocommit": True, "application_name": APPLICATION_NAME, "connect_timeout": 3},
-            configure=configure,
-            min_size=1,
-            max_size=self._max_size,
-            timeout=self._timeout,
-            open=False,
-            name=f"chatkit-{self.schema}-coordination",
-        )
+    async def _open(self) -> None:
+        await self.database.open()
         try:
-            await pool.open(wait=True, timeout=self._timeout)
-            async with pool.connection() as conn:
-                self._behind_pooler = await pooled(conn)
-                conn.prepare_threshold = None if self._behind_pooler else conn.prepare_threshold
-            if self._behind_pooler and self.listen and self.notify_dsn == self.dsn:
-                logger.warning(
-                    "coordination: PostgreSQL is reached through a connection pooler, where LISTEN does not work; "
-                    "polling every %s s instead (give PostgresCoordination notify_dsn= a direct DSN for "
-                    "notifications)",
-                    self.poll_interval,
-                )
-                self.listen = False
-            async with pool.connection() as conn, conn.transaction():
-                # Several processes starting at once take turns creating the tables.
-                await conn.execute(
-                    b"SELECT pg_advisory_xact_lock(%s)", (advisory_lock_id(f"chatkit-coordination\0{self.schema}"),)
-                )
-                for statement in _TABLES:
-                    await conn.execute(statement.format(s=f'"{self.schema}"').encode())
+            await self.database.migrate(
+                version_table="coordination_schema_version",
+                migrations=[_TABLES],
+                lock_name="chatkit-coordination",
+                tables=f"The coordination tables in schema {self.schema!r} are",
+            )
         except BaseException:
-            await pool.close()
+            await self.database.aclose()
             raise
-        return pool
+        if self.database.behind_pooler and self.listen and self.notify_dsn is None:
+            logger.warning(
+                "coordination: PostgreSQL is reached through a connection pooler, where LISTEN does not work; "
+                "polling every %s s instead (give PostgresCoordination notify_dsn= a direct DSN for "
+                "notifications)",
+                self.poll_interval,
+            )
+            self.listen = False
 
     async def _listen_loop(self) -> None:
         import psycopg
@@ -482,7 +448,10 @@ class PostgresCoordination(Coordination):
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    self.notify_dsn, autocommit=True, application_name=APPLICATION_NAME, connect_timeout=3
+                    self.notify_dsn or self.database.conninfo,
+                    autocommit=True,
+                    application_name=APPLICATION_NAME,
+                    connect_timeout=3,
                 ) as conn:
                     await conn.execute(f"LISTEN {self.channel}".encode())
                     self._listening = True

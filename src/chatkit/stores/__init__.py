@@ -4,9 +4,11 @@ Every store scopes its rows to a tenant taken from the request context (by defau
 `user_id`), opens explicitly (`await store.open()`, or `async with store:`, or lazily on first
 use) and offers `turn_lock(thread_id, context)` to serialize the turns run on one thread.
 `store_from_url` builds one from `memory://`, `sqlite:///path.db` or `postgresql://…`.
+`PostgresDatabase` is the one PostgreSQL handle a process's PostgreSQL parts share.
 """
 
 from chatkit.stores._base import ScopedStore
+from chatkit.stores._database import PostgresDatabase
 from chatkit.stores._errors import (
     IdConflictError,
     ScopeError,
@@ -24,6 +26,7 @@ from chatkit.stores._url import store_from_url
 __all__ = [
     "IdConflictError",
     "MemoryStore",
+    "PostgresDatabase",
     "PostgresStore",
     "SQLiteStore",
     "ScopeError",

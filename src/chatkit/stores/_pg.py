@@ -1,4 +1,4 @@
-"""PostgreSQL plumbing shared by the store, the attachment store and the coordination.
+"""PostgreSQL plumbing under `PostgresDatabase`: schema names, lock ids, migrations, failure kinds.
 
 psycopg is imported inside the functions, so importing this module (or `chatkit.stores`) works
 without it installed.
@@ -7,9 +7,7 @@ without it installed.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatkit.logger import logger
@@ -17,7 +15,6 @@ from chatkit.stores._errors import StoreError, StoreRejectedError, StoreUnavaila
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
-    from psycopg_pool import AsyncConnectionPool
 
 T = TypeVar("T")
 
@@ -59,14 +56,6 @@ async def pooled(conn: AsyncConnection[Any]) -> bool:
     """
     row = await (await conn.execute(b"SELECT pg_backend_pid()")).fetchone()
     return row is not None and row[0] != conn.info.backend_pid
-
-
-async def through_pooler(conn: AsyncConnection[Any]) -> bool:
-    """Whether a pooler (PgBouncer) stands between `conn` and PostgreSQL, logged if so."""
-    behind = await pooled(conn)
-    if behind:
-        logger.info("PostgreSQL is reached through a connection pooler: prepared statements are off")
-    return behind
 
 
 async def migrate(
@@ -112,27 +101,6 @@ async def recorded_version(conn: AsyncConnection[Any], schema: str, version_tabl
     return None if row is None else int(row[0])
 
 
-async def open_pool(dsn: str, *, min_size: int, max_size: int, timeout: float, name: str) -> AsyncConnectionPool[Any]:
-    """A pool of autocommit connections to `dsn`, open; `StoreUnavailableError` if none comes within `timeout`."""
-    from psycopg_pool import AsyncConnectionPool, PoolTimeout
-
-    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        dsn,
-        kwargs={"autocommit": True, "connect_timeout": max(2, math.ceil(timeout))},
-        min_size=min_size,
-        max_size=max_size,
-        timeout=timeout,
-        open=False,
-        name=name,
-    )
-    try:
-        await pool.open(wait=True, timeout=timeout)
-    except PoolTimeout as exc:
-        await pool.close()
-        raise StoreUnavailableError(f"PostgreSQL did not answer within {timeout} s: {exc}") from exc
-    return pool
-
-
 def failure(exc: Exception, broken: bool) -> StoreError:
     """The store error for a failed operation, logged with its cause: transient or permanent."""
     import psycopg
@@ -143,46 +111,3 @@ def failure(exc: Exception, broken: bool) -> StoreError:
         return StoreUnavailableError(f"PostgreSQL operation failed: {exc}")
     logger.error("PostgreSQL refused an operation (SQLSTATE %s): %s", state, exc, exc_info=exc)
     return StoreRejectedError(f"PostgreSQL refused the operation (SQLSTATE {state}): {exc}")
-
-
-async def run_pooled(
-    pool: AsyncConnectionPool[Any],
-    work: Callable[[AsyncConnection[Any]], Awaitable[T]],
-    *,
-    transaction: bool,
-    attempts: int,
-    timeout: float,
-    behind_pooler: bool,
-    classify: bool,
-) -> T:
-    """Run `work` on a connection of `pool`, on another one (up to `attempts` in all) if the server ended it.
-
-    With `classify`, a failure is logged and told transient or permanent (`failure`); without,
-    every failure is `StoreUnavailableError`, unlogged.
-    """
-    import psycopg
-    from psycopg_pool import PoolTimeout
-
-    for attempt in range(1, attempts + 1):
-        try:
-            async with pool.connection(timeout=timeout) as conn:
-                if behind_pooler:
-                    # The next statement may run on a server connection that never saw a preparation.
-                    conn.prepare_threshold = None
-                try:
-                    if transaction or not conn.autocommit:
-                        async with conn.transaction():
-                            return await work(conn)
-                    return await work(conn)
-                except psycopg.OperationalError as exc:
-                    if not conn.broken or attempt == attempts:
-                        if classify:
-                            raise failure(exc, conn.broken) from exc
-                        raise StoreUnavailableError(f"PostgreSQL operation failed: {exc}") from exc
-        except PoolTimeout as exc:
-            if classify:
-                logger.warning("no PostgreSQL connection within %s s: %s", timeout, exc, exc_info=exc)
-            raise StoreUnavailableError(
-                f"No PostgreSQL connection within {timeout} s (is the server up?): {exc}"
-            ) from exc
-    raise StoreUnavailableError("PostgreSQL connections kept failing")

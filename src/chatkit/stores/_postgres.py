@@ -11,19 +11,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from chatkit.store import NotFoundError
 from chatkit.stores import _codec
 from chatkit.stores._base import ScopedStore, clamp_limit, page_of
-from chatkit.stores._errors import IdConflictError, StoreError, StoreUnavailableError, TurnLockLostError
+from chatkit.stores._database import PostgresDatabase, database_for
+from chatkit.stores._errors import IdConflictError, TurnLockLostError
 from chatkit.stores._locks import KeyedLocks
-from chatkit.stores._pg import (
-    advisory_lock_id,
-    failure,
-    migrate,
-    open_pool,
-    quoted_schema,
-    recorded_version,
-    require_psycopg,
-    run_pooled,
-    through_pooler,
-)
+from chatkit.stores._pg import advisory_lock_id, failure, quoted_schema
 from chatkit.stores._scope import ScopeFunction, default_scope
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 
@@ -32,8 +23,6 @@ if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
 T = TypeVar("T")
-
-_INSTALL_HINT = "PostgresStore needs psycopg 3 and psycopg-pool: pip install chatkit-server[postgres]"
 
 # Ids and scopes are opaque and may be longer than a btree entry allows (about 2.7 kB), so rows
 # are keyed by the SHA-256 of their id (`key`) and of their scope (`scope_key`, since version 2),
@@ -188,7 +177,8 @@ def _start(bound: int | None, ascending: bool) -> int:
 class PostgresStore(ScopedStore):
     """Keeps threads, items and attachments in a PostgreSQL schema, through an async connection pool.
 
-    Give a `dsn` (the store owns its pool) or an open `pool` of your own (the store leaves it open).
+    Give a `dsn` (the store opens a `PostgresDatabase` of its own), an open `pool` of your own (the
+    store leaves it open), or a `database` shared with the other PostgreSQL parts of the process.
     """
 
     def __init__(
@@ -196,125 +186,64 @@ class PostgresStore(ScopedStore):
         dsn: str | None = None,
         *,
         pool: AsyncConnectionPool[Any] | None = None,
-        schema: str = "chatkit",
+        database: PostgresDatabase | None = None,
+        schema: str | None = None,
         scope: ScopeFunction = default_scope,
         single_tenant: bool = False,
         min_size: int = 1,
         max_size: int = 10,
         timeout: float = 10.0,
     ) -> None:
-        require_psycopg(_INSTALL_HINT)
-        if dsn is not None and pool is not None:
-            raise ValueError("Give PostgresStore a dsn or a pool, not both")
-        quoted = quoted_schema(schema)
+        self.database = database_for(
+            "PostgresStore",
+            dsn=dsn,
+            pool=pool,
+            database=database,
+            schema=schema,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+        )
         super().__init__(scope=scope, single_tenant=single_tenant)
-        self.schema = schema
-        self._dsn = dsn
-        self._given_pool = pool
-        self._min_size = min_size
-        self._max_size = max_size
-        self._timeout = timeout
-        self._pool: AsyncConnectionPool[Any] | None = None
-        # Turn locks hold a connection for a whole turn: they get their own pool, so holders never
-        # starve the work they serialize.
-        self._lock_pool: AsyncConnectionPool[Any] | None = None
+        self.schema = self.database.schema
         # Threads whose turn lock this process holds: (scope key, key) -> (backend pid, lock id).
         self._fences: dict[tuple[bytes, bytes], tuple[int, int]] = {}
         self._locks = KeyedLocks()
-        # Set on open when a pooler (PgBouncer) stands between the store and PostgreSQL.
-        self._behind_pooler = False
-        self._quoted_schema = quoted
-        self._sql = {name: query.format(s=self._quoted_schema).encode() for name, query in _QUERIES.items()}
-        self._fenced_sql = {name: _fenced(_QUERIES[name]).format(s=self._quoted_schema).encode() for name in _FENCED}
+        quoted = quoted_schema(self.schema)
+        self._sql = {name: query.format(s=quoted).encode() for name, query in _QUERIES.items()}
+        self._fenced_sql = {name: _fenced(_QUERIES[name]).format(s=quoted).encode() for name in _FENCED}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def _open(self) -> None:
-        from psycopg_pool import AsyncConnectionPool
-
-        pool = self._given_pool
-        if pool is None:
-            pool = await open_pool(
-                self._dsn or "",
-                min_size=self._min_size,
-                max_size=self._max_size,
-                timeout=self._timeout,
-                name=f"chatkit-{self.schema}",
-            )
-        # The lock pool reaches the same server the same way.
-        lock_pool = AsyncConnectionPool(
-            pool.conninfo,
-            kwargs=pool.kwargs,
-            min_size=0,
-            max_size=self._max_size,
-            open=False,
-            name=f"chatkit-{self.schema}-locks",
-        )
-        await lock_pool.open()
-        self._pool, self._lock_pool = pool, lock_pool
+        await self.database.open()
         try:
-            await self._run_open(self._migrate, transaction=True)
+            await self.database.migrate(
+                version_table="schema_version",
+                migrations=MIGRATIONS,
+                lock_name="chatkit-migrate",
+                tables=f"The database schema {self.schema!r} is",
+            )
         except BaseException:
-            await self._close()
+            await self.database.aclose()
             raise
 
     async def _close(self) -> None:
-        pool, self._pool = self._pool, None
-        lock_pool, self._lock_pool = self._lock_pool, None
-        if lock_pool is not None:
-            await lock_pool.close()
-        if pool is not None and pool is not self._given_pool:
-            await pool.close()
-
-    async def _migrate(self, conn: AsyncConnection[Any]) -> None:
-        self._behind_pooler = await through_pooler(conn)
-        self._prepare(conn)
-        await migrate(
-            conn,
-            schema=self.schema,
-            version_table="schema_version",
-            migrations=MIGRATIONS,
-            lock_name="chatkit-migrate",
-            tables=f"The database schema {self.schema!r} is",
-        )
+        await self.database.aclose()
 
     async def schema_version(self) -> int:
         """The schema version recorded in the database."""
-
-        async def work(conn: AsyncConnection[Any]) -> int:
-            version = await recorded_version(conn, self.schema, "schema_version")
-            assert version is not None
-            return version
-
-        return await self._run(work)
+        await self._ready()
+        version = await self.database.version("schema_version")
+        assert version is not None
+        return version
 
     # -- running work on a pooled connection -------------------------------------------------
 
     async def _run(self, work: Callable[[AsyncConnection[Any]], Awaitable[T]], *, transaction: bool = False) -> T:
         await self._ready()
-        return await self._run_open(work, transaction=transaction)
-
-    async def _run_open(self, work: Callable[[AsyncConnection[Any]], Awaitable[T]], *, transaction: bool = False) -> T:
-        pool = self._pool
-        if pool is None:
-            raise StoreError("The PostgreSQL store was closed while an operation was starting")
-        # A connection the server dropped (restart, pg_terminate_backend) fails on first use; every
-        # operation is idempotent, so it is retried on another connection, once per pooled one.
-        return await run_pooled(
-            pool,
-            work,
-            transaction=transaction,
-            attempts=(pool.max_size or self._max_size) + 1,
-            timeout=self._timeout,
-            behind_pooler=self._behind_pooler,
-            classify=True,
-        )
-
-    def _prepare(self, conn: AsyncConnection[Any]) -> None:
-        """Keep psycopg from preparing statements behind a pooler in transaction mode, where the
-        next statement may run on a server connection that never saw the preparation."""
-        if self._behind_pooler:
-            conn.prepare_threshold = None
+        # Every operation is idempotent, so a connection the server dropped is retried on another.
+        return await self.database.run(work, transaction=transaction)
 
     async def _fetch(self, query: str, params: tuple[Any, ...]) -> list[Any]:
         async def work(conn: AsyncConnection[Any]) -> list[Any]:
@@ -360,19 +289,14 @@ class PostgresStore(ScopedStore):
         they raise `TurnLockLostError` instead of interleaving with the next holder's turn.
         """
         import psycopg
-        from psycopg_pool import PoolTimeout
 
         name = f"{self._scope(context)}\0{thread_id}"
         lock_id = advisory_lock_id(f"chatkit-turn\0{self.schema}\0{name}")
         # Tasks of this process queue here first, so they hold one lock connection per thread, not one each.
         async with self._locks.hold(name):
             await self._ready()
-            assert self._lock_pool is not None
             try:
-                async with self._lock_pool.connection(timeout=self._timeout) as conn:
-                    self._prepare(conn)
-                    if not conn.autocommit:
-                        await conn.set_autocommit(True)
+                async with self.database.turn_connection() as conn:
                     # A transaction-level lock in a transaction held open for the turn: a pooler in
                     # transaction mode (PgBouncer) keeps one server connection for the whole
                     # transaction, where a session-level lock would stay behind on whichever server
@@ -396,8 +320,6 @@ class PostgresStore(ScopedStore):
                             await conn.execute(b"COMMIT")
                         except psycopg.Error:
                             await conn.close()
-            except PoolTimeout as exc:
-                raise StoreUnavailableError(f"No PostgreSQL connection for a turn lock: {exc}") from exc
             except psycopg.OperationalError as exc:
                 raise failure(exc, True) from exc
 
