@@ -19,7 +19,7 @@ import pytest
 from starlette.requests import Request
 
 from chatkit.asgi import HTTPAuthError, create_app
-from chatkit.attachments import LocalAttachmentStore, request_base_url
+from chatkit.attachments import LocalAttachmentStore
 from tests.http import serving
 from tests.reliability.scripted import CannedServer
 from tests.reliability.world import PostgresProbe, SQLiteProbe, Tenant, seed_tenant
@@ -71,7 +71,7 @@ async def cookie_site(backend: str, tmp_path: Path) -> AsyncIterator[Site]:
         server = CannedServer(store, files, pause=0)
         app = create_app(server, context=from_cookie, attachment_store=files, cors_origins=[ALLOWED])
         async with serving(app) as url:
-            request_base_url.set(f"{url}/chatkit")  # as the endpoint sets it, for seeding outside a request
+            files.base_url = f"{url}/chatkit"  # seeded outside a request: told where the files are served
             alice = await seed_tenant(server, files, "alice")
             if backend == "sqlite":
                 probe = SQLiteProbe(tmp_path / "chatkit.db", files.root)

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from chatkit.asgi import create_app
-from chatkit.attachments import LocalAttachmentStore, request_base_url
+from chatkit.attachments import LocalAttachmentStore
 from chatkit.store import Store
 from chatkit.stores import MemoryStore
 from chatkit.types import ThreadMetadata
@@ -52,7 +52,8 @@ async def two_users(store: Store[Any], tmp_path: Path) -> AsyncIterator[tuple[st
     files = LocalAttachmentStore[Any](tmp_path / "files", secret="s")
     server = RecordingServer(store, files, pause=0)
     async with serving(create_app(server, context=user_context)) as url:
-        request_base_url.set(f"{url}/chatkit")
+        # Seeded outside a request, so the files are told where they are served.
+        files.base_url = f"{url}/chatkit"
         alice, bob = await seed_tenant(server, files, "alice"), await seed_tenant(server, files, "bob")
         yield f"{url}/chatkit", server, alice, bob
 

@@ -139,7 +139,7 @@ async def test_a_turn_whose_lock_session_ended_may_not_write_its_thread(postgres
                 await store.add_thread_item("thr_1", user_message("thr_1", "msg_before"), ALICE)
                 # The session holding the lock ends, as in a failover: the lock is released with it.
                 await admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s"
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = %s"
                     " AND pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted)",
                     (application,),
                 )

@@ -79,7 +79,7 @@ async def test_a_taken_id_during_a_turn_is_a_conflict_and_a_lost_lock_is_said_so
             async with store.turn_lock("thr_1", ALICE):
                 async with await psycopg.AsyncConnection.connect(POSTGRES_DSN, autocommit=True) as admin:
                     await admin.execute(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s"
+                        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = %s"
                         " AND state = 'idle in transaction'",
                         (application,),
                     )

@@ -26,7 +26,6 @@ from chatkit.attachments._streams import AttachmentFiles, streaming_files
 from chatkit.coordination import Coordination
 from chatkit.server import ChatKitServer
 from chatkit.store import AttachmentStore
-from chatkit.stores import ScopedStore
 
 
 def create_app(
@@ -81,9 +80,6 @@ def create_app(
     if attachment_store is None and isinstance(server.attachment_store, (LocalAttachmentStore, AttachmentFiles)):
         attachment_store = server.attachment_store
     if attachment_store is not None:
-        if isinstance(server.store, ScopedStore):
-            # Deleting a thread then deletes its files, and files are split by tenant as rows are.
-            server.store.link_attachment_store(attachment_store)
         routes.extend(UploadEndpoints(streaming_files(attachment_store), server.store, context).routes(path))
     middleware = [Middleware(AccessLogMiddleware)]
     direct: ASGIApp = endpoint

@@ -26,13 +26,12 @@ from chatkit.asgi._observe import AccessRecord, call_observed
 from chatkit.asgi._rejoin import RejoinEndpoint
 from chatkit.asgi._streaming import DisconnectPolicy, StreamSender
 from chatkit.asgi._turns import TurnGate, TurnPolicy
-from chatkit.attachments import request_base_url
 from chatkit.coordination import Coordination, coordination_for
 from chatkit.errors import InvalidRequestError
 from chatkit.server import ChatKitServer, NonStreamingResult
 from chatkit.server.core import Dispatcher
 from chatkit.server.requests import parse_request, thread_id_of
-from chatkit.types import AttachmentsCreateReq, ChatKitReq, is_streaming_req
+from chatkit.types import ChatKitReq, is_streaming_req
 
 
 class ChatKitEndpoint:
@@ -95,9 +94,6 @@ class ChatKitEndpoint:
             context = await build_context(self.context_builder, request)
             parsed = _parse(await body.read())
             record.request_type, record.thread_id = parsed.type, thread_id_of(parsed)
-            if isinstance(parsed, AttachmentsCreateReq):
-                # Upload and preview URLs hang below the URL the client reached this endpoint at.
-                request_base_url.set(str(request.url.replace(query="")).rstrip("/"))
             dispatcher = Dispatcher(self.server, refusal=InvalidRequestError)
             await dispatcher.check_access(parsed, context)
             if is_streaming_req(parsed):
@@ -105,7 +101,8 @@ class ChatKitEndpoint:
                 admitted = await dispatcher.open_stream(parsed, context)
                 record.thread_id = admitted.thread_id
             else:
-                admitted = await dispatcher.answer(parsed, context)
+                # Upload and preview URLs hang below the URL the client reached this endpoint at.
+                admitted = await dispatcher.answer(parsed, context, base_url=_endpoint_url(request))
         except Exception as error:
             problem = problem_from(error)
             record.outcome = problem.code
@@ -168,6 +165,11 @@ class RequestBody:
             return await self._receive()
         self._delivered = True
         return {"type": "http.request", "body": await self.read(), "more_body": False}
+
+
+def _endpoint_url(request: Request) -> str:
+    """The URL the client reached the endpoint at, without its query."""
+    return str(request.url.replace(query="")).rstrip("/")
 
 
 def _parse(body: bytes) -> ChatKitReq:

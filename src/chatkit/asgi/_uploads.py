@@ -23,7 +23,7 @@ from starlette.routing import Route
 from chatkit.asgi._http import ContextBuilder, HTTPProblem, build_context, problem_body, problem_from
 from chatkit.asgi._observe import access_record
 from chatkit.asgi._upload_bodies import file_response, upload_body
-from chatkit.attachments import is_valid_attachment_id, request_base_url
+from chatkit.attachments import is_valid_attachment_id
 from chatkit.attachments._streams import AttachmentFiles
 from chatkit.store import NotFoundError, Store
 from chatkit.types import Attachment
@@ -64,11 +64,13 @@ class UploadEndpoints:
             if attachment.upload_descriptor is None:
                 raise HTTPProblem(409, "already_uploaded", f"attachment {attachment_id} was uploaded already")
             body = await upload_body(request, self.files.max_bytes)
-            _use_endpoint_url(request, f"/uploads/{attachment_id}")
             saved = await self.files.save_upload(
                 attachment_id, attachment.name, attachment.mime_type, body.chunks, scope_key
             )
-            uploaded = self.files.describe(attachment_id, attachment.name, saved.mime_type, scope_key)
+            base_url = _endpoint_url(request, f"/uploads/{attachment_id}")
+            uploaded = self.files.describe(
+                attachment_id, attachment.name, saved.mime_type, scope_key, base_url=base_url
+            )
             uploaded.thread_id = attachment.thread_id
             uploaded.metadata = {**(attachment.metadata or {}), **(uploaded.metadata or {})}
             await self.store.save_attachment(uploaded, context)
@@ -95,8 +97,8 @@ class UploadEndpoints:
         try:
             context = await build_context(self.context_builder, request)
             body = await upload_body(request, self.files.max_bytes, multipart_only=True)
-            _use_endpoint_url(request, "/upload")
-            attachment = await self.files.add_upload(body.filename, body.content_type, body.chunks, context)
+            base_url = _endpoint_url(request, "/upload")
+            attachment = await self.files.add_upload(body.filename, body.content_type, body.chunks, context, base_url)
             await self.store.save_attachment(attachment, context)
         except Exception as error:
             return problem_response(request, error)
@@ -138,10 +140,10 @@ class UploadEndpoints:
         return attachment_id
 
 
-def _use_endpoint_url(request: Request, suffix: str) -> None:
-    """Make new preview URLs point below the ChatKit endpoint this route hangs from."""
+def _endpoint_url(request: Request, suffix: str) -> str:
+    """The URL of the ChatKit endpoint this route (`suffix`) hangs from: new preview URLs point below it."""
     url = str(request.url.replace(query=""))
-    request_base_url.set(url[: -len(suffix)] if url.endswith(suffix) else url)
+    return url[: -len(suffix)] if url.endswith(suffix) else url
 
 
 def _attachment_response(attachment: Attachment) -> Response:

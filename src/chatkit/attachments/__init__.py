@@ -28,7 +28,6 @@ from chatkit.attachments._checks import (
 )
 from chatkit.attachments._local import LocalAttachmentStore, StoredFile
 from chatkit.attachments._signing import SignedAttachmentStore as SignedAttachmentStore
-from chatkit.attachments._signing import request_base_url as request_base_url
 
 if TYPE_CHECKING:
     from chatkit.attachments._converter import LocalAttachmentConverter

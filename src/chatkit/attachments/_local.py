@@ -54,7 +54,7 @@ class LocalAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
 
     Files are split by tenant as the stores of `chatkit.stores` split rows: by the context's
     `user_id` unless `scope=` says otherwise; contexts that name no tenant share one directory.
-    A `ScopedStore` linked with `link_attachment_store` (as `chatkit.asgi.create_app` does)
+    A `ScopedStore` linked with `link_attachment_store` (as `ChatKitServer(store, files)` does)
     imposes its own scoping, refusal of tenant-less contexts included.
     """
 
@@ -85,7 +85,9 @@ class LocalAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
 
     # -- the AttachmentStore interface -------------------------------------------------------------
 
-    async def create_attachment(self, input: AttachmentCreateParams, context: TContext) -> Attachment:
+    async def create_attachment_at(
+        self, input: AttachmentCreateParams, context: TContext, base_url: str | None
+    ) -> Attachment:
         """Check the announced file, reserve an id, and answer where to upload it (a signed, single-use URL)."""
         mime_type = _mime.base_mime(input.mime_type)
         name = safe_file_name(input.name)
@@ -94,9 +96,9 @@ class LocalAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
         scope_key = self.scope_key(context)
         attachment_id = await self._reserve_new_id(mime_type, context, scope_key)
         descriptor = AttachmentUploadDescriptor.model_validate(
-            {"url": self.signed_url("upload", attachment_id, self.upload_ttl, scope_key), "method": "PUT"}
+            {"url": self.signed_url("upload", attachment_id, self.upload_ttl, scope_key, base_url), "method": "PUT"}
         )
-        return self.describe(attachment_id, name, mime_type, scope_key, upload_descriptor=descriptor)
+        return self.describe(attachment_id, name, mime_type, scope_key, upload_descriptor=descriptor, base_url=base_url)
 
     async def delete_attachment(self, attachment_id: str, context: TContext) -> None:
         """Remove the attachment's files, if the caller's tenant has any; another tenant's stay."""
@@ -105,8 +107,13 @@ class LocalAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
 
     # -- files -------------------------------------------------------------------------------------
 
-    async def add_file(self, name: str | None, mime_type: str, data: bytes, context: Any) -> Attachment:
-        """Store a file under a fresh id of the caller's tenant (a direct upload); the record to save."""
+    async def add_file(
+        self, name: str | None, mime_type: str, data: bytes, context: Any, base_url: str | None = None
+    ) -> Attachment:
+        """Store a file under a fresh id of the caller's tenant (a direct upload); the record to save.
+
+        An image's preview URL hangs below `base_url` unless one is configured.
+        """
         name = safe_file_name(name)
         scope_key = self.scope_key(context)
         attachment_id = await self._reserve_new_id(mime_type, context, scope_key)
@@ -116,7 +123,7 @@ class LocalAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
         except BaseException:
             await asyncio.to_thread(self._remove, scope_key, attachment_id)
             raise
-        return self.describe(attachment_id, name, mime_type, scope_key)
+        return self.describe(attachment_id, name, mime_type, scope_key, base_url=base_url)
 
     @asynccontextmanager
     async def upload_claim(self, attachment_id: str, scope_key: str) -> AsyncGenerator[None, None]:

@@ -279,7 +279,9 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
 
     # -- the AttachmentStore interface -------------------------------------------------------
 
-    async def create_attachment(self, input: AttachmentCreateParams, context: TContext) -> Attachment:
+    async def create_attachment_at(
+        self, input: AttachmentCreateParams, context: TContext, base_url: str | None
+    ) -> Attachment:
         """Check the announced file, record it as awaiting its bytes, and answer a signed, single-use upload URL."""
         mime_type = base_mime(input.mime_type)
         name = safe_file_name(input.name)
@@ -288,9 +290,9 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
         scope_key = self.scope_key(context)
         attachment_id = await self._reserve_new_id("announce", mime_type, context, scope_key, name)
         descriptor = AttachmentUploadDescriptor.model_validate(
-            {"url": self.signed_url("upload", attachment_id, self.upload_ttl, scope_key), "method": "PUT"}
+            {"url": self.signed_url("upload", attachment_id, self.upload_ttl, scope_key, base_url), "method": "PUT"}
         )
-        return self.describe(attachment_id, name, mime_type, scope_key, upload_descriptor=descriptor)
+        return self.describe(attachment_id, name, mime_type, scope_key, upload_descriptor=descriptor, base_url=base_url)
 
     async def delete_attachment(self, attachment_id: str, context: TContext) -> None:
         """Delete the file and its bytes, and stop an upload of it still in flight; another tenant's stay."""
@@ -326,15 +328,23 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
         return await self._receive(scope_key, attachment_id, int(rows[0][0]), name, declared_mime_type, chunks)
 
     async def add_upload(
-        self, filename: str | None, declared_mime_type: str | None, chunks: AsyncIterable[bytes], context: Any
+        self,
+        filename: str | None,
+        declared_mime_type: str | None,
+        chunks: AsyncIterable[bytes],
+        context: Any,
+        base_url: str | None = None,
     ) -> Attachment:
-        """Store a file under a fresh id of the caller's tenant (a direct upload); the record to save."""
+        """Store a file under a fresh id of the caller's tenant (a direct upload); the record to save.
+
+        An image's preview URL hangs below `base_url` unless one is configured.
+        """
         name = safe_file_name(filename)
         scope_key = self.scope_key(context)
         declared = base_mime(declared_mime_type or "application/octet-stream")
         attachment_id = await self._reserve_new_id("begin_direct", declared, context, scope_key, name)
         saved = await self._receive(scope_key, attachment_id, 1, name, declared_mime_type, chunks)
-        return self.describe(attachment_id, name, saved.mime_type, scope_key)
+        return self.describe(attachment_id, name, saved.mime_type, scope_key, base_url=base_url)
 
     async def is_reserved(self, attachment_id: str, scope_key: str) -> bool:
         """Whether the attachment still exists (announced or uploaded, and not deleted since)."""

@@ -8,8 +8,8 @@ import hashlib
 import hmac
 import secrets
 import time
+from abc import abstractmethod
 from collections.abc import Callable, Collection
-from contextvars import ContextVar
 from typing import Any, Generic, Literal
 
 from pydantic import AnyUrl
@@ -27,13 +27,15 @@ from chatkit.attachments._checks import (
 from chatkit.store import AttachmentStore, TContext
 from chatkit.stores._ids import new_id
 from chatkit.stores._scope import ScopeFunction, default_scope, resolve_scope
-from chatkit.types import Attachment, AttachmentUploadDescriptor, FileAttachment, ImageAttachment
+from chatkit.types import (
+    Attachment,
+    AttachmentCreateParams,
+    AttachmentUploadDescriptor,
+    FileAttachment,
+    ImageAttachment,
+)
 
 TokenPurpose = Literal["upload", "file"]
-
-# Set by the HTTP layer for the duration of a request, so upload URLs can default to the URL the
-# client used to reach the server.
-request_base_url: ContextVar[str | None] = ContextVar("chatkit_request_base_url", default=None)
 
 
 class SignedAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
@@ -42,9 +44,10 @@ class SignedAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
     `LocalAttachmentStore` and `PostgresAttachmentStore` build on it and keep the bytes.
 
     `base_url` is where the ChatKit endpoint is reachable from the browser; when omitted, the
-    URL of the current request is used. Give every process the same `secret`, or URLs signed by
-    one are refused by the others. Files are split by tenant as the stores of `chatkit.stores`
-    split rows: by the context's `user_id` unless `scope=` says otherwise.
+    HTTP layer passes the URL the request reached the endpoint at (`create_attachment_at`). Give
+    every process the same `secret`, or URLs signed by one are refused by the others. Files are
+    split by tenant as the stores of `chatkit.stores` split rows: by the context's `user_id`
+    unless `scope=` says otherwise.
     """
 
     def __init__(
@@ -83,6 +86,16 @@ class SignedAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
         """A fresh attachment id: `atc_`, then a time-ordered value with 96 random bits."""
         return new_id("attachment")
 
+    async def create_attachment(self, input: AttachmentCreateParams, context: TContext) -> Attachment:
+        """Announce a file and answer where to upload it, below the configured `base_url`."""
+        return await self.create_attachment_at(input, context, None)
+
+    @abstractmethod
+    async def create_attachment_at(
+        self, input: AttachmentCreateParams, context: TContext, base_url: str | None
+    ) -> Attachment:
+        """Announce a file and answer where to upload it: below `base_url` unless one is configured."""
+
     # -- what is accepted --------------------------------------------------------------------
 
     def describe(
@@ -93,6 +106,7 @@ class SignedAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
         scope_key: str,
         *,
         upload_descriptor: AttachmentUploadDescriptor | None = None,
+        base_url: str | None = None,
     ) -> Attachment:
         """The attachment record for a file: an image (with a signed preview URL) or a plain file.
 
@@ -106,7 +120,7 @@ class SignedAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
             "metadata": {SCOPE_METADATA_KEY: scope_key},
         }
         if mime_type.startswith("image/"):
-            preview_url = self.signed_url("file", attachment_id, self.preview_ttl, scope_key)
+            preview_url = self.signed_url("file", attachment_id, self.preview_ttl, scope_key, base_url)
             return ImageAttachment.model_validate({**fields, "preview_url": preview_url})
         return FileAttachment.model_validate(fields)
 
@@ -157,9 +171,14 @@ class SignedAttachmentStore(AttachmentStore[TContext], Generic[TContext]):
 
     # -- signed URLs -------------------------------------------------------------------------
 
-    def signed_url(self, purpose: TokenPurpose, attachment_id: str, ttl: float | None, scope_key: str) -> str:
-        """An absolute URL for uploading (`upload`) or fetching (`file`) an attachment, carrying a token."""
-        base = self.base_url or request_base_url.get()
+    def signed_url(
+        self, purpose: TokenPurpose, attachment_id: str, ttl: float | None, scope_key: str, base_url: str | None = None
+    ) -> str:
+        """An absolute URL for uploading (`upload`) or fetching (`file`) an attachment, carrying a token.
+
+        It hangs below the configured `base_url`, else below the request's `base_url` given here.
+        """
+        base = self.base_url or base_url
         if base is None:
             raise RuntimeError(f"{type(self).__name__} needs base_url= when used outside an HTTP request")
         segment = "uploads" if purpose == "upload" else "files"

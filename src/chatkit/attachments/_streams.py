@@ -67,8 +67,9 @@ class AttachmentFiles(Protocol):
         scope_key: str,
         *,
         upload_descriptor: AttachmentUploadDescriptor | None = None,
+        base_url: str | None = None,
     ) -> Attachment:
-        """The attachment record for a stored file."""
+        """The attachment record for a stored file; an image's preview URL below `base_url` if none is configured."""
         ...
 
     async def save_upload(
@@ -87,7 +88,12 @@ class AttachmentFiles(Protocol):
         ...
 
     async def add_upload(
-        self, filename: str | None, declared_mime_type: str | None, chunks: AsyncIterable[bytes], context: Any
+        self,
+        filename: str | None,
+        declared_mime_type: str | None,
+        chunks: AsyncIterable[bytes],
+        context: Any,
+        base_url: str | None = None,
     ) -> Attachment:
         """Store a file under a fresh id of the caller's tenant (a direct upload); the record to save."""
         ...
@@ -145,9 +151,12 @@ class LocalFileStreams:
         scope_key: str,
         *,
         upload_descriptor: AttachmentUploadDescriptor | None = None,
+        base_url: str | None = None,
     ) -> Attachment:
-        """The attachment record for a stored file."""
-        return self.store.describe(attachment_id, name, mime_type, scope_key, upload_descriptor=upload_descriptor)
+        """The attachment record for a stored file; an image's preview URL below `base_url` if none is configured."""
+        return self.store.describe(
+            attachment_id, name, mime_type, scope_key, upload_descriptor=upload_descriptor, base_url=base_url
+        )
 
     async def save_upload(
         self,
@@ -165,12 +174,17 @@ class LocalFileStreams:
         return SavedFile(attachment_id, name, mime_type, len(data))
 
     async def add_upload(
-        self, filename: str | None, declared_mime_type: str | None, chunks: AsyncIterable[bytes], context: Any
+        self,
+        filename: str | None,
+        declared_mime_type: str | None,
+        chunks: AsyncIterable[bytes],
+        context: Any,
+        base_url: str | None = None,
     ) -> Attachment:
         """Store a file under a fresh id of the caller's tenant (a direct upload); the record to save."""
         data = await gather(chunks, self.store.max_bytes)
         mime_type = self.store.verify_content(declared_mime_type, data)
-        return await self.store.add_file(filename, mime_type, data, context)
+        return await self.store.add_file(filename, mime_type, data, context, base_url)
 
     async def stream_file(self, attachment_id: str, scope_key: str) -> FileStream | None:
         """The uploaded file of an attachment of the tenant `scope_key`, or None."""

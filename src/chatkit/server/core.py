@@ -9,7 +9,7 @@ import copy
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import datetime
-from typing import Any, Generic, Literal, NamedTuple, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 from typing_extensions import assert_never
@@ -41,6 +41,7 @@ from chatkit.store import AttachmentStore, Store
 from chatkit.types import (
     AssistantMessageItem,
     Attachment,
+    AttachmentCreateParams,
     AttachmentsCreateReq,
     AttachmentsDeleteReq,
     AudioInput,
@@ -91,12 +92,36 @@ TContext = TypeVar("TContext")
 CANCELLED_NOTE = "The user cancelled the stream. Stop responding to the prior request."
 
 
+@runtime_checkable
+class AttachmentLinking(Protocol):
+    """A store that works with the server's attachment store: it deletes a thread's files with the thread."""
+
+    def link_attachment_store(self, attachment_store: AttachmentStore[Any]) -> None:
+        """Act on the attachment files of the rows this store deletes and loads."""
+        ...
+
+
+@runtime_checkable
+class AttachmentsAtURL(Protocol):
+    """An attachment store whose upload URLs can hang below the URL a request reached the server at."""
+
+    async def create_attachment_at(
+        self, input: AttachmentCreateParams, context: Any, base_url: str | None
+    ) -> Attachment:
+        """`create_attachment`, with upload and preview URLs below `base_url` unless one is configured."""
+        ...
+
+
 class ChatKitServer(ABC, Generic[TContext]):
     """Base class of a ChatKit backend: implement `respond`, then hand requests to `process`."""
 
     def __init__(self, store: Store[TContext], attachment_store: AttachmentStore[TContext] | None = None) -> None:
         self.store = store
         self.attachment_store = attachment_store
+        if attachment_store is not None and isinstance(store, AttachmentLinking):
+            # However requests arrive (`process`, an endpoint, `create_app`), deleting a thread then
+            # deletes its files, and files are split by tenant as the store's rows are.
+            store.link_attachment_store(attachment_store)
 
     # -- hooks for integrators ---------------------------------------------------------------------
 
@@ -196,11 +221,13 @@ class Dispatcher(Generic[TContext]):
             return StreamingResult(self._stream(request, context, None))
         return await self.answer(request, context)
 
-    async def answer(self, request: NonStreamingReq, context: TContext) -> NonStreamingResult:
-        """The JSON answer of a plain request."""
+    async def answer(
+        self, request: NonStreamingReq, context: TContext, *, base_url: str | None = None
+    ) -> NonStreamingResult:
+        """The JSON answer of a plain request; `base_url` is the URL the request reached the server at."""
         _log_request(request)
         with agents_sdk_user_agent_override():
-            return NonStreamingResult(await self._answer(request, context))
+            return NonStreamingResult(await self._answer(request, context, base_url))
 
     async def open_stream(self, request: StreamingReq, context: TContext) -> OpenedStream:
         """A streaming request's frames and the thread its turn runs on; a `threads.create` makes that thread now."""
@@ -247,7 +274,7 @@ class Dispatcher(Generic[TContext]):
 
     # -- plain requests ----------------------------------------------------------------------------
 
-    async def _answer(self, request: NonStreamingReq, context: TContext) -> bytes:
+    async def _answer(self, request: NonStreamingReq, context: TContext, base_url: str | None) -> bytes:
         result: BaseModel | None
         store = self.store
         match request:
@@ -277,7 +304,11 @@ class Dispatcher(Generic[TContext]):
                 await self.server.add_feedback(params.thread_id, params.item_ids, params.kind, context)
                 result = None
             case AttachmentsCreateReq():
-                attachment = await self._require_attachment_store().create_attachment(request.params, context)
+                files = self._require_attachment_store()
+                if base_url is not None and isinstance(files, AttachmentsAtURL):
+                    attachment = await files.create_attachment_at(request.params, context, base_url)
+                else:
+                    attachment = await files.create_attachment(request.params, context)
                 await store.save_attachment(attachment, context)
                 result = attachment
             case AttachmentsDeleteReq():

@@ -67,7 +67,7 @@ class ScopedStore(Store[Any]):
     def link_attachment_store(self, attachment_store: AttachmentStore[Any]) -> None:
         """Delete a thread's attachment files through `attachment_store` when the thread is deleted.
 
-        `chatkit.asgi.create_app` links the server's stores itself. A `TenantScopedFiles` attachment
+        `ChatKitServer(store, attachment_store)` links the two itself. A `TenantScopedFiles` attachment
         store (`LocalAttachmentStore`, `PostgresAttachmentStore`) takes this store's scoping, so files
         are split by tenant exactly as rows are; a `PreviewSigner` re-signs the expiring preview URLs
         of the images this store loads.
