@@ -193,6 +193,17 @@ async def test_attachments_create_saves_and_delete_removes_from_both_stores(stor
         await store.load_attachment(created["id"], ALICE)
 
 
+async def test_deleting_a_thread_through_process_deletes_its_files(store: Store[Context]) -> None:
+    # The server links its two stores itself: no HTTP layer is needed for files to follow threads.
+    uploads = UploadTargets()
+    server = ScriptedServer(store, uploads)
+    created = await call(server, request("attachments.create", name="notes.pdf", size=3, mime_type="application/pdf"))
+    events = await stream(server, request("threads.create", input=user_input("Hi", attachments=[created["id"]])))
+    thread_id = events[0]["thread"]["id"]
+    assert await call(server, request("threads.delete", thread_id=thread_id)) == {}
+    assert uploads.deleted == [created["id"]]
+
+
 async def test_attachments_need_an_attachment_store(store: Store[Context]) -> None:
     server = ScriptedServer(store)
     with pytest.raises(RuntimeError, match="AttachmentStore"):
