@@ -23,6 +23,7 @@ from tests.asgi.conftest import Harness
 from tests.asgi.scripted import Context, ScriptedServer
 from tests.asgi.test_uploads import png
 from tests.http import parse_events, serving, user_message
+from tests.stores.reference_style import IdOnlyStore
 
 EVIL = "https://evil.example"
 FRIEND = "https://chat.example"
@@ -181,23 +182,6 @@ class FeedbackServer(ScriptedServer):
     ) -> None:
         """Remember the call."""
         self.feedback.append((thread_id, item_ids, feedback))
-
-
-class IdOnlyStore(MemoryStore):
-    """A store in the reference's style for deletes: the id alone names the row, whoever asks."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.owners: dict[str, Context] = {}
-
-    async def save_thread(self, thread: ThreadMetadata, context: Context) -> None:
-        """Save, remembering who created the thread."""
-        self.owners.setdefault(thread.id, context)
-        await super().save_thread(thread, context)
-
-    async def delete_thread(self, thread_id: str, context: Context) -> None:
-        """Delete the thread of whoever owns it."""
-        await super().delete_thread(thread_id, self.owners.get(thread_id, context))
 
 
 async def test_another_users_delete_or_feedback_is_404_and_changes_nothing(tmp_path: Path) -> None:

@@ -21,13 +21,12 @@ import pytest
 from chatkit.asgi import create_app
 from chatkit.attachments import LocalAttachmentStore
 from chatkit.store import Store
-from chatkit.stores import MemoryStore
-from chatkit.types import ThreadMetadata
 from tests.http import serving
 from tests.reliability.scripted import CannedServer, Context
 from tests.reliability.serving import user_context
 from tests.reliability.world import PostgresProbe, SQLiteProbe, Tenant, seed_tenant
 from tests.stores.backends import PERSISTENT_BACKENDS, POSTGRES_DSN, make_store, postgres_schema
+from tests.stores.reference_style import IdOnlyStore
 
 UNADDRESSED = {"threads.create", "attachments.create", "input.transcribe"}
 
@@ -98,23 +97,6 @@ async def test_other_users_ids_are_404_over_http_and_change_nothing(backend: str
         assert statuses == dict.fromkeys(statuses, 404)
         assert server.feedback == []
         assert await probe.snapshot() == before
-
-
-class IdOnlyStore(MemoryStore):
-    """Deletes in the reference's style: the id alone names the thread, whoever asks."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.owners: dict[str, Context] = {}
-
-    async def save_thread(self, thread: ThreadMetadata, context: Context) -> None:
-        """Save, remembering who created the thread."""
-        self.owners.setdefault(thread.id, context)
-        await super().save_thread(thread, context)
-
-    async def delete_thread(self, thread_id: str, context: Context) -> None:
-        """Delete the thread of whoever owns it."""
-        await super().delete_thread(thread_id, self.owners.get(thread_id, context))
 
 
 async def test_a_store_that_deletes_by_id_alone_is_safe_over_http(tmp_path: Path) -> None:

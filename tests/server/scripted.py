@@ -37,7 +37,7 @@ ALICE: Context = {"user_id": "alice"}
 BOB: Context = {"user_id": "bob"}
 
 
-class ScriptedServer(ChatKitServer[Context]):
+class ResponderServer(ChatKitServer[Context]):
     """Runs whatever `responder` / `on_action` the test installed and records hook calls."""
 
     def __init__(self, store: Store[Context], attachment_store: AttachmentStore[Context] | None = None) -> None:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from pydantic import ValidationError
-from tests.server.scripted import ALICE, Context, ScriptedServer, call, request, stream, user_input
+from tests.server.scripted import ALICE, Context, ResponderServer, call, request, stream, user_input
 
 from chatkit.errors import ChatKitError, CustomStreamError, InvalidRequestError, StreamError
 from chatkit.server.core import Dispatcher
@@ -39,7 +39,7 @@ INVALID = [
 
 @pytest.mark.parametrize("body", INVALID, ids=range(len(INVALID)))
 async def test_invalid_requests_raise_validation_errors_and_write_nothing(store: Store[Context], body: bytes) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     with pytest.raises(ValidationError):
         await server.process(body, ALICE)
     assert (await store.load_threads(10, None, "asc", ALICE)).data == []
@@ -47,7 +47,7 @@ async def test_invalid_requests_raise_validation_errors_and_write_nothing(store:
 
 
 async def test_numeric_strings_are_coerced_and_unknown_keys_ignored(store: Store[Context]) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     body = {
         "type": "threads.create",
         "params": {"input": user_input("Hi"), "extra": 1},
@@ -64,12 +64,12 @@ async def test_numeric_strings_are_coerced_and_unknown_keys_ignored(store: Store
 async def test_body_may_be_bytes_str_or_bytearray(store: Store[Context], body_type: type) -> None:
     raw = request("threads.list").decode()
     body = {bytes: raw.encode(), str: raw, bytearray: bytearray(raw.encode())}[body_type]
-    result = await ScriptedServer(store).process(body, ALICE)
+    result = await ResponderServer(store).process(body, ALICE)
     assert json.loads(result.json) == {"data": [], "has_more": False}  # type: ignore[union-attr]
 
 
 async def test_refusals_are_plain_value_errors_from_process_and_typed_for_the_http_layer(store: Store[Context]) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     body = request("input.transcribe", audio_base64="a", mime_type="audio/ogg")
     with pytest.raises(ValueError) as raised:
         await server.process(body, ALICE)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from unittest.mock import ANY
 
-from tests.server.scripted import ALICE, Context, ScriptedServer, assistant, request, stream, types_of, user_input
+from tests.server.scripted import ALICE, Context, ResponderServer, assistant, request, stream, types_of, user_input
 
 from chatkit.errors import CustomStreamError, ErrorCode, StreamError
 from chatkit.server import StreamingResult
@@ -57,7 +57,7 @@ async def stored(store: Store[Context], thread_id: str) -> list[Any]:
     return page.data[1:]  # without the user message
 
 
-async def run(server: ScriptedServer) -> tuple[str, list[dict[str, Any]]]:
+async def run(server: ResponderServer) -> tuple[str, list[dict[str, Any]]]:
     events = await stream(server, request("threads.create", input=user_input("Go")))
     return events[0]["thread"]["id"], events[2:]
 
@@ -87,7 +87,7 @@ async def test_streamed_message_is_forwarded_and_stored_when_done(store: Store[C
         )
         yield ThreadItemDoneEvent(item=message.model_copy(update={"content": [final]}))
 
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     server.responder = streamed
     thread_id, events = await run(server)
     assert types_of(events) == ["stream_options", "thread.item.added"] + ["thread.item.updated"] * 5 + [
@@ -116,7 +116,7 @@ async def test_removed_replaced_and_pass_through_events(store: Store[Context]) -
         yield ErrorEvent(message="soft")
         yield ThreadItemDoneEvent(item=assistant(thread, "last", "Still streaming"))
 
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     server.responder = chatty
     thread_id, events = await run(server)
     assert types_of(events)[1:] == [
@@ -147,7 +147,7 @@ async def test_hidden_items_are_stored_but_never_sent(store: Store[Context]) -> 
         yield ThreadItemDoneEvent(item=note)
         yield ThreadItemDoneEvent(item=assistant(thread, "asst_1", "Visible"))
 
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     server.responder = hidden
     thread_id, events = await run(server)
     assert "gold" not in str(events)
@@ -173,7 +173,7 @@ async def test_workflow_and_image_items_pass_through(store: Store[Context]) -> N
         yield ThreadItemUpdatedEvent(item_id="img_1", update=GeneratedImageUpdated(image=generated, progress=0.5))
         yield ThreadItemDoneEvent(item=image.model_copy(update={"image": generated}))
 
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     server.responder = work
     thread_id, events = await run(server)
     assert events[3]["update"] == {
@@ -192,7 +192,7 @@ async def test_thread_changes_are_saved_and_announced_after_the_event(store: Sto
         yield ThreadItemDoneEvent(item=assistant(thread, "asst_2", "Two"))
         thread.status = LockedStatus(reason="done")
 
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     server.responder = retitle
     thread_id, events = await run(server)
     assert types_of(events) == [
@@ -234,7 +234,7 @@ async def test_errors_end_the_stream_with_an_error_event(store: Store[Context]) 
             yield ThreadItemAddedEvent(item=assistant(thread, "pending", "never done"))
             raise failure
 
-        server = ScriptedServer(store)
+        server = ResponderServer(store)
         server.responder = fail
         thread_id, events = await run(server)
         assert types_of(events) == ["stream_options", "thread.item.added", "thread.updated", "error"]
@@ -244,7 +244,7 @@ async def test_errors_end_the_stream_with_an_error_event(store: Store[Context]) 
 
 
 async def test_custom_stream_options(store: Store[Context]) -> None:
-    class NoCancel(ScriptedServer):
+    class NoCancel(ResponderServer):
         def get_stream_options(self, thread: ThreadMetadata, context: Context) -> StreamOptions:
             return StreamOptions(allow_cancel=False)
 
@@ -274,7 +274,7 @@ async def test_a_cancelled_stream_keeps_the_partial_answer_and_leaves_a_note(sto
         await asyncio.Event().wait()
         yield ThreadItemDoneEvent(item=assistant(thread, "never", "unreachable"))
 
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     server.responder = slow
     result = await server.process(request("threads.create", input=user_input("Story")), ALICE)
     frames: list[bytes] = []
@@ -312,7 +312,7 @@ async def test_a_long_reply_is_reassembled_exactly_on_cancel(store: Store[Contex
             )
         raise asyncio.CancelledError
 
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     server.responder = long
     result = await server.process(request("threads.create", input=user_input("Count")), ALICE)
     count = 0
@@ -333,7 +333,7 @@ async def test_a_resumed_item_finished_in_a_later_turn_is_updated_in_place(store
     async def second(thread: ThreadMetadata, _: UserMessageItem | None, __: Context) -> Responder:
         yield ResumedItemDoneEvent(item=assistant(thread, "asst_resumed", "Finished"))
 
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     server.responder = first
     thread_id, _ = await run(server)
     server.responder = second
@@ -367,7 +367,7 @@ async def test_a_consumer_closing_the_stream_early_keeps_the_partial_answer(stor
         finally:
             closed.set()
 
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     server.responder = streaming
     result = await server.process(request("threads.create", input=user_input("Story")), ALICE)
     assert isinstance(result, StreamingResult)

@@ -13,7 +13,7 @@ from tests.server.scripted import (
     ALICE,
     BOB,
     Context,
-    ScriptedServer,
+    ResponderServer,
     UploadTargets,
     call,
     loose,
@@ -68,7 +68,7 @@ async def seed_items(store: Store[Context], thread_id: str, kinds: str) -> list[
 
 async def test_get_by_id_returns_the_first_twenty_visible_items_oldest_first(store: Store[Context]) -> None:
     ids = await seed_items(store, "thr_long", "ahs" + "a" * 22)
-    thread = await call(ScriptedServer(store), request("threads.get_by_id", thread_id="thr_long"))
+    thread = await call(ResponderServer(store), request("threads.get_by_id", thread_id="thr_long"))
     assert [item["id"] for item in thread["items"]["data"]] == [ids[0], *ids[3:20]]
     assert thread["items"]["has_more"] is True and thread["items"]["after"] == ids[19]
     assert thread["metadata"] == {}
@@ -76,11 +76,11 @@ async def test_get_by_id_returns_the_first_twenty_visible_items_oldest_first(sto
 
 async def test_get_by_id_of_an_unknown_thread_raises(store: Store[Context]) -> None:
     with pytest.raises(NotFoundError):
-        await call(ScriptedServer(store), request("threads.get_by_id", thread_id="thr_nope"))
+        await call(ResponderServer(store), request("threads.get_by_id", thread_id="thr_nope"))
 
 
 async def test_threads_list_pages_both_ways(store: Store[Context]) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     ids = await seed_threads(store, 5)
     first = await call(server, request("threads.list", limit=2))
     assert [t["id"] for t in first["data"]] == ids[:2:-1][:2]
@@ -98,18 +98,18 @@ async def test_threads_list_pages_both_ways(store: Store[Context]) -> None:
 
 async def test_threads_list_default_limit_is_twenty(store: Store[Context]) -> None:
     await seed_threads(store, 23)
-    page = await call(ScriptedServer(store), request("threads.list"))
+    page = await call(ResponderServer(store), request("threads.list"))
     assert len(page["data"]) == 20 and page["has_more"] is True
 
 
 async def test_threads_list_hides_thread_metadata(store: Store[Context]) -> None:
     await store.save_thread(ThreadMetadata(id="thr_secret", created_at=CREATED, metadata={"k": "v"}), ALICE)
-    page = await call(ScriptedServer(store), request("threads.list"))
+    page = await call(ResponderServer(store), request("threads.list"))
     assert page["data"][0]["metadata"] == {}
 
 
 async def test_items_list_filters_hidden_items_after_paging(store: Store[Context]) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     ids = await seed_items(store, "thr_items", "ahasa")
     page = await call(server, request("items.list", thread_id="thr_items", order="asc", limit=2))
     assert [item["id"] for item in page["data"]] == [ids[0]]
@@ -123,7 +123,7 @@ async def test_items_list_filters_hidden_items_after_paging(store: Store[Context
 
 
 async def test_threads_update_sets_the_title(store: Store[Context]) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     await seed_threads(store, 1)
     updated = await call(server, request("threads.update", thread_id="thr_00", title="Renamed"))
     assert loose(updated) == {
@@ -140,7 +140,7 @@ async def test_threads_update_sets_the_title(store: Store[Context]) -> None:
 
 
 async def test_threads_delete_removes_the_thread_and_its_items(store: Store[Context]) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     events = await stream(server, request("threads.create", input=user_input("Hi")))
     thread_id = events[0]["thread"]["id"]
     assert await call(server, request("threads.delete", thread_id=thread_id)) == {}
@@ -149,7 +149,7 @@ async def test_threads_delete_removes_the_thread_and_its_items(store: Store[Cont
 
 
 async def test_items_feedback_calls_the_hook(store: Store[Context]) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     await seed_threads(store, 1)
     body = request("items.feedback", thread_id="thr_00", item_ids=["a", "b"], kind="negative")
     assert await call(server, body) == {}
@@ -158,7 +158,7 @@ async def test_items_feedback_calls_the_hook(store: Store[Context]) -> None:
 
 async def test_another_users_thread_and_attachments_are_not_found(store: Store[Context]) -> None:
     uploads = UploadTargets()
-    server = ScriptedServer(store, uploads)
+    server = ResponderServer(store, uploads)
     await seed_threads(store, 1)
     created = await call(server, request("attachments.create", name="a.txt", size=1, mime_type="text/plain"))
     # process() makes the reference's store calls only (no load first): our stores refuse the
@@ -177,7 +177,7 @@ async def test_another_users_thread_and_attachments_are_not_found(store: Store[C
 
 async def test_attachments_create_saves_and_delete_removes_from_both_stores(store: Store[Context]) -> None:
     uploads = UploadTargets()
-    server = ScriptedServer(store, uploads)
+    server = ResponderServer(store, uploads)
     created = await call(server, request("attachments.create", name="notes.pdf", size=3, mime_type="application/pdf"))
     assert loose(created) == {
         "id": "<atc>",
@@ -196,7 +196,7 @@ async def test_attachments_create_saves_and_delete_removes_from_both_stores(stor
 async def test_deleting_a_thread_through_process_deletes_its_files(store: Store[Context]) -> None:
     # The server links its two stores itself: no HTTP layer is needed for files to follow threads.
     uploads = UploadTargets()
-    server = ScriptedServer(store, uploads)
+    server = ResponderServer(store, uploads)
     created = await call(server, request("attachments.create", name="notes.pdf", size=3, mime_type="application/pdf"))
     events = await stream(server, request("threads.create", input=user_input("Hi", attachments=[created["id"]])))
     thread_id = events[0]["thread"]["id"]
@@ -205,14 +205,14 @@ async def test_deleting_a_thread_through_process_deletes_its_files(store: Store[
 
 
 async def test_attachments_need_an_attachment_store(store: Store[Context]) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     with pytest.raises(RuntimeError, match="AttachmentStore"):
         await call(server, request("attachments.create", name="a", size=1, mime_type="text/plain"))
     with pytest.raises(RuntimeError, match="AttachmentStore"):
         await call(server, request("attachments.delete", attachment_id="atc_1"))
 
 
-class Transcriber(ScriptedServer):
+class Transcriber(ResponderServer):
     async def transcribe(self, audio_input: AudioInput, context: Context) -> TranscriptionResult:
         return TranscriptionResult(text=f"{len(audio_input.data)} bytes of {audio_input.media_type}")
 
@@ -224,11 +224,11 @@ async def test_input_transcribe_decodes_the_audio(store: Store[Context]) -> None
     with pytest.raises(ValueError):
         await call(Transcriber(store), request("input.transcribe", audio_base64="abc", mime_type="audio/webm"))
     with pytest.raises(NotImplementedError):
-        await call(ScriptedServer(store), body)
+        await call(ResponderServer(store), body)
 
 
 async def test_sync_custom_action_answers_without_persisting(store: Store[Context]) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     await seed_threads(store, 1)
     answer = await call(server, request("threads.sync_custom_action", thread_id="thr_00", action={"type": "ping"}))
     assert answer == {}
@@ -271,7 +271,7 @@ async def test_thread_listing_bytes_equal_a_serialized_page_of_threads(store: St
 async def test_a_negative_limit_means_the_default_page(store: Store[Context], limit: int) -> None:
     """Found by the fuzzer: a negative limit answered has_more without a cursor, so clients never stopped."""
     await seed_threads(store, 25)
-    page = await call(ScriptedServer(store), request("threads.list", limit=limit))
+    page = await call(ResponderServer(store), request("threads.list", limit=limit))
     assert len(page["data"]) == 20 and page["has_more"] is True and page["after"] == "thr_05"
 
 
@@ -289,7 +289,7 @@ class FullThreadStore(MemoryStore):
 
 async def test_threads_list_of_full_threads_sends_each_with_an_empty_item_page() -> None:
     store = FullThreadStore()
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     server.responder = say("Hi")
     await stream(server, request("threads.create", input=user_input("Hello")))
     result = await server.process(request("threads.list"), ALICE)
@@ -300,7 +300,7 @@ async def test_threads_list_of_full_threads_sends_each_with_an_empty_item_page()
 
 
 async def test_every_request_logs_its_type(caplog: pytest.LogCaptureFixture) -> None:
-    server = ScriptedServer(MemoryStore())
+    server = ResponderServer(MemoryStore())
     with caplog.at_level(logging.INFO, logger="chatkit"):
         await call(server, request("threads.list"))
     assert [record.getMessage() for record in caplog.records] == ["Received request op: threads.list"]

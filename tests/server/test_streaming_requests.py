@@ -10,7 +10,7 @@ import pytest
 from tests.server.scripted import (
     ALICE,
     Context,
-    ScriptedServer,
+    ResponderServer,
     UploadTargets,
     assistant,
     call,
@@ -45,13 +45,13 @@ async def items_of(store: Store[Context], thread_id: str) -> list[dict[str, Any]
     return [{"id": item.id, "type": item.type} for item in page.data]
 
 
-async def new_thread(server: ScriptedServer, text: str = "Hi") -> str:
+async def new_thread(server: ResponderServer, text: str = "Hi") -> str:
     events = await stream(server, request("threads.create", input=user_input(text)))
     return events[0]["thread"]["id"]
 
 
 async def test_threads_create_streams_thread_message_options_and_reply(store: Store[Context]) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     events = await stream(server, request("threads.create", input=user_input("Hi there", quoted_text="q")))
     assert loose(events) == [
         {
@@ -100,7 +100,7 @@ async def test_threads_create_streams_thread_message_options_and_reply(store: St
 
 
 async def test_add_user_message_appends_to_the_thread(store: Store[Context]) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     thread_id = await new_thread(server)
     server.responder = say("Second answer", first=2)
     events = await stream(server, request("threads.add_user_message", thread_id=thread_id, input=user_input("More")))
@@ -109,7 +109,7 @@ async def test_add_user_message_appends_to_the_thread(store: Store[Context]) -> 
 
 
 async def test_add_user_message_to_an_unknown_thread_fails_before_the_first_frame(store: Store[Context]) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     result = await server.process(
         request("threads.add_user_message", thread_id="thr_nope", input=user_input("x")), ALICE
     )
@@ -120,7 +120,7 @@ async def test_add_user_message_to_an_unknown_thread_fails_before_the_first_fram
 
 
 async def test_attachments_are_loaded_and_stamped_with_the_thread(store: Store[Context]) -> None:
-    server = ScriptedServer(store, UploadTargets())
+    server = ResponderServer(store, UploadTargets())
     created = await call(server, request("attachments.create", name="a.png", size=10, mime_type="image/png"))
     assert "metadata" not in created
     events = await stream(server, request("threads.create", input=user_input("Look", attachments=[created["id"]])))
@@ -141,7 +141,7 @@ def tool_call(thread: ThreadMetadata, item_id: str, call_id: str) -> ClientToolC
 async def test_client_tool_output_completes_the_newest_call_and_drops_older_pending_ones(
     store: Store[Context],
 ) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
 
     async def two_calls(
         thread: ThreadMetadata, _: UserMessageItem | None, __: Context
@@ -164,7 +164,7 @@ async def test_client_tool_output_completes_the_newest_call_and_drops_older_pend
 
 
 async def test_client_tool_output_without_a_pending_call_fails_before_the_first_frame(store: Store[Context]) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     thread_id = await new_thread(server)
     result = await server.process(request("threads.add_client_tool_output", thread_id=thread_id, result=1), ALICE)
     with pytest.raises(ValueError, match="no pending client tool call"):
@@ -193,7 +193,7 @@ def questionnaire(thread: ThreadMetadata) -> StructuredInputItem:
 
 
 async def test_structured_input_is_answered_replaced_and_then_responded_to(store: Store[Context]) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
 
     async def ask(thread: ThreadMetadata, _: UserMessageItem | None, __: Context) -> AsyncIterator[ThreadStreamEvent]:
         yield ThreadItemDoneEvent(item=questionnaire(thread))
@@ -229,7 +229,7 @@ async def test_structured_input_is_answered_replaced_and_then_responded_to(store
 
 
 async def test_retry_deletes_everything_after_the_message_and_answers_it_again(store: Store[Context]) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     server.responder = say("One", "Two")
     thread_id = await new_thread(server, "Question")
     message_id = (await items_of(store, thread_id))[0]["id"]
@@ -245,7 +245,7 @@ async def test_retry_deletes_everything_after_the_message_and_answers_it_again(s
 
 
 async def test_retry_edge_cases(store: Store[Context]) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     thread_id = await new_thread(server)
     assert await stream(server, request("threads.retry_after_item", thread_id=thread_id, item_id="nope")) == []
     result = await server.process(request("threads.retry_after_item", thread_id=thread_id, item_id="asst_1"), ALICE)
@@ -255,7 +255,7 @@ async def test_retry_edge_cases(store: Store[Context]) -> None:
 
 
 async def test_retry_walks_back_across_pages(store: Store[Context]) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     server.responder = say(*(f"Part {n}" for n in range(45)))
     thread_id = await new_thread(server)
     message_id = (await items_of(store, thread_id))[0]["id"]
@@ -271,7 +271,7 @@ def approval_widget(thread: ThreadMetadata) -> WidgetItem:
 
 
 async def test_custom_action_runs_the_action_hook_with_the_stored_sender(store: Store[Context]) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
 
     async def show(thread: ThreadMetadata, _: UserMessageItem | None, __: Context) -> AsyncIterator[ThreadStreamEvent]:
         yield ThreadItemDoneEvent(item=approval_widget(thread))
@@ -299,7 +299,7 @@ async def test_custom_action_runs_the_action_hook_with_the_stored_sender(store: 
 
 
 async def test_custom_action_from_a_non_widget_is_one_error_event(store: Store[Context]) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     thread_id = await new_thread(server)
     events = await stream(
         server, request("threads.custom_action", thread_id=thread_id, item_id="asst_1", action={"type": "x"})
@@ -308,7 +308,7 @@ async def test_custom_action_from_a_non_widget_is_one_error_event(store: Store[C
 
 
 async def test_custom_action_without_a_handler_ends_with_a_retryable_error(store: Store[Context]) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     thread_id = await new_thread(server)
     events = await stream(server, request("threads.custom_action", thread_id=thread_id, action={"type": "x"}))
     assert events == [
@@ -328,7 +328,7 @@ async def test_custom_action_without_a_handler_ends_with_a_retryable_error(store
     ],
 )
 async def test_unknown_threads_raise_not_found_before_anything_is_written(store: Store[Context], body: bytes) -> None:
-    server = ScriptedServer(store)
+    server = ResponderServer(store)
     result = await server.process(body, ALICE)
     with pytest.raises(NotFoundError):
         await anext(aiter(result))  # type: ignore[arg-type]
