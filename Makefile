@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install browser deploy-parts jstest spec-sync strict test lint demo bench docs fuzz soak clean matrix matrix-lowest matrix-newest compat compat-wheels
+.PHONY: install browser deploy-parts jstest spec-sync strict check test lint demo bench docs fuzz soak clean matrix matrix-lowest matrix-newest compat compat-wheels
 
 install: $(STAMP)
 
@@ -34,8 +34,13 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/pyright
 
+# The edit loop: lint, types and the unit tier (no PostgreSQL, no processes, no browser, no nginx).
+check: lint
+	$(PY) -m pytest -q -p no:cacheprovider -m unit
+
+# Every tier; the 25 slowest tests are listed at the end, so a slow newcomer shows.
 test: lint browser deploy-parts jstest
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=25
 
 # The recorded facts of the specification the tests read, copied from the folder beside the checkout.
 SPEC := ../shared/spec
@@ -67,12 +72,11 @@ soak: $(STAMP)
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict
 
-# Every Python the package supports, each in a venv of its own under the test pins, on the
-# protocol, server, store and agents suites (the browser, deployment and reliability suites
-# run on the main venv's Python in `make test`).
+# Every Python the package supports, each in a venv of its own under the test pins, on the unit
+# tier: what the interpreter can change (the services, processes, browser and nginx behave the
+# same whichever Python drives them, and run on the main venv's Python in `make test`).
 MATRIX_PYTHONS ?= 3.10 3.11 3.12 3.13
-MATRIX_TESTS := tests/server tests/stores tests/agents_bridge tests/test_public_api.py tests/test_spec.py \
-	tests/test_widgets.py tests/test_widget_stream.py
+MATRIX_TESTS := -m unit tests
 MATRIX_RUNS := $(addprefix matrix-,$(MATRIX_PYTHONS))
 MATRIX_STAMPS := $(foreach version,$(MATRIX_PYTHONS),.venv-$(version)/.installed-stamp)
 QUICK_PYTEST := -q -p no:cacheprovider

@@ -9,6 +9,8 @@ import pytest
 
 from tests.spec import require_spec
 
+pytestmark = pytest.mark.process
+
 
 def run_spec_script(*args: str) -> subprocess.CompletedProcess[str]:
     spec = require_spec()

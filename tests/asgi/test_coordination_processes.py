@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import pytest
 
 from chatkit.coordination import APPLICATION_NAME
 from tests.asgi.rejoin import numbered_events, rejoin, start_and_leave
@@ -14,6 +15,8 @@ from tests.asgi.test_postgres_processes import create_thread, start_slow_turn, t
 from tests.asgi.test_turns import kinds
 from tests.http import parse_events, postgres_app_processes, user_message
 from tests.stores.backends import require_postgres
+
+pytestmark = [pytest.mark.service, pytest.mark.process]
 
 ALICE = {"x-user": "alice"}
 SLOW_WORDS = "".join(f"slow:{index} " for index in range(10))

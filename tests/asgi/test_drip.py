@@ -9,11 +9,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from chatkit.asgi import ServeLimits
 from tests.asgi.test_serve import LIST, close, closed_within, head, limited
 from tests.demo.conftest import start_process
 from tests.http import free_port
+
+pytestmark = pytest.mark.process
 
 SAMPLES = "tests.demo.sample_servers"
 ANNOUNCED = 10_000_000

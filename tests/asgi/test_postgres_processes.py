@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.asgi.test_turns import kinds
 from tests.http import parse_events, postgres_app_processes, user_message
+
+pytestmark = [pytest.mark.service, pytest.mark.process]
 
 
 async def start_slow_turn(client: httpx.AsyncClient, url: str, thread_id: str) -> asyncio.Task[bytes]:

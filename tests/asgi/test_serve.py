@@ -24,6 +24,8 @@ from tests.asgi.conftest import user_context
 from tests.asgi.scripted import ScriptedServer
 from tests.http import free_port, parse_events, user_message
 
+pytestmark = pytest.mark.process
+
 
 @asynccontextmanager
 async def limited(limits: ServeLimits, delay: float = 0.05) -> AsyncIterator[tuple[str, int]]:

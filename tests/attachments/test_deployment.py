@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.http import parse_events, postgres_app_processes, user_message
 
 from .test_contract import png, text
+
+pytestmark = [pytest.mark.service, pytest.mark.process]
 
 ALICE = {"x-user": "alice"}
 

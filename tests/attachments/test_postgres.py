@@ -23,6 +23,8 @@ from tests.stores.backends import POSTGRES_DSN, drop_postgres_schema
 from .backends import CHUNK_SIZE, Files, make_files, postgres_attachment_store, read, stream
 from .test_contract import Paused, pieces, text
 
+pytestmark = pytest.mark.service
+
 ALICE = {"user_id": "alice"}
 
 # A process that dies (SIGKILL) in the middle of an upload, after its first slices are written.

@@ -18,6 +18,8 @@ import pytest
 from tests.demo.conftest import ARTIFACTS, RunningProcess, free_port, parse_events, start_process, user_message
 from tests.demo.sample_servers import SLOW_INTRO, SLOW_WORDS
 
+pytestmark = [pytest.mark.browser, pytest.mark.process]
+
 if TYPE_CHECKING:
     from playwright.async_api import Browser, ConsoleMessage, Page
 

@@ -21,6 +21,8 @@ from chatkit.stores import SQLiteStore
 from tests.demo.conftest import REPO_ROOT, free_port, parse_events, user_message
 from tests.http import serving
 
+pytestmark = pytest.mark.process
+
 SAMPLES = "tests.demo.sample_servers"
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 # Long enough for a cold interpreter on a busy machine, far below the old 10 s wait for a dead database.

@@ -12,6 +12,8 @@ import pytest
 from chatkit.demo.model import CLIENT_TOOL, RESEARCH_TOOL, WIDGET_TOOL, plan_step
 from tests.demo.conftest import RunningProcess, free_port, parse_events, start_process, user_message
 
+pytestmark = pytest.mark.process
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProcess]:

@@ -24,6 +24,8 @@ from tests.deploy.deployment import NGINX_CONF, ROOT, Deployment
 from tests.http import parse_events, user_message
 from tests.stores.backends import POSTGRES_DSN
 
+pytestmark = [pytest.mark.nginx, pytest.mark.service, pytest.mark.process]
+
 logger = logging.getLogger(__name__)
 ALICE = {"x-user": "alice"}
 LOAD_CLIENTS = 100

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from tests.agents_bridge.chat_completions_server import ChatCompletionsServer, text_completion, tool_call_completion
@@ -27,7 +28,6 @@ DSN = "postgresql://postgres@127.0.0.1:5432/test"
 @pytest.fixture
 async def schema() -> AsyncIterator[str]:
     """A private PostgreSQL schema for the example, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
     try:
         connection = await psycopg.AsyncConnection.connect(DSN, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as error:

@@ -26,6 +26,8 @@ from psycopg import sql
 from tests.http import free_port, parse_events, user_message
 from tests.stores.backends import POSTGRES_DSN
 
+pytestmark = [pytest.mark.service, pytest.mark.process]
+
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)

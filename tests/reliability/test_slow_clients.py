@@ -22,8 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.reliability.serving import REPO, ServerProcess
+
+pytestmark = pytest.mark.process
 
 HEAD_TIMEOUT = 2.0
 # Before the fixes, a 10 MB header stalled everyone for 2 s. The bound leaves room for a loaded

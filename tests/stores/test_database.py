@@ -18,6 +18,8 @@ from chatkit.stores import PostgresDatabase, PostgresStore, StoreError
 from .backends import drop_postgres_schema, postgres_schema, require_postgres
 from .samples import thread, user_message
 
+pytestmark = pytest.mark.service
+
 ALICE = {"user_id": "alice"}
 
 

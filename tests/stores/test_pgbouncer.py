@@ -21,6 +21,8 @@ from . import test_contract, test_postgres
 from .backends import PGBOUNCER_BACKEND, POSTGRES_DSN, drop_postgres_schema, make_store, postgres_schema
 from .samples import thread, user_message
 
+pytestmark = pytest.mark.service
+
 ALICE = {"user_id": "alice"}
 
 # Every contract test, collected again in this module, where `store` below is the one they get.

@@ -27,6 +27,8 @@ from chatkit.stores import (
 from .backends import drop_postgres_schema, postgres_schema
 from .samples import thread, user_message
 
+pytestmark = pytest.mark.service
+
 ALICE = {"user_id": "alice"}
 
 HOLD_LOCK_CHILD = """

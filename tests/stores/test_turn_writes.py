@@ -17,6 +17,8 @@ from chatkit.types import AssistantMessageContent, AssistantMessageItem
 from .backends import POSTGRES_DSN, drop_postgres_schema, postgres_schema
 from .samples import FIXED_TIME, thread, user_message
 
+pytestmark = pytest.mark.service
+
 ALICE = {"user_id": "alice"}
 
 
