@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, StrictUndefined, Template
 from pydantic import BaseModel
 
 from chatkit.widgets.layout import BasicRoot, DynamicWidgetRoot
 
+if TYPE_CHECKING:
+    from jinja2 import Environment, Template
+
 SUPPORTED_VERSION = "1.0"
 
-# One environment for all templates: StrictUndefined turns a missing variable into an error
-# instead of silently rendering an empty value into the widget.
-_ENVIRONMENT = Environment(undefined=StrictUndefined, autoescape=False)
+
+@functools.cache
+def _environment() -> Environment:
+    """The one environment of all templates, made (and Jinja2 imported) when the first template loads.
+
+    StrictUndefined turns a missing variable into an error instead of silently rendering an empty
+    value into the widget.
+    """
+    from jinja2 import Environment, StrictUndefined
+
+    return Environment(undefined=StrictUndefined, autoescape=False)
 
 
 class WidgetTemplate:
@@ -30,7 +41,7 @@ class WidgetTemplate:
         self.version: str = version
         self.name: str = definition["name"]
         source = definition["template"]
-        self.template: Template = _ENVIRONMENT.from_string(source if isinstance(source, str) else json.dumps(source))
+        self.template: Template = _environment().from_string(source if isinstance(source, str) else json.dumps(source))
         self.data_schema: dict[str, Any] = definition.get("jsonSchema") or {}
 
     @classmethod
