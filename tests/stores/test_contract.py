@@ -664,3 +664,7 @@ async def test_deleting_a_thread_deletes_its_files_through_the_linked_attachment
             await store.load_attachment(attachment_id, ALICE)
         assert (await store.load_attachment(attachment_id, BOB)).thread_id == "thr_1"
     assert (await store.load_attachment("atc_loose", ALICE)).thread_id is None
+
+
+async def test_an_open_store_answers_a_ping(store: ScopedStore) -> None:
+    await store.ping()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from chatkit.asgi._endpoint import ChatKitEndpoint
 from chatkit.asgi._http import ContextBuilder, HTTPProblem, OriginCheck, problem_body, send_bytes
 from chatkit.asgi._observe import AccessLogMiddleware, access_record
+from chatkit.asgi._probes import Probes
 from chatkit.asgi._streaming import DisconnectPolicy
 from chatkit.asgi._turns import TurnPolicy
 from chatkit.asgi._uploads import UploadEndpoints, problem_response
@@ -40,6 +41,8 @@ def create_app(
     turn_wait_timeout: float = 30.0,
     disconnect_policy: DisconnectPolicy = "cancel",
     coordination: Coordination | None = None,
+    health_path: str | None = "/healthz",
+    ready_path: str | None = "/readyz",
 ) -> Starlette:
     """A Starlette app serving `server` at `POST {path}`, plus upload and file routes for `attachment_store`.
 
@@ -61,6 +64,10 @@ def create_app(
 
     A browser request (`POST`, `PUT`) sent by a page of another origin is refused with 403 before
     anything runs, unless that origin is in `cors_origins`.
+
+    `GET {health_path}` is the liveness probe and `GET {ready_path}` the readiness probe (the
+    store, the attachment store and the coordination answer; 503 once the app shuts down); None
+    turns either off. They run no context builder and are not in the access log.
     """
     path = "/" + path.strip("/")
     endpoint = ChatKitEndpoint(
@@ -97,12 +104,21 @@ def create_app(
         middleware.append(Middleware(CORSMiddleware, **cors_options))
         direct = CORSMiddleware(endpoint, **cors_options)
     middleware.append(Middleware(_OriginGuard, origins=OriginCheck(cors_origins)))
+    probes = Probes(
+        {
+            "store": server.store,
+            "attachment_store": attachment_store or server.attachment_store,
+            "coordination": endpoint.coordination,
+        }
+    )
+    probe_routes = {health_path: probes.live, ready_path: probes.ready}
     return _ChatKitApp(
         path,
         direct,
+        probes={"/" + route.strip("/"): answer for route, answer in probe_routes.items() if route is not None},
         routes=routes,
         middleware=middleware,
-        lifespan=_closing(endpoint.coordination),
+        lifespan=_closing(endpoint.coordination, probes),
         exception_handlers={HTTPException: _route_problem},
     )
 
@@ -118,14 +134,15 @@ def _route_problem(request: Request, error: Exception) -> Response:
     return problem_response(request, problem)
 
 
-def _closing(coordination: Coordination) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
-    """A lifespan that releases the coordination's connections when the server shuts down."""
+def _closing(coordination: Coordination, probes: Probes) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """A lifespan that turns readiness off and releases the coordination's connections at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            probes.draining = True
             await coordination.aclose()
 
     return lifespan
@@ -138,17 +155,25 @@ class _ChatKitApp(Starlette):
     would only add per-frame overhead to every streamed event.
     """
 
-    def __init__(self, path: str, direct: ASGIApp, **options: Any) -> None:
+    def __init__(self, path: str, direct: ASGIApp, *, probes: Mapping[str, ASGIApp], **options: Any) -> None:
         super().__init__(**options)
         self._path = path
         self._direct = direct
+        self._probes = probes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
-        if scope["type"] == "http" and scope["method"] == "POST" and _route_path(scope) == self._path:
-            scope["app"] = self
-            await self._direct(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            route = _route_path(scope)
+            if scope["method"] == "POST" and route == self._path:
+                scope["app"] = self
+                await self._direct(scope, receive, send)
+                return
+            # Probes skip the middleware: no access log line every few seconds, no CORS, no context.
+            probe = self._probes.get(route) if scope["method"] in ("GET", "HEAD") else None
+            if probe is not None:
+                await probe(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
 
 

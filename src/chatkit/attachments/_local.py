@@ -83,6 +83,17 @@ class LocalAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
         # Unlinked, contexts that name no tenant share one directory (see the class docstring).
         self.scope_with(lambda context: scope(context) or SINGLE_TENANT_SCOPE)
 
+    async def ping(self) -> None:
+        """Raise unless the files' folder (or the nearest one it will be made in) can be written."""
+        await asyncio.to_thread(self._check_writable)
+
+    def _check_writable(self) -> None:
+        folder = self.root
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            raise OSError(f"attachment files cannot be written under {folder}")
+
     # -- the AttachmentStore interface -------------------------------------------------------------
 
     async def create_attachment_at(

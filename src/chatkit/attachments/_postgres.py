@@ -246,6 +246,12 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
 
         await self._run(work)
 
+    async def ping(self) -> None:
+        """Raise unless the store's database answers a trivial query (opening the store first if needed)."""
+        if not self._opened:
+            await self.open()
+        await self.database.ping()
+
     # -- running work on a pooled connection -------------------------------------------------
 
     async def _use(

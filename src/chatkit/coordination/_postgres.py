@@ -398,6 +398,11 @@ class PostgresCoordination(Coordination):
         """How long a follower waits for a wake-up before it reads anyway."""
         return self.heartbeat if self._listening else self.poll_interval
 
+    async def ping(self) -> None:
+        """Raise unless the coordination's database answers a trivial query."""
+        await self._ready()
+        await self.database.ping()
+
     async def run(self, work: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
         """Run `work` on a pooled connection, on another one if the server ended the first."""
         await self._ready()

@@ -104,6 +104,11 @@ class ScopedStore(Store[Any]):
     ) -> None:
         await self.aclose()
 
+    async def ping(self) -> None:
+        """Raise unless the store answers a trivial query (opening it first if needed): a readiness check."""
+        await self._ready()
+        await self._ping()
+
     @abstractmethod
     def turn_lock(self, thread_id: str, context: Any) -> AbstractAsyncContextManager[None]:
         """Serialize the turns run on one thread: one holder at a time per scoped thread."""
@@ -117,6 +122,9 @@ class ScopedStore(Store[Any]):
 
     @abstractmethod
     async def _close(self) -> None: ...
+
+    @abstractmethod
+    async def _ping(self) -> None: ...
 
     async def _ready(self) -> None:
         # Stores built the reference's way are never opened explicitly: open on first use.

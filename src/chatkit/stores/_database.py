@@ -248,6 +248,10 @@ class PostgresDatabase:
             # The next statement may run on a server connection that never saw a preparation.
             conn.prepare_threshold = None
 
+    async def ping(self) -> None:
+        """Raise unless PostgreSQL answers a trivial query on a pooled connection (no retry)."""
+        await self._run(_select_one, retry=False)
+
     # -- tables ------------------------------------------------------------------------------
 
     async def migrate(self, *, version_table: str, migrations: list[list[str]], lock_name: str, tables: str) -> None:
@@ -276,6 +280,10 @@ class PostgresDatabase:
             return await recorded_version(conn, self.schema, version_table)
 
         return await self._run(work)
+
+
+async def _select_one(conn: AsyncConnection[Any]) -> None:
+    await conn.execute(b"SELECT 1")
 
 
 def database_for(

@@ -44,6 +44,9 @@ class MemoryStore(ScopedStore):
     async def _close(self) -> None:
         pass
 
+    async def _ping(self) -> None:
+        pass
+
     @asynccontextmanager
     async def turn_lock(self, thread_id: str, context: Any) -> AsyncIterator[None]:
         """Serialize the turns run on one thread across the tasks of this process."""

@@ -231,6 +231,9 @@ class PostgresStore(ScopedStore):
     async def _close(self) -> None:
         await self.database.aclose()
 
+    async def _ping(self) -> None:
+        await self.database.ping()
+
     async def schema_version(self) -> int:
         """The schema version recorded in the database."""
         await self._ready()

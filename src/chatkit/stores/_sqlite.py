@@ -177,6 +177,9 @@ class SQLiteStore(ScopedStore):
         """The schema version recorded in the database."""
         return await self._run(lambda db: int(db.execute("SELECT version FROM chatkit_schema_version").fetchone()[0]))
 
+    async def _ping(self) -> None:
+        await self._run(lambda db: db.execute("SELECT 1").fetchone())
+
     # -- running work on the store's thread --------------------------------------------------
 
     async def _submit(self, work: Callable[[], T]) -> T:
