@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
     from starlette.requests import Request
 
+    from chatkit.asgi import Drain
     from chatkit.server import ChatKitServer
     from chatkit.store import Store
 
@@ -148,6 +149,23 @@ def _add_bind_options(parser: argparse.ArgumentParser, *, port_help: str) -> Non
         default="info",
         help="server log level; 'debug' also prints the full cause of a startup error (default: info)",
     )
+    stopping = parser.add_argument_group("stopping (SIGTERM drains: readiness fails at once, turns finish)")
+    stopping.add_argument(
+        "--drain-delay",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="how long requests are still answered after SIGTERM, so the load balancer sees /readyz fail "
+        "first (default: 3)",
+    )
+    stopping.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=25.0,
+        metavar="SECONDS",
+        help="how long after SIGTERM running turns may finish before they are stopped, partial answers "
+        "saved (default: 25, under Kubernetes' 30 s grace period)",
+    )
     parser.add_argument(
         "--forwarded-allow-ips",
         metavar="IPS",
@@ -169,8 +187,11 @@ _LIMIT_OPTIONS: tuple[tuple[str, type, str], ...] = (
 )
 
 
-def _run_uvicorn(app: Any, args: argparse.Namespace, **options: Any) -> None:
-    """Serve with uvicorn under the limits given on the command line (`chatkit.asgi.uvicorn_config`)."""
+def _run_uvicorn(app: Any, args: argparse.Namespace, drain: Drain | None = None, **options: Any) -> None:
+    """Serve with uvicorn under the limits given on the command line (`chatkit.asgi.uvicorn_config`).
+
+    `drain` is the app's: the first SIGTERM or Ctrl-C drains it before the server stops.
+    """
     from chatkit.asgi._serve import ServeLimits, run, uvicorn_config
 
     names = [flag[2:].replace("-", "_") for flag, _, _ in _LIMIT_OPTIONS]
@@ -180,7 +201,17 @@ def _run_uvicorn(app: Any, args: argparse.Namespace, **options: Any) -> None:
         raise UsageError(f"--{str(error).replace('_', '-')}") from error
     if args.forwarded_allow_ips is not None:
         options["forwarded_allow_ips"] = args.forwarded_allow_ips
-    run(uvicorn_config(app, limits=limits, host=args.host, log_level=args.log_level, **options))
+    run(uvicorn_config(app, limits=limits, host=args.host, log_level=args.log_level, **options), drain)
+
+
+def _drain(args: argparse.Namespace) -> Drain:
+    """The drain `--drain-delay` and `--drain-timeout` describe."""
+    from chatkit.asgi import Drain
+
+    try:
+        return Drain(delay=args.drain_delay, timeout=args.drain_timeout)
+    except ValueError as error:
+        raise UsageError(f"--drain-delay and --drain-timeout: {error}") from error
 
 
 def _is_port(value: str) -> bool:
@@ -242,12 +273,17 @@ def _serve(args: argparse.Namespace) -> int:
             "chatkit.cli:app_from_environment", args, factory=True, reload=True, reload_dirs=[os.getcwd()], port=port
         )
         return 0
-    _run_uvicorn(build_app(args.target, args.store, args.context, policies), args, port=port)
+    drain = _drain(args)
+    _run_uvicorn(build_app(args.target, args.store, args.context, policies, drain), args, drain, port=port)
     return 0
 
 
 def build_app(
-    target: str, store_url: str | None = None, context_target: str | None = None, policies: str = "wait,cancel"
+    target: str,
+    store_url: str | None = None,
+    context_target: str | None = None,
+    policies: str = "wait,cancel",
+    drain: Drain | None = None,
 ) -> Starlette:
     """The ASGI app `chatkit serve` runs: the server named by `target` at `/chatkit`, the playground at `/`.
 
@@ -261,7 +297,9 @@ def build_app(
     if not callable(context):
         raise UsageError(f"--context must name a function of the request, not a {type(context).__name__}")
     turn_policy, _, disconnect_policy = policies.partition(",")
-    return playground_app(server, context=context, turn_policy=turn_policy, disconnect_policy=disconnect_policy)
+    return playground_app(
+        server, context=context, turn_policy=turn_policy, disconnect_policy=disconnect_policy, drain=drain
+    )
 
 
 def local_context(request: Request) -> dict[str, Any]:
@@ -453,7 +491,8 @@ def _demo(args: argparse.Namespace) -> int:
     from chatkit.demo import create_demo_app
 
     print(f"ChatKit demo: open http://{args.host}:{port}/ in your browser", file=sys.stderr)
-    _run_uvicorn(create_demo_app(), args, port=port)
+    drain = _drain(args)
+    _run_uvicorn(create_demo_app(drain=drain), args, drain, port=port)
     return 0
 
 

@@ -15,6 +15,7 @@ def test_public_names() -> None:
         "ChatKitEndpoint",
         "ContextBuilder",
         "DisconnectPolicy",
+        "Drain",
         "HTTPAuthError",
         "RejoinEndpoint",
         "ServeLimits",

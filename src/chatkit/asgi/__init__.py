@@ -9,6 +9,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     raise ImportError("chatkit.asgi needs Starlette: pip install 'chatkit-server[serve]'") from error
 
 from chatkit.asgi._app import create_app
+from chatkit.asgi._drain import Drain
 from chatkit.asgi._endpoint import ChatKitEndpoint
 from chatkit.asgi._http import ContextBuilder, HTTPAuthError
 from chatkit.asgi._observe import AccessLogMiddleware
@@ -22,6 +23,7 @@ __all__ = [
     "ChatKitEndpoint",
     "ContextBuilder",
     "DisconnectPolicy",
+    "Drain",
     "HTTPAuthError",
     "RejoinEndpoint",
     "ServeLimits",

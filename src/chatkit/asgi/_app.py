@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from chatkit.asgi._drain import Drain
 from chatkit.asgi._endpoint import ChatKitEndpoint
 from chatkit.asgi._http import ContextBuilder, HTTPProblem, OriginCheck, problem_body, send_bytes
 from chatkit.asgi._observe import AccessLogMiddleware, access_record
@@ -43,6 +44,7 @@ def create_app(
     coordination: Coordination | None = None,
     health_path: str | None = "/healthz",
     ready_path: str | None = "/readyz",
+    drain: Drain | None = None,
 ) -> Starlette:
     """A Starlette app serving `server` at `POST {path}`, plus upload and file routes for `attachment_store`.
 
@@ -68,6 +70,9 @@ def create_app(
     `GET {health_path}` is the liveness probe and `GET {ready_path}` the readiness probe (the
     store, the attachment store and the coordination answer; 503 once the app shuts down); None
     turns either off. They run no context builder and are not in the access log.
+
+    `drain` says how the app stops (`chatkit serve` starts it on SIGTERM); at the latest it begins
+    when the ASGI lifespan ends, which then lets running turns end, or stops them, before closing.
     """
     path = "/" + path.strip("/")
     endpoint = ChatKitEndpoint(
@@ -104,12 +109,15 @@ def create_app(
         middleware.append(Middleware(CORSMiddleware, **cors_options))
         direct = CORSMiddleware(endpoint, **cors_options)
     middleware.append(Middleware(_OriginGuard, origins=OriginCheck(cors_origins)))
+    drain = drain if drain is not None else Drain()
+    drain.watch(endpoint.turns)
     probes = Probes(
         {
             "store": server.store,
             "attachment_store": attachment_store or server.attachment_store,
             "coordination": endpoint.coordination,
-        }
+        },
+        drain,
     )
     probe_routes = {health_path: probes.live, ready_path: probes.ready}
     return _ChatKitApp(
@@ -118,7 +126,7 @@ def create_app(
         probes={"/" + route.strip("/"): answer for route, answer in probe_routes.items() if route is not None},
         routes=routes,
         middleware=middleware,
-        lifespan=_closing(endpoint.coordination, probes),
+        lifespan=_closing(endpoint.coordination, drain),
         exception_handlers={HTTPException: _route_problem},
     )
 
@@ -134,15 +142,15 @@ def _route_problem(request: Request, error: Exception) -> Response:
     return problem_response(request, problem)
 
 
-def _closing(coordination: Coordination, probes: Probes) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
-    """A lifespan that turns readiness off and releases the coordination's connections at shutdown."""
+def _closing(coordination: Coordination, drain: Drain) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """A lifespan that drains the app, then releases the coordination's connections, at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            probes.draining = True
+            await drain.settle()
             await coordination.aclose()
 
     return lifespan

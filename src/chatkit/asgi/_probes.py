@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 
 from starlette.types import Receive, Scope, Send
 
+from chatkit.asgi._drain import Drain
 from chatkit.asgi._http import send_bytes
 
 logger = logging.getLogger("chatkit.probes")
@@ -31,13 +32,13 @@ class Pingable(Protocol):
 
 
 class Probes:
-    """The liveness and readiness answers of one app; `draining` turns readiness to 503."""
+    """The liveness and readiness answers of one app; readiness is 503 once `drain` has begun."""
 
-    def __init__(self, parts: Mapping[str, object], *, timeout: float = 2.0) -> None:
+    def __init__(self, parts: Mapping[str, object], drain: Drain, *, timeout: float = 2.0) -> None:
         """Readiness checks each part of `parts` (name -> part) that is `Pingable`, within `timeout` seconds."""
         self.checked = {name: part for name, part in parts.items() if isinstance(part, Pingable)}
+        self.drain = drain
         self.timeout = timeout
-        self.draining = False
 
     async def live(self, scope: Scope, receive: Receive, send: Send) -> None:
         """200 while the event loop turns."""
@@ -45,7 +46,7 @@ class Probes:
 
     async def ready(self, scope: Scope, receive: Receive, send: Send) -> None:
         """200 when every checked part answers in time; 503 naming the ones that did not, or while draining."""
-        if self.draining:
+        if self.drain.draining:
             await _answer(send, 503, {"status": "draining"})
             return
         names = list(self.checked)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass, fields
+from types import FrameType
 from typing import Any
 
 import h11
@@ -21,10 +22,14 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 from uvicorn.supervisors import ChangeReload
 
+from chatkit.asgi._drain import Drain
+
 _HEAD_TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
     b"content-length: 22\r\nconnection: close\r\n\r\nrequest head too large"
 )
+# Seconds uvicorn waits for open connections beyond a drain's own deadlines before closing them.
+_SHUTDOWN_BACKSTOP_SECONDS = 5
 # Seconds a client answered before its body was read has to read the answer before the close.
 _LINGER_SECONDS = 1.0
 _SERVICE_UNAVAILABLE = (
@@ -84,12 +89,13 @@ def uvicorn_config(app: Any, *, limits: ServeLimits | None = None, **options: An
     return LimitedConfig(app, limits=limits or ServeLimits(), **options)
 
 
-def run(config: uvicorn.Config) -> None:
+def run(config: uvicorn.Config, drain: Drain | None = None) -> None:
     """Serve until interrupted, restarting on code changes if `config.reload` is set, as `uvicorn.run` does.
 
-    Exits with status 3 if the server could not start.
+    With `drain` (the one given to the app), SIGTERM or SIGINT drains the app before the server
+    stops; a second signal stops it as uvicorn does. Exits with status 3 if the server could not start.
     """
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(config) if drain is None else DrainingServer(config, drain)
     try:
         if config.should_reload:
             ChangeReload(config, target=server.run, sockets=[config.bind_socket()]).run()
@@ -99,6 +105,38 @@ def run(config: uvicorn.Config) -> None:
         pass
     if not server.started and not config.should_reload:
         sys.exit(STARTUP_FAILURE)
+
+
+class DrainingServer(uvicorn.Server):
+    """A uvicorn server whose first stop signal drains the app (`Drain`) before the listener closes."""
+
+    def __init__(self, config: uvicorn.Config, drain: Drain) -> None:
+        if config.timeout_graceful_shutdown is None:
+            # A backstop for a turn that ignores its stop: the server gives up a little after the drain.
+            config.timeout_graceful_shutdown = int(drain.delay + drain.timeout) + _SHUTDOWN_BACKSTOP_SECONDS
+        super().__init__(config)
+        self.drain = drain
+        self._draining: asyncio.Task[None] | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Start the drain on the first signal; a later one is uvicorn's (a second Ctrl-C forces the exit)."""
+        if self.drain.draining or self.should_exit:
+            super().handle_exit(sig, frame)
+            return
+        self.drain.begin()
+        # A signal handler may only hand work to the loop; the drain runs as a task of it.
+        asyncio.get_running_loop().call_soon_threadsafe(self._start_draining)
+
+    def _start_draining(self) -> None:
+        self._draining = asyncio.get_running_loop().create_task(self._drain_then_exit())
+
+    async def _drain_then_exit(self) -> None:
+        # Readiness already fails; requests are answered until the load balancer has seen it.
+        await asyncio.sleep(self.drain.delay)
+        # The listener closes, idle connections go, and uvicorn waits for the streams still open,
+        # which end as their turns do: `settle` lets them run until the deadline, then stops them.
+        self.should_exit = True
+        await self.drain.settle()
 
 
 class LimitedH11Protocol(H11Protocol):

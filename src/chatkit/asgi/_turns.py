@@ -19,6 +19,9 @@ TurnPolicy = Literal["wait", "reject", "interrupt"]
 
 T = TypeVar("T")
 
+# How long stopped turns get to save their partial answers before a drain gives up on them.
+_STOP_GRACE_SECONDS = 5.0
+
 # How long `reject` lets the store's lock answer: long enough for a database round trip, far
 # shorter than any turn.
 _REJECT_PROBE_SECONDS = 0.5
@@ -74,7 +77,10 @@ class TurnGate:
         self._policy = policy
         self._wait_timeout = wait_timeout
         self._locks = KeyedLocks()
+        # By `TurnKey.hex()`: two tenants' threads may share an id, never a turn.
         self._running: dict[str, Turn] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.coordination = coordination
 
     def key(self, thread_id: str, context: Any) -> TurnKey:
@@ -97,7 +103,8 @@ class TurnGate:
         if not new:
             await self._store.load_thread(thread_id, context)
         retrying: _Retrying | None = None
-        running = self._running.get(thread_id)
+        name = key.hex()
+        running = self._running.get(name)
         if running is not None and self._policy != "wait":
             if self._policy == "reject":
                 raise TurnBusy(thread_id, waited=False)
@@ -109,23 +116,46 @@ class TurnGate:
         try:
             # In this process first, then the store's lock (a pooled connection for PostgreSQL).
             async with (
-                self._held(self._locks.hold(thread_id), thread_id, deadline),
+                self._held(self._locks.hold(name), thread_id, deadline),
                 self._held(self._store_lock(thread_id, context), thread_id, deadline),
             ):
                 if retrying is not None:
                     await retrying.stop()
                 turn = Turn()
-                self._running[thread_id] = turn
+                self._running[name] = turn
+                self._idle.clear()
                 turn.running = await self._announce(key, turn)
                 try:
                     yield turn
                 finally:
-                    del self._running[thread_id]
+                    del self._running[name]
+                    if not self._running:
+                        self._idle.set()
                     if turn.running is not None:
                         await _settle(turn.running.end(), "record the end of a turn")
         finally:
             if retrying is not None:
                 await retrying.stop()
+
+    @property
+    def running(self) -> int:
+        """How many turns this process runs now (streamed or detached)."""
+        return len(self._running)
+
+    async def finish(self, deadline: float) -> int:
+        """Let the running turns end until `deadline` (monotonic), then stop the rest as a user's stop does.
+
+        Returns how many had to be stopped; they keep their partial answers.
+        """
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), max(0.0, deadline - time.monotonic()))
+        stopped = list(self._running.values())
+        for turn in stopped:
+            turn.interrupt()
+        # A turn that ignores its stop is left to the server's own shutdown deadline.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), _STOP_GRACE_SECONDS)
+        return len(stopped)
 
     async def _interrupt_elsewhere(self, key: TurnKey) -> _Retrying | None:
         """Stop the thread's turn in whichever process runs it; without coordination, wait for it.

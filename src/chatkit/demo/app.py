@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
     from starlette.requests import Request
 
+    from chatkit.asgi import Drain
+
 DEFAULT_DB_PATH = "chatkit-demo.db"
 DEFAULT_UPLOADS_DIR = "chatkit-demo-uploads"
 DEFAULT_OPENAI_MODEL = "gpt-5.4-mini"
@@ -67,6 +69,7 @@ def create_demo_app(
     uploads_dir: str | os.PathLike[str] = DEFAULT_UPLOADS_DIR,
     model: Model | None = None,
     pace: float | None = None,
+    drain: Drain | None = None,
 ) -> Starlette:
     """The demo as an ASGI app.
 
@@ -103,7 +106,9 @@ def create_demo_app(
     options = dict(PLAYGROUND_OPTIONS)
     if isinstance(model, OfflineModel):
         options["disclaimer"] = {"text": OFFLINE_DISCLAIMER}
-    return playground_app(server, context=_demo_context, cors_origins=cors_origins, playground_options=options)
+    return playground_app(
+        server, context=_demo_context, cors_origins=cors_origins, playground_options=options, drain=drain
+    )
 
 
 def _demo_context(request: Request) -> dict[str, Any]:

@@ -90,26 +90,29 @@ def playground_app(
     """`chatkit.asgi.create_app(server, ...)` with the playground at `/`; the app opens and closes the store.
 
     `playground_options` go to the page (see `playground_routes`), the other options to `create_app`.
+    At shutdown the app drains (the `drain` option, or a default `Drain`) before closing the store.
     """
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
-    from chatkit.asgi import create_app
+    from chatkit.asgi import Drain, create_app
 
-    api = create_app(server, context=context, path=path, attachment_store=attachment_store, **options)
+    drain: Drain = options.pop("drain", None) or Drain()
+    api = create_app(server, context=context, path=path, attachment_store=attachment_store, drain=drain, **options)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Stores may open lazily, but opening at startup reports a bad database before the first request.
         store = server.store
-        if not isinstance(store, _Lifecycle):
-            yield
-            return
-        await store.open()
+        if isinstance(store, _Lifecycle):
+            await store.open()
         try:
             yield
         finally:
-            await store.aclose()
+            # A mounted app's own lifespan never runs: its turns are finished (or stopped) here.
+            await drain.settle()
+            if isinstance(store, _Lifecycle):
+                await store.aclose()
 
     policy = str(options.get("disconnect_policy", "cancel"))
     routes = [*playground_routes(path, playground_options, disconnect_policy=policy), Mount("/", app=api)]
