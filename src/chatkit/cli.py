@@ -17,7 +17,7 @@ import socket
 import sys
 import sysconfig
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
@@ -60,7 +60,11 @@ class UnreachableError(UsageError):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `chatkit` command with `argv` (default: `sys.argv[1:]`) and return its exit status."""
-    parser = _parser()
+    try:
+        parser = _parser(os.environ)
+    except UsageError as error:
+        print(f"chatkit: error: {error}", file=sys.stderr)
+        return error.status
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -95,7 +99,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+    """The command line; each option of `serve` and `demo` may also be set in `environ` (see `_from_environment`)."""
     parser = _Parser(prog="chatkit", description="Serve ChatKit servers over HTTP.")
     parser.add_argument("--version", action="version", version=f"chatkit-server {version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -107,28 +112,33 @@ def _parser() -> argparse.ArgumentParser:
         "with the playground at /. With --store the factory is called with the store built from the URL.",
     )
     serve.add_argument("target", metavar="MODULE:ATTR", help="e.g. myapp.server:server or myapp.server:make_server")
-    serve.add_argument("--store", metavar="URL", help="store URL, e.g. sqlite:///chat.db or postgresql://…")
-    serve.add_argument(
+    store = serve.add_argument("--store", metavar="URL", help="store URL, e.g. sqlite:///chat.db or postgresql://…")
+    _from_environment(store, environ, "DATABASE_URL")
+    context = serve.add_argument(
         "--context",
         metavar="MODULE:ATTR",
         help=f"function building the request context from the Starlette request (default: user {LOCAL_USER!r})",
     )
-    serve.add_argument(
+    _from_environment(context, environ)
+    turn_policy = serve.add_argument(
         "--turn-policy",
         choices=("wait", "reject", "interrupt"),
         default="wait",
         help="a message to a thread whose turn runs (in any process): waits, is refused (409), or "
         "interrupts the turn (default: wait)",
     )
-    serve.add_argument(
+    _from_environment(turn_policy, environ)
+    disconnect_policy = serve.add_argument(
         "--disconnect-policy",
         choices=("cancel", "finish"),
         default="cancel",
         help="when a client goes away mid-answer, cancel the turn or finish it (another tab or a reload "
         "may rejoin it) (default: cancel)",
     )
-    _add_bind_options(serve, port_help=f"port to bind (default: {DEFAULT_PORT})")
-    serve.add_argument("--reload", action="store_true", help="restart when Python files change (development)")
+    _from_environment(disconnect_policy, environ)
+    _add_bind_options(serve, environ)
+    reload = serve.add_argument("--reload", action="store_true", help="restart when Python files change (development)")
+    _from_environment(reload, environ)
 
     demo = commands.add_parser(
         "demo",
@@ -136,21 +146,26 @@ def _parser() -> argparse.ArgumentParser:
         description="Run the demo: an Agents SDK assistant (offline scripted model unless OPENAI_API_KEY is set) "
         "storing threads in ./chatkit-demo.db, with the playground at /.",
     )
-    _add_bind_options(demo, port_help=f"port to bind (default: $PORT, else {DEFAULT_PORT})")
+    _add_bind_options(demo, environ)
     return parser
 
 
-def _add_bind_options(parser: argparse.ArgumentParser, *, port_help: str) -> None:
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"interface to bind (default: {DEFAULT_HOST})")
-    parser.add_argument("--port", type=_port_argument, help=port_help)
-    parser.add_argument(
+def _add_bind_options(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
+    host = parser.add_argument("--host", default=DEFAULT_HOST, help=f"interface to bind (default: {DEFAULT_HOST})")
+    _from_environment(host, environ)
+    port = parser.add_argument(
+        "--port", type=_port_argument, default=DEFAULT_PORT, help=f"port to bind (default: {DEFAULT_PORT})"
+    )
+    _from_environment(port, environ, "PORT")
+    log_level = parser.add_argument(
         "--log-level",
         choices=LOG_LEVELS,
         default="info",
         help="server log level; 'debug' also prints the full cause of a startup error (default: info)",
     )
+    _from_environment(log_level, environ)
     stopping = parser.add_argument_group("stopping (SIGTERM drains: readiness fails at once, turns finish)")
-    stopping.add_argument(
+    drain_delay = stopping.add_argument(
         "--drain-delay",
         type=float,
         default=3.0,
@@ -158,7 +173,8 @@ def _add_bind_options(parser: argparse.ArgumentParser, *, port_help: str) -> Non
         help="how long requests are still answered after SIGTERM, so the load balancer sees /readyz fail "
         "first (default: 3)",
     )
-    stopping.add_argument(
+    _from_environment(drain_delay, environ)
+    drain_timeout = stopping.add_argument(
         "--drain-timeout",
         type=float,
         default=25.0,
@@ -166,15 +182,50 @@ def _add_bind_options(parser: argparse.ArgumentParser, *, port_help: str) -> Non
         help="how long after SIGTERM running turns may finish before they are stopped, partial answers "
         "saved (default: 25, under Kubernetes' 30 s grace period)",
     )
-    parser.add_argument(
+    _from_environment(drain_timeout, environ)
+    forwarded = parser.add_argument(
         "--forwarded-allow-ips",
         metavar="IPS",
         help="comma-separated addresses of the reverse proxies whose X-Forwarded-Proto and X-Forwarded-For "
         "are believed, or '*' (default: $FORWARDED_ALLOW_IPS, else 127.0.0.1)",
     )
+    _from_environment(forwarded, environ)
     limits = parser.add_argument_group("limits per client (see chatkit.asgi.ServeLimits)")
     for flag, kind, help_text in _LIMIT_OPTIONS:
-        limits.add_argument(flag, type=kind, metavar="N", help=help_text)
+        _from_environment(limits.add_argument(flag, type=kind, metavar="N", help=help_text), environ)
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def _from_environment(action: argparse.Action, environ: Mapping[str, str], *aliases: str) -> None:
+    """Let an option default to `CHATKIT_<OPTION>` (else to one of `aliases`), named in its help; a flag still wins.
+
+    A value the option would refuse on the command line is a `UsageError` naming the variable.
+    """
+    names = [f"CHATKIT_{action.option_strings[0][2:].upper().replace('-', '_')}", *aliases]
+    action.help = f"{action.help} [env: {', '.join(names)}]"
+    name = next((name for name in names if environ.get(name)), None)
+    if name is None:
+        return
+    raw = environ[name]
+    if action.nargs == 0:
+        # A switch (--reload): the usual spellings of yes and no.
+        if raw.lower() not in _TRUE | _FALSE:
+            raise UsageError(f"{name} must be one of 1, true, yes, on, 0, false, no, off, not {raw!r}")
+        action.default = raw.lower() in _TRUE
+        return
+    try:
+        value = action.type(raw) if callable(action.type) else raw
+    except argparse.ArgumentTypeError as error:
+        raise UsageError(f"{name} {error}") from error
+    except ValueError as error:
+        kind = {int: "a whole number", float: "a number"}.get(action.type, "a valid value")  # type: ignore[arg-type]
+        raise UsageError(f"{name} must be {kind}, not {raw!r}") from error
+    if action.choices is not None and value not in action.choices:
+        raise UsageError(f"{name} must be one of {', '.join(map(str, action.choices))}, not {raw!r}")
+    action.default = value
 
 
 _LIMIT_OPTIONS: tuple[tuple[str, type, str], ...] = (
@@ -224,13 +275,6 @@ def _port_argument(value: str) -> int:
     return int(value)
 
 
-def _port_from_env() -> int:
-    value = os.environ.get("PORT") or str(DEFAULT_PORT)
-    if not _is_port(value):
-        raise UsageError(f"PORT must be a TCP port number from 1 to 65535, not {value!r}")
-    return int(value)
-
-
 def check_port_free(host: str, port: int) -> None:
     """Raise `UsageError` unless `host:port` can be bound now (as uvicorn binds it, address reuse on)."""
     try:
@@ -256,7 +300,7 @@ def check_port_free(host: str, port: int) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     _require_uvicorn()
-    port = args.port or DEFAULT_PORT
+    port = args.port
     # Cheap checks first: a taken port or a dead database should not wait for the app's imports.
     check_port_free(args.host, port)
     if args.store:
@@ -486,7 +530,7 @@ def _without_password(url: str) -> str:
 
 def _demo(args: argparse.Namespace) -> int:
     _require_uvicorn()
-    port = args.port or _port_from_env()
+    port = args.port
     check_port_free(args.host, port)
     from chatkit.demo import create_demo_app
 

@@ -169,6 +169,55 @@ def test_demo_refuses_a_bad_port_in_the_environment(
     assert f"PORT must be a TCP port number from 1 to 65535, not {port!r}" in err
 
 
+def test_every_option_names_its_environment_variable(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    for variable in (
+        "CHATKIT_STORE, DATABASE_URL",
+        "CHATKIT_PORT, PORT",
+        "CHATKIT_HOST",
+        "CHATKIT_TURN_POLICY",
+        "CHATKIT_DRAIN_TIMEOUT",
+        "CHATKIT_MAX_CONNECTIONS",
+        "CHATKIT_RELOAD",
+    ):
+        assert f"[env: {variable}]" in shown
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("CHATKIT_DRAIN_TIMEOUT", "soon", "CHATKIT_DRAIN_TIMEOUT must be a number, not 'soon'"),
+        ("CHATKIT_MAX_CONNECTIONS", "2.5", "CHATKIT_MAX_CONNECTIONS must be a whole number, not '2.5'"),
+        ("CHATKIT_TURN_POLICY", "maybe", "CHATKIT_TURN_POLICY must be one of wait, reject, interrupt, not 'maybe'"),
+        (
+            "CHATKIT_RELOAD",
+            "perhaps",
+            "CHATKIT_RELOAD must be one of 1, true, yes, on, 0, false, no, off, not 'perhaps'",
+        ),
+    ],
+)
+def test_an_environment_value_the_option_refuses_is_one_line(
+    variable: str, value: str, message: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, value)
+    status, err = run_main(["serve", f"{SAMPLES}:make_server"], capsys)
+    assert (status, err.strip()) == (2, f"chatkit: error: {message}")
+
+
+def test_the_environment_names_the_store_and_a_flag_wins(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATKIT_PORT", str(free_port()))
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/x")
+    status, err = run_main(["serve", "surely_no_such_module:server"], capsys)
+    assert status == 3 and "--store: PostgreSQL at postgresql://nobody@127.0.0.1:1/x" in err
+    # The flag wins: the in-memory store needs no database, and the missing module is reported next.
+    status, err = run_main(["serve", "surely_no_such_module:server", "--store", "memory://"], capsys)
+    assert status == 2 and "cannot import module 'surely_no_such_module'" in err
+
+
 def test_a_taken_port_is_reported_before_the_store_and_the_app(taken_port: int) -> None:
     # Neither the module nor the database exists: the port is checked before either is touched.
     status, output, elapsed = run_cli(
