@@ -36,7 +36,7 @@ async def test_an_interrupt_reaches_a_turn_announced_after_it_was_sent() -> None
 
     async def first_turn() -> None:
         async with first_gate.turn("thr_1", ALICE, key) as turn:
-            turn.on_interrupt(stopped.set)
+            turn.on_interrupt(lambda notice: stopped.set())
             holding.set()
             await asyncio.wait_for(stopped.wait(), 5)
 
@@ -90,7 +90,7 @@ async def test_an_interrupt_a_request_sent_never_stops_its_own_turn() -> None:
     # Nothing runs: the first interrupt misses, a retry is sent at 0.05 s and is still in flight
     # when the request holds the thread at 0.1 s.
     async with gate.turn("thr_1", ALICE, key) as turn:
-        turn.on_interrupt(interrupted.set)
+        turn.on_interrupt(lambda notice: interrupted.set())
         await asyncio.sleep(0.4)
     assert coordination.calls == 2
     assert not interrupted.is_set()

@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import httpx
 
+from chatkit.asgi._streaming import TOOK_OVER
 from chatkit.asgi._turns import TurnGate
 from chatkit.coordination import MemoryCoordination, TurnKey, TurnLocking, TurnScoping
 from chatkit.store import Store
@@ -104,7 +105,10 @@ async def test_interrupt_policy_stops_the_running_turn_and_keeps_its_partial_ans
         assert events[-1]["item"]["content"][0]["text"] == "next:0 next:1 next:2 next:3 next:4 "
         interrupted = await first
         assert interrupted.status_code == 200
-        assert parse_events(interrupted.content)[-1]["type"] == "thread.item.updated"
+        *shown, notice = parse_events(interrupted.content)
+        # The stopped stream ends by saying why, after the last delta it showed.
+        assert shown[-1]["type"] == "thread.item.updated"
+        assert notice == {"type": "notice", "level": "info", "message": TOOK_OVER}
         texts = kinds(await h.items(thread_id))
     assert texts == [
         "user_message:start",

@@ -10,6 +10,13 @@ from starlette.types import Receive, Send
 
 from chatkit.asgi._http import HTTPProblem, problem_from, send_problem
 from chatkit.logger import logger
+from chatkit.server.results import encode_event
+from chatkit.types import NoticeEvent
+
+TOOK_OVER = "Stopped: a newer message on this conversation took over."
+"""The notice ending a stream whose turn a newer message interrupted."""
+RESTARTING = "Stopped: the server is restarting. Send your message again to continue."
+"""The notice ending a stream whose turn a drain stopped at its deadline."""
 
 DisconnectPolicy = Literal["cancel", "finish"]
 
@@ -50,6 +57,7 @@ class StreamSender:
         self._started = False
         self._disconnected = False
         self._interrupted = False
+        self._notice = TOOK_OVER
         self._complete = False
         self.status = 200
         self.frames_sent = 0
@@ -63,9 +71,14 @@ class StreamSender:
         """Whether a response (stream or error) has started, so no other answer can be sent."""
         return self._started or self.status != 200
 
-    def interrupt(self) -> None:
-        """Cancel the turn (a newer request takes the thread); what it streamed so far is kept."""
+    def interrupt(self, notice: str = TOOK_OVER) -> None:
+        """Cancel the turn (a newer request takes the thread); what it streamed so far is kept.
+
+        A stream already started ends with a `notice` event saying why, so the client can tell the
+        stop from a cut.
+        """
         self._interrupted = True
+        self._notice = notice
         if self._pump is not None:
             self._pump.cancel()
 
@@ -97,7 +110,10 @@ class StreamSender:
     async def _after_cancel(self) -> Outcome:
         if self._interrupted and not self._disconnected:
             if self._started:
-                await self._send({"type": "http.response.body", "body": b""})
+                notice = encode_event(NoticeEvent(level="info", message=self._notice))
+                await self._send({"type": "http.response.body", "body": notice})
+                self.frames_sent += 1
+                self.bytes_sent += len(notice)
             else:
                 problem = HTTPProblem(409, "turn_interrupted", "a newer request on this thread took over")
                 self.status = problem.status

@@ -10,6 +10,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Literal, TypeVar
 
 from chatkit.asgi._http import HTTPProblem
+from chatkit.asgi._streaming import RESTARTING, TOOK_OVER
 from chatkit.coordination import Coordination, RunningTurn, TurnKey, TurnLocking, TurnScoping
 from chatkit.logger import logger
 from chatkit.store import Store
@@ -46,23 +47,25 @@ class Turn:
     """A running turn, which another request may interrupt."""
 
     def __init__(self) -> None:
-        self._interrupt: Callable[[], None] | None = None
+        self._interrupt: Callable[[str], None] | None = None
+        self._notice = TOOK_OVER
         self.interrupted = False
         # The coordination's view of the turn; its `publish` takes every frame of the stream.
         self.running: RunningTurn | None = None
 
-    def on_interrupt(self, callback: Callable[[], None]) -> None:
-        """Call `callback` when a newer request interrupts this turn."""
+    def on_interrupt(self, callback: Callable[[str], None]) -> None:
+        """Call `callback` with the notice to show when this turn is stopped (a newer request, a drain)."""
         self._interrupt = callback
         if self.interrupted:
-            callback()
+            callback(self._notice)
 
-    def interrupt(self) -> None:
-        """Stop this turn in favour of a newer one."""
+    def interrupt(self, notice: str = TOOK_OVER) -> None:
+        """Stop this turn, in favour of a newer one unless `notice` says otherwise."""
         if not self.interrupted:
             self.interrupted = True
+            self._notice = notice
             if self._interrupt is not None:
-                self._interrupt()
+                self._interrupt(notice)
 
 
 class TurnGate:
@@ -151,7 +154,7 @@ class TurnGate:
             await asyncio.wait_for(self._idle.wait(), max(0.0, deadline - time.monotonic()))
         stopped = list(self._running.values())
         for turn in stopped:
-            turn.interrupt()
+            turn.interrupt(RESTARTING)
         # A turn that ignores its stop is left to the server's own shutdown deadline.
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._idle.wait(), _STOP_GRACE_SECONDS)
