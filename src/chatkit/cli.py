@@ -107,9 +107,11 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
 
     serve = commands.add_parser(
         "serve",
-        help="serve a ChatKitServer (instance or factory) with the playground",
+        help="serve a ChatKitServer (instance or factory) with the playground, or your own ASGI app",
         description="Serve MODULE:ATTR, a ChatKitServer instance or a factory returning one, at /chatkit "
-        "with the playground at /. With --store the factory is called with the store built from the URL.",
+        "with the playground at /. With --store the factory is called with the store built from the URL. "
+        "MODULE:ATTR may also name a Starlette or FastAPI app of your own (mounting chatkit.asgi.create_app), "
+        "served as it is under the same limits, timeouts and drain.",
     )
     serve.add_argument("target", metavar="MODULE:ATTR", help="e.g. myapp.server:server or myapp.server:make_server")
     store = serve.add_argument("--store", metavar="URL", help="store URL, e.g. sqlite:///chat.db or postgresql://…")
@@ -331,12 +333,21 @@ def build_app(
 ) -> Starlette:
     """The ASGI app `chatkit serve` runs: the server named by `target` at `/chatkit`, the playground at `/`.
 
-    `policies` is `"TURN_POLICY,DISCONNECT_POLICY"`, as `--turn-policy` and `--disconnect-policy` give them.
+    A `target` naming a ready Starlette or FastAPI app (one mounting `create_app`, say) is served as
+    it is. `policies` is `"TURN_POLICY,DISCONNECT_POLICY"`, as `--turn-policy` and
+    `--disconnect-policy` give them.
     """
+    from starlette.applications import Starlette
+
     from chatkit.playground import playground_app
 
+    loaded = load_target(target)
+    if isinstance(loaded, Starlette):
+        if store_url or context_target:
+            raise UsageError("--store and --context build a ChatKitServer's app; MODULE:ATTR names a ready app")
+        return loaded
     store = _store_from_url(store_url) if store_url else None
-    server = resolve_server(load_target(target), store)
+    server = resolve_server(loaded, store)
     context = load_target(context_target) if context_target else local_context
     if not callable(context):
         raise UsageError(f"--context must name a function of the request, not a {type(context).__name__}")

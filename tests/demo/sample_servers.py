@@ -7,9 +7,12 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route
 
-from chatkit.asgi import HTTPAuthError
+from chatkit.asgi import HTTPAuthError, create_app
 from chatkit.server import ChatKitServer
 from chatkit.store import Store
 from chatkit.stores import MemoryStore
@@ -125,3 +128,16 @@ def required_user(request: Request) -> dict[str, Any]:
     if not user:
         raise HTTPAuthError(401, "Sign in first: send the X-User-Id header.")
     return {"user_id": user}
+
+
+def _custom_route(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("mine")
+
+
+# An app of the user's own (as FastAPI would be), mounting the ChatKit app after a route of its own.
+asgi_app = Starlette(
+    routes=[
+        Route("/custom", _custom_route),
+        Mount("/", app=create_app(EchoServer(MemoryStore()), context=header_context)),
+    ]
+)

@@ -218,6 +218,26 @@ def test_the_environment_names_the_store_and_a_flag_wins(
     assert status == 2 and "cannot import module 'surely_no_such_module'" in err
 
 
+def test_serve_runs_a_ready_asgi_app_under_its_limits(chatkit_process: Any) -> None:
+    port = free_port()
+    running = chatkit_process("serve", f"{SAMPLES}:asgi_app", "--port", str(port))
+    assert httpx.get(f"{running.base_url}/custom").text == "mine"
+    answer = httpx.post(f"{running.base_url}/chatkit", json=user_message("hi"), headers={"x-user": "alice"})
+    assert answer.status_code == 200 and answer.text.startswith("data: ")
+    assert httpx.get(f"{running.base_url}/readyz").status_code == 200
+    # The head limit of `chatkit serve` holds for an app of one's own, as it does not under bare uvicorn.
+    flood = httpx.get(f"{running.base_url}/custom", headers={"x-padding": "a" * 20_000})
+    assert flood.status_code == 431
+
+
+def test_a_ready_app_takes_no_store_or_context(tmp_path: Path) -> None:
+    status, output, _ = run_cli("serve", f"{SAMPLES}:asgi_app", "--store", "memory://", f"--port={free_port()}")
+    assert status == 2
+    assert one_error_line(output) == (
+        "chatkit: error: --store and --context build a ChatKitServer's app; MODULE:ATTR names a ready app"
+    )
+
+
 def test_a_taken_port_is_reported_before_the_store_and_the_app(taken_port: int) -> None:
     # Neither the module nor the database exists: the port is checked before either is touched.
     status, output, elapsed = run_cli(
