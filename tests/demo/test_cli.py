@@ -220,7 +220,7 @@ def test_the_environment_names_the_store_and_a_flag_wins(
 
 def test_serve_runs_a_ready_asgi_app_under_its_limits(chatkit_process: Any) -> None:
     port = free_port()
-    running = chatkit_process("serve", f"{SAMPLES}:asgi_app", "--port", str(port))
+    running = chatkit_process("serve", f"{SAMPLES}:asgi_app", "--port", str(port), port=port)
     assert httpx.get(f"{running.base_url}/custom").text == "mine"
     answer = httpx.post(f"{running.base_url}/chatkit", json=user_message("hi"), headers={"x-user": "alice"})
     assert answer.status_code == 200 and answer.text.startswith("data: ")
