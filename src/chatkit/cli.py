@@ -343,8 +343,10 @@ def build_app(
 
     loaded = load_target(target)
     if isinstance(loaded, Starlette):
-        if store_url or context_target:
-            raise UsageError("--store and --context build a ChatKitServer's app; MODULE:ATTR names a ready app")
+        # DATABASE_URL may well be set for the app itself, which opens its own store.
+        for flag, value in (("--store", store_url), ("--context", context_target)):
+            if value:
+                print(f"chatkit: warning: {flag} is not used: {target} is a ready app", file=sys.stderr)
         return loaded
     store = _store_from_url(store_url) if store_url else None
     server = resolve_server(loaded, store)

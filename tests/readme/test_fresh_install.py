@@ -99,15 +99,15 @@ def example_database() -> Iterator[str]:
 
 @pytest.fixture
 def fastapi_example(fresh_venv: Path, example_database: str, tmp_path: Path) -> Iterator[str]:
-    """The README's FastAPI example saved as app.py and run with the venv's uvicorn, as the README says."""
+    """The README's FastAPI example saved as app.py and run with the venv's `chatkit serve`, as the README says."""
     (tmp_path / "app.py").write_text(example("from fastapi import"), encoding="utf-8")
     port = free_port()
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     environment["DATABASE_URL"] = example_database
-    log = tmp_path / "uvicorn.log"
+    log = tmp_path / "serve.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [str(fresh_venv / "bin" / "uvicorn"), "app:app", "--port", str(port)],
+            [str(fresh_venv / "bin" / "chatkit"), "serve", "app:app", "--port", str(port), "--drain-delay", "0"],
             cwd=tmp_path,
             env=environment,
             stdout=sink,
