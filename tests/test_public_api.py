@@ -338,7 +338,14 @@ def test_logger_and_version() -> None:
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "chatkit"
 PROTOCOL_MODULES = ["types", "widgets", "actions.py", "icons.py", "errors.py"]
 ALLOWED_THIRD_PARTY = frozenset({"pydantic", "typing_extensions", "jinja2"})
-PURE_CHATKIT = ("chatkit.types", "chatkit.widgets", "chatkit.actions", "chatkit.icons", "chatkit.errors")
+PURE_CHATKIT = (
+    "chatkit.types",
+    "chatkit.widgets",
+    "chatkit.actions",
+    "chatkit.icons",
+    "chatkit.errors",
+    "chatkit._json",
+)
 
 
 def protocol_files() -> list[Path]:

@@ -6,6 +6,8 @@ from typing import Any, Generic, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, Field, model_validator
 
+from chatkit._json import json_object
+
 Handler = Literal["client", "server"]
 LoadingBehavior = Literal["auto", "none", "self", "container"]
 
@@ -40,11 +42,12 @@ class Action(BaseModel, Generic[TType, TPayload]):
     @model_validator(mode="before")
     @classmethod
     def _fill_type(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "type" not in data:
+        fields = json_object(data)
+        if fields is not None and "type" not in fields:
             literal = _literal_type(cls)
             if literal is None:
                 raise ValueError("an action needs a `type`")
-            return {**data, "type": literal}
+            return {**fields, "type": literal}
         return data
 
     @classmethod

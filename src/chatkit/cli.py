@@ -555,7 +555,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _require_uvicorn() -> Any:
     try:
-        import starlette  # noqa: F401
+        importlib.import_module("starlette")
         import uvicorn
     except ImportError as error:
         raise UsageError(

@@ -85,7 +85,7 @@ class ThreadItemConverter:
 
     async def structured_input_to_input(self, item: StructuredInputItem) -> ConvertedItem:
         """A user message listing each question with its answer and the form's status."""
-        lines = []
+        lines: list[str] = []
         for question in item.inputs:
             answer = question.answer
             if answer is not None and answer.skipped:
@@ -135,7 +135,7 @@ class ThreadItemConverter:
 
     async def assistant_message_to_input(self, item: AssistantMessageItem) -> ConvertedItem:
         """The assistant's text as an assistant message (citations are for the user, not the model)."""
-        content = [
+        content: list[dict[str, Any]] = [
             {"annotations": [], "text": part.text, "type": "output_text", "logprobs": None} for part in item.content
         ]
         # The reference's form, kept for compatibility, suits the Responses API; the Agents SDK's Chat

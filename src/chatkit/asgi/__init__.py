@@ -3,10 +3,10 @@
 Needs the `serve` extra: `pip install chatkit-server[serve]`.
 """
 
-try:
-    import starlette  # noqa: F401
-except ImportError as error:  # pragma: no cover - exercised only without the extra
-    raise ImportError("chatkit.asgi needs Starlette: pip install 'chatkit-server[serve]'") from error
+import importlib.util
+
+if importlib.util.find_spec("starlette") is None:  # pragma: no cover - exercised only without the extra
+    raise ImportError("chatkit.asgi needs Starlette: pip install 'chatkit-server[serve]'")
 
 from chatkit.asgi._app import create_app
 from chatkit.asgi._drain import Drain

@@ -39,6 +39,8 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 
+from chatkit._json import json_object
+
 MODEL_NAME = "chatkit-demo-offline"
 RESEARCH_TOOL = "research_topic"
 WIDGET_TOOL = "show_summary_card"
@@ -271,7 +273,7 @@ def _browser_answer(output: Any) -> str:
         facts = json.loads(output) if isinstance(output, str) else output
     except ValueError:
         facts = output
-    if isinstance(facts, dict) and facts:
+    if facts := json_object(facts):
         lines = "\n".join(f"- **{key}**: {value}" for key, value in facts.items())
     else:
         lines = "- (the browser sent nothing back)"
@@ -294,7 +296,8 @@ def _role(item: Any) -> str | None:
 
 
 def _field(item: Any, name: str) -> Any:
-    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+    fields = json_object(item)
+    return fields.get(name) if fields is not None else getattr(item, name, None)
 
 
 def _text_of(item: Any) -> str:

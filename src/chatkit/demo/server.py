@@ -9,6 +9,7 @@ from typing import Any
 
 from agents import Agent, Model, RunConfig, RunContextWrapper, Runner, StopAtTools, function_tool
 
+from chatkit._json import json_array, json_object
 from chatkit.actions import Action
 from chatkit.agents import AgentContext, ClientToolCall, ThreadItemConverter, stream_agent_response
 from chatkit.demo.model import CLIENT_TOOL, RESEARCH_TOOL, WIDGET_TOOL
@@ -145,10 +146,10 @@ class DemoServer(ChatKitServer[DemoContext]):
         """Count a press of the summary card's button by redrawing the card."""
         if action.type != PRESS_ACTION or sender is None:
             raise CustomStreamError(f"The demo has no action {action.type!r} for this item.")
-        payload = action.payload if isinstance(action.payload, dict) else {}
+        payload = json_object(action.payload) or {}
         widget = summary_card(
             title=str(payload.get("title", "Summary")),
-            points=[str(point) for point in payload.get("points", [])],
+            points=[str(point) for point in json_array(payload.get("points")) or []],
             presses=int(payload.get("presses", 0)) + 1,
         )
         yield ThreadItemReplacedEvent(item=sender.model_copy(update={"widget": widget}))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any, cast
 
 from chatkit.version import __version__
 
@@ -30,8 +31,8 @@ def agents_sdk_user_agent_override() -> Iterator[None]:
     from agents.models import chatcmpl_helpers, openai_responses
 
     # Both are SDK internals (one private): a release without them simply sends its own header.
-    overrides = [
-        var
+    overrides: list[ContextVar[Any]] = [
+        cast("ContextVar[Any]", var)
         for var in (
             getattr(chatcmpl_helpers, "HEADERS_OVERRIDE", None),
             getattr(openai_responses, "_HEADERS_OVERRIDE", None),
@@ -39,7 +40,7 @@ def agents_sdk_user_agent_override() -> Iterator[None]:
         if isinstance(var, ContextVar)
     ]
     headers = {"User-Agent": _user_agent()}
-    tokens = [(var, var.set(headers)) for var in overrides]
+    tokens: list[tuple[ContextVar[Any], Token[Any]]] = [(var, var.set(headers)) for var in overrides]
     try:
         yield
     finally:

@@ -6,6 +6,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
+from chatkit._json import json_array, json_object
 from chatkit.store import StoreItemType, default_generate_id
 from chatkit.types import (
     ThreadItemAddedEvent,
@@ -109,15 +110,19 @@ def _collect_deltas(old: dict[str, Any], new: dict[str, Any], deltas: list[Widge
 
 
 def _collect_children(old: Any, new: Any, deltas: list[WidgetUpdate], *, can_stream: bool) -> bool:
-    if isinstance(old, list) and isinstance(new, list):
-        if len(old) != len(new):
+    old_list, new_list = json_array(old), json_array(new)
+    if old_list is not None and new_list is not None:
+        if len(old_list) != len(new_list):
             return False
         return all(
-            isinstance(o, dict) and isinstance(n, dict) and _collect_deltas(o, n, deltas, can_stream=can_stream)
-            for o, n in zip(old, new, strict=True)
+            (o := json_object(old_child)) is not None
+            and (n := json_object(new_child)) is not None
+            and _collect_deltas(o, n, deltas, can_stream=can_stream)
+            for old_child, new_child in zip(old_list, new_list, strict=True)
         )
-    if isinstance(old, dict) and isinstance(new, dict):
+    old_child, new_child = json_object(old), json_object(new)
+    if old_child is not None and new_child is not None:
         # Matching the reference transcripts, a single child (as in `Transition`) is compared but
         # never streamed: its text may grow without any update being sent.
-        return _collect_deltas(old, new, deltas, can_stream=False)
+        return _collect_deltas(old_child, new_child, deltas, can_stream=False)
     return old == new

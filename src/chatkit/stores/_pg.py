@@ -7,6 +7,7 @@ without it installed.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import re
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,8 +29,8 @@ _TRANSIENT_CLASSES = {"08", "40", "53", "55", "57", "58"}
 def require_psycopg(hint: str) -> None:
     """Fail with `hint` (how to install them) when psycopg 3 or psycopg-pool is missing."""
     try:
-        import psycopg  # noqa: F401
-        import psycopg_pool  # noqa: F401
+        importlib.import_module("psycopg")
+        importlib.import_module("psycopg_pool")
     except ImportError as exc:
         raise ImportError(hint) from exc
 

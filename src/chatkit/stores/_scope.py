@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from chatkit.stores._errors import ScopeError
 
@@ -18,8 +18,8 @@ def default_scope(context: Any) -> str | None:
     """The context's `user_id` attribute or `"user_id"` key, as a string, or None if it has none."""
     value = getattr(context, "user_id", None)
     if value is None and isinstance(context, Mapping):
-        value = context.get("user_id")  # pyright: ignore[reportUnknownMemberType]
-    return None if value is None else str(value)  # pyright: ignore[reportUnknownArgumentType]
+        value = cast("Mapping[str, object]", context).get("user_id")
+    return None if value is None else str(value)
 
 
 def resolve_scope(scope: ScopeFunction, single_tenant: bool, context: Any) -> str:

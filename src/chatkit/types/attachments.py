@@ -4,6 +4,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AnyUrl, BaseModel, Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
 
+from chatkit._json import json_object
 from chatkit.types.wire import is_wire
 
 
@@ -30,8 +31,9 @@ class AttachmentBase(BaseModel):
     def _hide_metadata(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo):  # noqa: ANN202
         # No return annotation on purpose: the model's own JSON schema stays as it is.
         data = handler(self)
-        if is_wire(info) and isinstance(data, dict):
-            data.pop("metadata", None)
+        fields = json_object(data)
+        if is_wire(info) and fields is not None:
+            fields.pop("metadata", None)
         return data
 
 

@@ -59,7 +59,7 @@ class Annotation(BaseModel):
 class AssistantMessageContent(BaseModel):
     """One text part of an assistant message, with its citations."""
 
-    annotations: list[Annotation] = Field(default_factory=list)
+    annotations: list[Annotation] = Field(default_factory=list[Annotation])
     text: str
     type: Literal["output_text"] = "output_text"
 
@@ -80,7 +80,7 @@ class UserMessageItem(ThreadItemBase):
 
     type: Literal["user_message"] = "user_message"
     content: list[UserMessageContent]
-    attachments: list[Attachment] = Field(default_factory=list)
+    attachments: list[Attachment] = Field(default_factory=list[Attachment])
     quoted_text: str | None = None
     inference_options: InferenceOptions
 

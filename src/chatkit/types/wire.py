@@ -8,10 +8,13 @@ from typing import Any
 
 from pydantic import SerializationInfo
 
+from chatkit._json import json_object
+
 WIRE_CONTEXT: dict[str, Any] = {"chatkit.wire": True}
 
 
 def is_wire(info: SerializationInfo) -> bool:
     """Whether this dump is headed for the client."""
     context = info.context
-    return isinstance(context, dict) and context.get("chatkit.wire", False) is True
+    fields = json_object(context)
+    return fields is not None and fields.get("chatkit.wire", False) is True

@@ -44,7 +44,7 @@ class SearchTask(BaseTask):
     title: str | None = None
     title_query: str | None = None
     queries: list[str] = Field(default_factory=list)
-    sources: list[URLSource] = Field(default_factory=list)
+    sources: list[URLSource] = Field(default_factory=list[URLSource])
 
 
 class ThoughtTask(BaseTask):
@@ -60,7 +60,7 @@ class FileTask(BaseTask):
 
     type: Literal["file"] = "file"
     title: str | None = None
-    sources: list[FileSource] = Field(default_factory=list)
+    sources: list[FileSource] = Field(default_factory=list[FileSource])
 
 
 class ImageTask(BaseTask):

@@ -5,6 +5,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
+from chatkit._json import json_array, json_object
+
 DEPRECATION_MESSAGE = (
     "Direct usage of named widget classes is deprecated. Use WidgetTemplate to build widgets "
     "from .widget files instead. Visit https://widgets.chatkit.studio/ to author widget files."
@@ -33,9 +35,10 @@ class WidgetComponentBase(BaseModel):
     def _drop_unset_props(self, handler: SerializerFunctionWrapHandler):
         # An absent prop and a null one mean the same to the client, so dumps leave unset props
         # out (as the reference does); `children` stays, being structure rather than a prop.
-        data = handler(self)
-        if not isinstance(data, dict):
-            return data
+        dumped = handler(self)
+        data = json_object(dumped)
+        if data is None:
+            return dumped
         # A component means nothing without its `type`: a dump that left out a defaulted one
         # (exclude_unset) gets it back, after the set props, as the reference's dump reads.
         if "type" not in data:
@@ -62,10 +65,10 @@ def _without_none(props: dict[str, Any]) -> dict[str, Any]:
             continue
         if key in _OPAQUE_KEYS or key == "children":
             result[key] = value
-        elif isinstance(value, dict):
-            result[key] = _without_none(value)
-        elif isinstance(value, list):
-            result[key] = [_without_none(v) if isinstance(v, dict) else v for v in value]
+        elif (nested := json_object(value)) is not None:
+            result[key] = _without_none(nested)
+        elif (items := json_array(value)) is not None:
+            result[key] = [_without_none(v) if (v := json_object(item)) is not None else item for item in items]
         else:
             result[key] = value
     return result
