@@ -1,5 +1,10 @@
 """An Agents SDK run as ChatKit events: `stream_agent_response` and the hooks it calls."""
 
+# The run is the other half of `AgentContext`: it routes the context's tool events and closes or
+# resumes its workflow through members the context keeps private, rather than widening the public
+# API that the reference defines for it.
+# pyright: reportPrivateUsage=false
+
 from __future__ import annotations
 
 import asyncio
@@ -27,6 +32,7 @@ from openai.types.responses.response_output_text import (
 )
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from chatkit._json import json_object
 from chatkit.agents._context import AgentContext, ToolStreamedEvent
 from chatkit.logger import logger
 from chatkit.store import NotFoundError, StoreItemType
@@ -212,7 +218,7 @@ def _sdk_event_queue(result: Any) -> asyncio.Queue[Any] | None:
     if type(result).stream_events is not _SDK_STREAM_EVENTS:
         return None
     queue = getattr(result, "_event_queue", None)
-    return queue if isinstance(queue, asyncio.Queue) else None
+    return cast("asyncio.Queue[Any]", queue) if isinstance(queue, asyncio.Queue) else None
 
 
 _SDK_STREAM_EVENTS = RunResultStreaming.stream_events
@@ -220,7 +226,7 @@ _SDK_STREAM_EVENTS = RunResultStreaming.stream_events
 
 def _release(version: str) -> tuple[int, ...]:
     """The leading numbers of a version string: "0.6.5" and "0.6.5rc1" are (0, 6, 5)."""
-    numbers = []
+    numbers: list[int] = []
     for piece in version.split(".")[:3]:
         digits = re.match(r"\d+", piece)
         if digits is None:
@@ -242,7 +248,7 @@ _SDK_PASSES_CANCELLATION = _installed_sdk() >= (0, 6, 5)
 
 
 def _leftover_tool_events(queue: asyncio.Queue[Any]) -> list[ThreadStreamEvent]:
-    events = []
+    events: list[ThreadStreamEvent] = []
     while not queue.empty():
         item = queue.get_nowait()
         if type(item) is ToolStreamedEvent:
@@ -451,7 +457,7 @@ class _RunTranslator:
                     created_at=datetime.now(),
                     content=[],
                 )
-            parts = _field(item, "content") or []
+            parts: list[Any] = _field(item, "content") or []
             content = [await self._final_content(index, part) for index, part in enumerate(parts)]
             self.message = None
             yield ThreadItemDoneEvent(item=message.model_copy(update={"content": content}))
@@ -472,7 +478,7 @@ class _RunTranslator:
         if _field(part, "type") == "refusal":
             return AssistantMessageContent(text=_field(part, "refusal"))
         # Converted again from the finished part, so the stored message has exactly its citations.
-        raw_annotations = _field(part, "annotations") or []
+        raw_annotations: list[Any] = _field(part, "annotations") or []
         annotations = [a for raw in raw_annotations if (a := await self._convert_citation(raw)) is not None]
         return AssistantMessageContent(text=_field(part, "text"), annotations=annotations)
 
@@ -531,11 +537,9 @@ class _RunTranslator:
     async def _convert_citation(self, raw: Any) -> Annotation | None:
         if isinstance(raw, BaseModel):
             fields = raw.model_dump()
-        elif isinstance(raw, dict):
-            fields = cast(dict[str, Any], raw)
         else:
-            fields = getattr(raw, "__dict__", None)
-        if not isinstance(fields, dict) or fields.get("type") not in _CITATION_TYPES:
+            fields = json_object(raw) or json_object(getattr(raw, "__dict__", None))
+        if fields is None or fields.get("type") not in _CITATION_TYPES:
             return None
         try:
             citation = _CITATION.validate_python(fields)
