@@ -35,9 +35,10 @@ lint: $(STAMP)
 	$(VENV)/bin/pyright
 	$(VENV)/bin/pyright -p pyright-strict.json
 
-# The edit loop: lint, types and the unit tier (no PostgreSQL, no processes, no browser, no nginx).
+# The edit loop: lint, types and the unit tier (no PostgreSQL, no processes, no browser, no nginx),
+# spread over the machine's cores (the unit tests share nothing but the interpreter's install).
 check: lint
-	$(PY) -m pytest -q -p no:cacheprovider -m unit
+	$(PY) -m pytest -q -p no:cacheprovider -m unit -n auto
 
 # Every tier; the 25 slowest tests are listed at the end, so a slow newcomer shows.
 test: lint browser deploy-parts jstest
