@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from chatkit.asgi._drain import Drain
 from chatkit.asgi._endpoint import ChatKitEndpoint
 from chatkit.asgi._http import ContextBuilder, HTTPProblem, OriginCheck, problem_body, send_bytes
+from chatkit.asgi._metrics import Metrics, metrics_available
 from chatkit.asgi._observe import AccessLogMiddleware, access_record
 from chatkit.asgi._probes import Probes
 from chatkit.asgi._streaming import DisconnectPolicy
@@ -45,6 +46,7 @@ def create_app(
     health_path: str | None = "/healthz",
     ready_path: str | None = "/readyz",
     drain: Drain | None = None,
+    metrics_path: str | None = "/metrics",
 ) -> Starlette:
     """A Starlette app serving `server` at `POST {path}`, plus upload and file routes for `attachment_store`.
 
@@ -71,10 +73,14 @@ def create_app(
     store, the attachment store and the coordination answer; 503 once the app shuts down); None
     turns either off. They run no context builder and are not in the access log.
 
+    `GET {metrics_path}` answers the app's Prometheus metrics when `prometheus-client` is installed
+    (the `metrics` extra); None turns it off.
+
     `drain` says how the app stops (`chatkit serve` starts it on SIGTERM); at the latest it begins
     when the ASGI lifespan ends, which then lets running turns end, or stops them, before closing.
     """
     path = "/" + path.strip("/")
+    metrics = Metrics() if metrics_path is not None and metrics_available() else None
     endpoint = ChatKitEndpoint(
         server,
         context=context,
@@ -84,6 +90,7 @@ def create_app(
         disconnect_policy=disconnect_policy,
         allowed_origins=cors_origins,
         coordination=coordination,
+        metrics=metrics,
     )
     routes: list[BaseRoute] = [
         Route(path, endpoint, methods=["POST"]),
@@ -93,7 +100,7 @@ def create_app(
         attachment_store = server.attachment_store
     if attachment_store is not None:
         routes.extend(UploadEndpoints(streaming_files(attachment_store), server.store, context).routes(path))
-    middleware = [Middleware(AccessLogMiddleware)]
+    middleware = [Middleware(AccessLogMiddleware, metrics=metrics)]
     direct: ASGIApp = endpoint
     if cors_origins:
         origins = list(cors_origins)
@@ -119,7 +126,10 @@ def create_app(
         },
         drain,
     )
-    probe_routes = {health_path: probes.live, ready_path: probes.ready}
+    probe_routes: dict[str | None, ASGIApp] = {health_path: probes.live, ready_path: probes.ready}
+    if metrics is not None:
+        metrics.watch(lambda: endpoint.turns.running, lambda: drain.draining)
+        probe_routes[metrics_path] = metrics.serve
     return _ChatKitApp(
         path,
         direct,

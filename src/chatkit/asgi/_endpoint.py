@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from chatkit.asgi._http import (
     send_bytes,
     send_problem,
 )
+from chatkit.asgi._metrics import Metrics
 from chatkit.asgi._observe import AccessRecord, call_observed
 from chatkit.asgi._rejoin import RejoinEndpoint
 from chatkit.asgi._streaming import DisconnectPolicy, StreamSender
@@ -59,7 +61,9 @@ class ChatKitEndpoint:
         disconnect_policy: DisconnectPolicy = "cancel",
         allowed_origins: Sequence[str] = (),
         coordination: Coordination | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        """`metrics`, if given, counts every request and streamed turn (`create_app` gives its own)."""
         if disconnect_policy not in ("cancel", "finish"):
             raise ValueError(f"disconnect_policy must be 'cancel' or 'finish', not {disconnect_policy!r}")
         self.server = server
@@ -69,17 +73,19 @@ class ChatKitEndpoint:
         self.coordination = coordination if coordination is not None else coordination_for(server.store)
         self.turns = TurnGate(server.store, turn_policy, turn_wait_timeout, self.coordination)
         self.origins = OriginCheck(allowed_origins)
-        self.rejoin = RejoinEndpoint(server.store, self.turns, context)
+        self.metrics = metrics
+        self.rejoin = RejoinEndpoint(server.store, self.turns, context, metrics)
         """`GET <endpoint>/threads/{thread_id}/stream`: follow the thread's running turn (see `RejoinEndpoint`)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
-        await call_observed(scope, receive, send, self._handle)
+        await call_observed(scope, receive, send, self._handle, self.metrics)
 
     async def _handle(
         self, scope: Scope, receive: Receive, send: Send, record: AccessRecord, headers: dict[str, str]
     ) -> None:
         request_id = record.request_id
+        arrived = time.perf_counter()
         try:
             if scope["method"] != "POST":
                 raise HTTPProblem(405, "method_not_allowed", "use POST", headers={"allow": "POST"})
@@ -126,7 +132,17 @@ class ChatKitEndpoint:
             async with self.turns.turn(admitted.thread_id, context, key, new=admitted.new) as turn:
                 turn.on_interrupt(sender.interrupt)
                 sender.tap = turn.running.publish if turn.running is not None else None
+                started = time.perf_counter()
                 record.outcome = await sender.run()
+                if self.metrics is not None:
+                    first = sender.first_event_at
+                    self.metrics.turn_done(
+                        record.outcome,
+                        time.perf_counter() - started,
+                        None if first is None else first - arrived,
+                        sender.frames_sent,
+                        sender.bytes_sent,
+                    )
         except Exception as error:
             if sender.responded:
                 raise

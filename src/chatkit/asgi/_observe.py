@@ -8,9 +8,12 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from chatkit.asgi._metrics import Metrics
 
 try:
     from opentelemetry import trace as otel_trace
@@ -49,21 +52,23 @@ ObservedHandler = Callable[[Scope, Receive, Send, AccessRecord, dict[str, str]],
 """A route's handler, given the request's access record and the headers every answer carries."""
 
 
-async def call_observed(scope: Scope, receive: Receive, send: Send, handle: ObservedHandler) -> None:
-    """Run `handle` with the request's access record: the middleware's, or one of its own."""
+async def call_observed(
+    scope: Scope, receive: Receive, send: Send, handle: ObservedHandler, metrics: Metrics | None = None
+) -> None:
+    """Run `handle` with the request's access record: the middleware's, or one of its own (counted in `metrics`)."""
     record = access_record(scope)
     if record is not None:
         await handle(scope, receive, send, record, {})
         return
     # Used on its own, a route logs, traces and numbers its requests itself, without the
     # per-frame cost of wrapping `send`.
-    with observed(scope) as record:
+    with observed(scope, metrics) as record:
         await handle(scope, receive, send, record, {"x-request-id": record.request_id})
 
 
 @contextmanager
-def observed(scope: Scope) -> Iterator[AccessRecord]:
-    """Give the request an id and a record, trace it, and log the record when the block ends."""
+def observed(scope: Scope, metrics: Metrics | None = None) -> Iterator[AccessRecord]:
+    """Give the request an id and a record, trace it, and log (and count in `metrics`) the record at the end."""
     record = AccessRecord(_request_id(scope))
     scope[_SCOPE_KEY] = record
     started = time.perf_counter()
@@ -71,15 +76,21 @@ def observed(scope: Scope) -> Iterator[AccessRecord]:
         try:
             yield record
         finally:
-            _log(scope, record, started)
+            _finish(scope, record, started, metrics)
         return
     kind = otel_trace.SpanKind.SERVER if otel_trace is not None else None
     with _tracer.start_as_current_span(f"{scope['method']} {scope['path']}", kind=kind) as span:
         try:
             yield record
         finally:
-            _log(scope, record, started)
+            _finish(scope, record, started, metrics)
             _annotate(span, scope, record)
+
+
+def _finish(scope: Scope, record: AccessRecord, started: float, metrics: Metrics | None) -> None:
+    if metrics is not None:
+        metrics.request_done(record, time.perf_counter() - started)
+    _log(scope, record, started)
 
 
 class AccessLogMiddleware:
@@ -91,15 +102,16 @@ class AccessLogMiddleware:
     installed, each request is also a server span.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        with observed(scope) as record:
+        with observed(scope, self.metrics) as record:
             header = (b"x-request-id", record.request_id.encode())
 
             async def send_and_note(message: Message) -> None:

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from chatkit.asgi._http import ContextBuilder, HTTPProblem, build_context, problem_from, send_bytes, send_problem
+from chatkit.asgi._metrics import Metrics
 from chatkit.asgi._observe import AccessRecord, call_observed
 from chatkit.asgi._streaming import StreamSender
 from chatkit.asgi._turns import COORDINATION_TIMEOUT, TurnGate
@@ -27,15 +28,18 @@ class RejoinEndpoint:
     thread). 404 for a thread the caller cannot see, 204 when no turn runs on it.
     """
 
-    def __init__(self, store: Store[Any], turns: TurnGate, context: ContextBuilder | None = None) -> None:
+    def __init__(
+        self, store: Store[Any], turns: TurnGate, context: ContextBuilder | None = None, metrics: Metrics | None = None
+    ) -> None:
         """`turns` is the gate of the endpoint whose turns are followed; `context` builds the request context."""
         self.store = store
         self.turns = turns
         self.context_builder = context
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
-        await call_observed(scope, receive, send, self._handle)
+        await call_observed(scope, receive, send, self._handle, self.metrics)
 
     async def _handle(
         self, scope: Scope, receive: Receive, send: Send, record: AccessRecord, headers: dict[str, str]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
 from typing import Any, Generic, Literal, TypeVar
 
@@ -63,6 +64,8 @@ class StreamSender:
         self.frames_sent = 0
         self.bytes_sent = 0
         self.failed = False
+        # When the first event was ready to send (`time.perf_counter()`), for the metrics.
+        self.first_event_at: float | None = None
         # Sees every frame of the stream as it is made, whether or not the client still reads.
         self.tap: Callable[[bytes], None] | None = None
 
@@ -140,6 +143,7 @@ class StreamSender:
             if first is None:
                 await self._end()
                 return
+            self.first_event_at = time.perf_counter()
             if self.tap is not None:
                 self.tap(first)
             try:

@@ -1,0 +1,101 @@
+"""Prometheus metrics of an app, served at `GET /metrics` when `prometheus-client` is installed.
+
+Every label value comes from a closed set (request types, HTTP statuses, turn outcomes): no thread
+ids, user ids or paths, so a client cannot grow the number of series.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from typing import TYPE_CHECKING, get_args
+
+from starlette.types import Receive, Scope, Send
+
+from chatkit.asgi._http import send_bytes
+from chatkit.types.requests import NonStreamingReq, StreamingReq
+
+if TYPE_CHECKING:
+    from chatkit.asgi._observe import AccessRecord
+
+# What `type` may say: the protocol's request types, the rejoin route, and "other" for the rest.
+_REQUEST_TYPES = frozenset(
+    get_args(request.model_fields["type"].annotation)[0] for request in get_args(StreamingReq | NonStreamingReq)
+) | {"threads.stream"}
+# Seconds: from a fast store read to a long agent turn.
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+
+def metrics_available() -> bool:
+    """Whether `prometheus-client` (the `metrics` extra) is installed."""
+    return importlib.util.find_spec("prometheus_client") is not None
+
+
+class Metrics:
+    """The metrics of one app, in a registry of their own (several apps in a process never collide)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = CollectorRegistry(auto_describe=True)
+        registry = self.registry
+        self.requests = Counter(
+            "chatkit_requests",
+            "Requests answered, by request type and HTTP status.",
+            ["type", "status"],
+            registry=registry,
+        )
+        self.request_seconds = Histogram(
+            "chatkit_request_duration_seconds",
+            "Time from a request's arrival to its last byte, by request type.",
+            ["type"],
+            buckets=_BUCKETS,
+            registry=registry,
+        )
+        self.turns = Counter(
+            "chatkit_turns",
+            "Streamed turns ended, by outcome (completed, interrupted, ...).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.turn_seconds = Histogram(
+            "chatkit_turn_duration_seconds", "Length of streamed turns.", buckets=_BUCKETS, registry=registry
+        )
+        self.first_event_seconds = Histogram(
+            "chatkit_time_to_first_event_seconds",
+            "Time from a streaming request's admission to its first event sent.",
+            buckets=_BUCKETS,
+            registry=registry,
+        )
+        self.events = Counter("chatkit_stream_events", "Stream events sent to clients.", registry=registry)
+        self.stream_bytes = Counter(
+            "chatkit_stream_bytes", "Bytes of stream events sent to clients.", registry=registry
+        )
+        self.turns_in_flight = Gauge("chatkit_turns_in_flight", "Turns running in this process.", registry=registry)
+        self.draining = Gauge("chatkit_draining", "1 once the process drains, else 0.", registry=registry)
+
+    def watch(self, turns_running: Callable[[], int], draining: Callable[[], bool]) -> None:
+        """Read the turns in flight and the drain state from these when scraped."""
+        self.turns_in_flight.set_function(turns_running)
+        self.draining.set_function(lambda: float(draining()))
+
+    def request_done(self, record: AccessRecord, seconds: float) -> None:
+        """Count a finished request."""
+        kind = record.request_type if record.request_type in _REQUEST_TYPES else "other"
+        self.requests.labels(kind, str(record.status or 500)).inc()
+        self.request_seconds.labels(kind).observe(seconds)
+
+    def turn_done(self, outcome: str, seconds: float, first_event: float | None, events: int, sent: int) -> None:
+        """Count a streamed turn that ended: how, how long, how soon its first event left, how much it sent."""
+        self.turns.labels(outcome).inc()
+        self.turn_seconds.observe(seconds)
+        if first_event is not None:
+            self.first_event_seconds.observe(first_event)
+        self.events.inc(events)
+        self.stream_bytes.inc(sent)
+
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """`GET /metrics`: the registry in Prometheus' text format."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        await send_bytes(send, 200, generate_latest(self.registry), CONTENT_TYPE_LATEST.encode())

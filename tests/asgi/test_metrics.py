@@ -1,0 +1,55 @@
+"""`GET /metrics`: Prometheus counters of requests and turns, with label values from closed sets only."""
+
+from __future__ import annotations
+
+import httpx
+
+from chatkit.asgi import create_app
+from chatkit.stores import MemoryStore
+from tests.asgi.conftest import user_context
+from tests.asgi.scripted import ScriptedServer
+from tests.http import parse_events, serving, user_message
+
+ALICE = {"x-user": "alice"}
+
+
+def sample(text: str, line: str) -> float:
+    """The value of the sample named `line` (name and labels, exactly) in an exposition."""
+    for row in text.splitlines():
+        name, _, value = row.rpartition(" ")
+        if name == line:
+            return float(value)
+    raise AssertionError(f"no sample {line!r} in:\n{text}")
+
+
+async def test_requests_and_turns_are_counted_without_ids_in_any_label() -> None:
+    app = create_app(ScriptedServer(MemoryStore()), context=user_context)
+    async with serving(app) as url, httpx.AsyncClient(base_url=url, headers=ALICE) as client:
+        turn = await client.post("/chatkit", json=user_message("hello"))
+        thread_id = parse_events(turn.content)[0]["thread"]["id"]
+        await client.post("/chatkit", json={"type": "threads.list", "params": {}})
+        await client.post("/chatkit", json={"type": "threads.get_by_id", "params": {"thread_id": "thr_nope"}})
+        await client.post("/chatkit", json={"type": "made.up", "params": {}})
+        exposed = await client.get("/metrics")
+    assert exposed.status_code == 200
+    assert exposed.headers["content-type"].startswith("text/plain")
+    text = exposed.text
+    assert sample(text, 'chatkit_requests_total{status="200",type="threads.create"}') == 1
+    assert sample(text, 'chatkit_requests_total{status="200",type="threads.list"}') == 1
+    assert sample(text, 'chatkit_requests_total{status="404",type="threads.get_by_id"}') == 1
+    # A type the protocol does not have is refused and counted as "other", never as itself.
+    assert sample(text, 'chatkit_requests_total{status="400",type="other"}') == 1
+    assert "made.up" not in text
+    assert sample(text, 'chatkit_turns_total{outcome="completed"}') == 1
+    assert sample(text, "chatkit_time_to_first_event_seconds_count") == 1
+    assert sample(text, "chatkit_stream_events_total") == len(parse_events(turn.content))
+    assert sample(text, "chatkit_stream_bytes_total") == len(turn.content)
+    assert sample(text, "chatkit_turns_in_flight") == 0
+    assert sample(text, "chatkit_draining") == 0
+    assert thread_id not in text and "alice" not in text
+
+
+async def test_metrics_can_be_turned_off() -> None:
+    app = create_app(ScriptedServer(MemoryStore()), context=user_context, metrics_path=None)
+    async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
+        assert (await client.get("/metrics")).status_code == 404
