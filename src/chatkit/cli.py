@@ -166,6 +166,14 @@ def _add_bind_options(parser: argparse.ArgumentParser, environ: Mapping[str, str
         help="server log level; 'debug' also prints the full cause of a startup error (default: info)",
     )
     _from_environment(log_level, environ)
+    log_format = parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="'json' writes the access log (chatkit.access, with request ids and ChatKit request types), "
+        "the server's and the package's records as one JSON object a line (default: text)",
+    )
+    _from_environment(log_format, environ)
     stopping = parser.add_argument_group("stopping (SIGTERM drains: readiness fails at once, turns finish)")
     drain_delay = stopping.add_argument(
         "--drain-delay",
@@ -254,6 +262,11 @@ def _run_uvicorn(app: Any, args: argparse.Namespace, drain: Drain | None = None,
         raise UsageError(f"--{str(error).replace('_', '-')}") from error
     if args.forwarded_allow_ips is not None:
         options["forwarded_allow_ips"] = args.forwarded_allow_ips
+    if args.log_format == "json":
+        from chatkit.logger import json_logging_config
+
+        # chatkit.access replaces uvicorn's own access line: it carries the request id and type.
+        options.update(log_config=json_logging_config(args.log_level), access_log=False)
     run(uvicorn_config(app, limits=limits, host=args.host, log_level=args.log_level, **options), drain)
 
 

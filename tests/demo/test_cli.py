@@ -240,6 +240,20 @@ def test_a_ready_app_is_served_with_its_own_store(chatkit_process: Any) -> None:
     assert "warning: --store is not used" in running.output()
 
 
+def test_json_logs_are_one_object_a_line_with_the_access_fields(chatkit_process: Any) -> None:
+    port = free_port()
+    running = chatkit_process("serve", f"{SAMPLES}:make_server", "--log-format", "json", f"--port={port}", port=port)
+    listed = httpx.post(f"{running.base_url}/chatkit", json={"type": "threads.list", "params": {}})
+    assert listed.status_code == 200
+    running.stop()
+    records = [json.loads(line) for line in running.output().splitlines() if line.strip()]
+    access = [record for record in records if record["logger"] == "chatkit.access"]
+    assert access and access[0]["chatkit_request_type"] == "threads.list"
+    assert access[0]["http_status"] == 200 and access[0]["request_id"] == listed.headers["x-request-id"]
+    assert all({"time", "level", "logger", "message"} <= set(record) for record in records)
+    assert not any("color_message" in record for record in records)
+
+
 def test_a_taken_port_is_reported_before_the_store_and_the_app(taken_port: int) -> None:
     # Neither the module nor the database exists: the port is checked before either is touched.
     status, output, elapsed = run_cli(

@@ -10,6 +10,7 @@ connections.
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from dataclasses import dataclass, fields
 from types import FrameType
@@ -92,8 +93,9 @@ def uvicorn_config(app: Any, *, limits: ServeLimits | None = None, **options: An
 def run(config: uvicorn.Config, drain: Drain | None = None) -> None:
     """Serve until interrupted, restarting on code changes if `config.reload` is set, as `uvicorn.run` does.
 
-    With `drain` (the one given to the app), SIGTERM or SIGINT drains the app before the server
-    stops; a second signal stops it as uvicorn does. Exits with status 3 if the server could not start.
+    With `drain` (the one given to the app), SIGTERM drains the app before the server stops, and
+    so does Ctrl-C (SIGINT) without the drain's delay; a second signal stops it as uvicorn does.
+    Exits with status 3 if the server could not start.
     """
     server = uvicorn.Server(config) if drain is None else DrainingServer(config, drain)
     try:
@@ -124,15 +126,17 @@ class DrainingServer(uvicorn.Server):
             super().handle_exit(sig, frame)
             return
         self.drain.begin()
+        # The delay is for a load balancer polling readiness: a person's Ctrl-C skips it.
+        delay = self.drain.delay if sig == signal.SIGTERM else 0.0
         # A signal handler may only hand work to the loop; the drain runs as a task of it.
-        asyncio.get_running_loop().call_soon_threadsafe(self._start_draining)
+        asyncio.get_running_loop().call_soon_threadsafe(self._start_draining, delay)
 
-    def _start_draining(self) -> None:
-        self._draining = asyncio.get_running_loop().create_task(self._drain_then_exit())
+    def _start_draining(self, delay: float) -> None:
+        self._draining = asyncio.get_running_loop().create_task(self._drain_then_exit(delay))
 
-    async def _drain_then_exit(self) -> None:
+    async def _drain_then_exit(self, delay: float) -> None:
         # Readiness already fails; requests are answered until the load balancer has seen it.
-        await asyncio.sleep(self.drain.delay)
+        await asyncio.sleep(delay)
         # The listener closes, idle connections go, and uvicorn waits for the streams still open,
         # which end as their turns do: `settle` lets them run until the deadline, then stops them.
         self.should_exit = True
