@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.agents_bridge.chat_completions_server import ChatCompletionsServer, text_completion
 from tests.examples.support import EXAMPLES, assistant_text, free_port, running_app, stream, user_input
+
+# Each test runs the example as a process of its own.
+pytestmark = pytest.mark.process
 
 
 async def test_two_turns_stream_from_the_local_model(tmp_path: Path) -> None:

@@ -22,6 +22,9 @@ from tests.examples.support import (
     user_input,
 )
 
+# Each test runs the example as a process of its own.
+pytestmark = [pytest.mark.service, pytest.mark.process]
+
 DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.examples.support import EXAMPLES, assistant_text, free_port, running_app, stream, user_input
+
+# Each test runs the example as a process of its own.
+pytestmark = pytest.mark.process
 
 PNG_PIXEL = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000b49444154789c63600002000005"
