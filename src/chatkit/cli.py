@@ -178,19 +178,19 @@ def _add_bind_options(parser: argparse.ArgumentParser, environ: Mapping[str, str
     drain_delay = stopping.add_argument(
         "--drain-delay",
         type=float,
-        default=3.0,
+        default=5.0,
         metavar="SECONDS",
         help="how long requests are still answered after SIGTERM, so the load balancer sees /readyz fail "
-        "first (default: 3)",
+        "first and lets its idle connections go (default: 5)",
     )
     _from_environment(drain_delay, environ)
     drain_timeout = stopping.add_argument(
         "--drain-timeout",
         type=float,
-        default=25.0,
+        default=20.0,
         metavar="SECONDS",
         help="how long after SIGTERM running turns may finish before they are stopped, partial answers "
-        "saved (default: 25, under Kubernetes' 30 s grace period)",
+        "saved (default: 20; with the delay and a 5 s backstop, Kubernetes' 30 s grace period)",
     )
     _from_environment(drain_timeout, environ)
     forwarded = parser.add_argument(

@@ -77,6 +77,8 @@ def test_sigterm_fails_readiness_at_once_and_lets_the_running_answer_finish(tmp_
     # Still listening during the delay, but out of rotation.
     ready = httpx.get(f"{running.base_url}/readyz")
     assert (ready.status_code, ready.json()) == (503, {"status": "draining"})
+    # Each answer now closes its connection, so a proxy keeps none idle to a process about to go.
+    assert ready.headers["connection"] == "close"
     assert answer.finished.wait(30), running.output()
     assert answer.text() == " ".join(f"word{n}" for n in range(1, SLOW_WORDS + 1))
     assert exit_status(running, 15) in (0, -signal.SIGTERM, 143)

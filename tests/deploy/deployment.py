@@ -183,12 +183,27 @@ class Deployment:
                 raise RuntimeError(f"{url} did not answer within {timeout} s:\n{self.logs()}")
             time.sleep(0.1)
 
+    def restart(self, index: int, within: float = 40) -> float:
+        """SIGTERM process `index` as a rolling deploy does, wait for its drain, start it again; seconds it took."""
+        process = self.processes[index]
+        assert process is not None
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        process.wait(within)
+        self.start_process(index)
+        self.wait_ready(self.process_url(index))
+        return time.monotonic() - started
+
     def kill(self, index: int) -> None:
         """`kill -9` process `index`."""
         process = self.processes[index]
         assert process is not None
         process.send_signal(signal.SIGKILL)
         process.wait(10)
+
+    def nginx_errors(self) -> str:
+        """nginx's error log (what it did with each refused or failed upstream)."""
+        return self.nginx.log() if self.nginx is not None else ""
 
     def logs(self) -> str:
         """Every process's output and nginx's error log."""

@@ -29,6 +29,9 @@ pytestmark = [pytest.mark.nginx, pytest.mark.service, pytest.mark.process]
 logger = logging.getLogger(__name__)
 ALICE = {"x-user": "alice"}
 LOAD_CLIENTS = 100
+# Clients sending two-second answers during the rolling restart.
+RESTART_CLIENTS = 30
+ROLLING_SETTLE_SECONDS = 6
 # The full run on PostgreSQL; through PgBouncer, a shorter one.
 LOAD_SECONDS = {"postgres": 30, "pgbouncer": 10}
 
@@ -174,6 +177,71 @@ async def peak_sessions(deployment: Deployment, deadline: float) -> int:
             peak = max([peak, *(count for (count,) in await cursor.fetchall())])
             await asyncio.sleep(0.1)
     return peak
+
+
+async def test_a_rolling_restart_under_load_cuts_no_answer_and_loses_no_item(deployment: Deployment) -> None:
+    # Clients send two-second answers through nginx while each process in turn is sent SIGTERM,
+    # drains, and is started again: every answer streams to its end and is in the database.
+    errors: list[str] = []
+    confirmed: dict[str, int] = {}
+    owners: dict[str, str] = {}
+    restarts: list[float] = []
+    restarting = True
+    limits = httpx.Limits(max_connections=RESTART_CLIENTS, max_keepalive_connections=RESTART_CLIENTS)
+
+    async def client_loop(client: httpx.AsyncClient, number: int) -> None:
+        headers = {"x-user": f"rolling_{number}"}
+        thread_id: str | None = None
+        while restarting and len(errors) < 10:
+            try:
+                turn = await client.post(
+                    f"{deployment.url}/chatkit", json=user_message(f"slow {number}", thread_id), headers=headers
+                )
+            except httpx.HTTPError as error:
+                errors.append(f"{type(error).__name__}: {error}")
+                continue
+            events = parse_events(turn.content) if turn.status_code == 200 else []
+            if not events or events[-1]["type"] != "thread.item.done":
+                errors.append(f"turn: {turn.status_code} {turn.content[-300:]!r}")
+                continue
+            thread_id = thread_id or str(events[0]["thread"]["id"])
+            owners[thread_id] = headers["x-user"]
+            confirmed[thread_id] = confirmed.get(thread_id, 0) + 1
+
+    async def roll() -> None:
+        nonlocal restarting
+        try:
+            await asyncio.sleep(2)
+            for index in range(len(deployment.ports)):
+                restarts.append(await asyncio.to_thread(deployment.restart, index))
+                # As a rolling deploy waits for a new replica to settle (Kubernetes' minReadySeconds):
+                # nginx counts a restarted process out for its fail_timeout (5 s) after refusals.
+                await asyncio.sleep(ROLLING_SETTLE_SECONDS)
+        finally:
+            restarting = False
+
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        await asyncio.gather(roll(), *(client_loop(client, number) for number in range(RESTART_CLIENTS)))
+    assert not errors, (errors[:2], deployment.nginx_errors())
+    assert sum(confirmed.values()) >= RESTART_CLIENTS * 2, confirmed
+    # Every answer a client saw finish is in the database: one user and one assistant message a turn.
+    async with httpx.AsyncClient(timeout=30) as client:
+        for thread_id, turns in confirmed.items():
+            response = await client.post(
+                f"{deployment.url}/chatkit",
+                json={"type": "items.list", "params": {"thread_id": thread_id, "limit": 100}},
+                headers={"x-user": owners[thread_id]},
+            )
+            assert response.status_code == 200, response.text
+            kinds = [item["type"] for item in response.json()["data"]]
+            assert kinds.count("assistant_message") == turns, (thread_id, kinds)
+    logger.info(
+        "rolling restart through %s: %d clients, %d answers, restarts took %s s",
+        deployment.through,
+        RESTART_CLIENTS,
+        sum(confirmed.values()),
+        ", ".join(f"{seconds:.1f}" for seconds in restarts),
+    )
 
 
 def rejoined_frames(body: bytes) -> list[tuple[int | None, dict[str, Any]]]:

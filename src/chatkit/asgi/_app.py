@@ -13,7 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatkit.asgi._drain import Drain
 from chatkit.asgi._endpoint import ChatKitEndpoint
@@ -133,6 +133,7 @@ def create_app(
     return _ChatKitApp(
         path,
         direct,
+        drain=drain,
         probes={"/" + route.strip("/"): answer for route, answer in probe_routes.items() if route is not None},
         routes=routes,
         middleware=middleware,
@@ -173,15 +174,20 @@ class _ChatKitApp(Starlette):
     would only add per-frame overhead to every streamed event.
     """
 
-    def __init__(self, path: str, direct: ASGIApp, *, probes: Mapping[str, ASGIApp], **options: Any) -> None:
+    def __init__(
+        self, path: str, direct: ASGIApp, *, drain: Drain, probes: Mapping[str, ASGIApp], **options: Any
+    ) -> None:
         super().__init__(**options)
         self._path = path
         self._direct = direct
+        self._drain = drain
         self._probes = probes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
         if scope["type"] == "http":
+            if self._drain.draining:
+                send = _closing_connection(send)
             route = _route_path(scope)
             if scope["method"] == "POST" and route == self._path:
                 scope["app"] = self
@@ -193,6 +199,21 @@ class _ChatKitApp(Starlette):
                 await probe(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
+
+
+def _closing_connection(send: Send) -> Send:
+    """`send`, asking the server to close the connection after the answer (a draining process).
+
+    A proxy then holds no idle connection to the process when its listener closes: one it reused at
+    that instant would fail a request that was already sent, which it may not retry.
+    """
+
+    async def send_and_close(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), (b"connection", b"close")]}
+        await send(message)
+
+    return send_and_close
 
 
 class _OriginGuard:

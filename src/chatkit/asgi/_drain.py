@@ -2,7 +2,8 @@
 
 The timeline from the stop signal (SIGTERM under `chatkit serve`; the end of the ASGI lifespan
 otherwise): readiness answers 503 at once; for `delay` seconds new requests are still answered,
-so the load balancer sees readiness fail before the listener closes; running turns, streamed or
+each on a connection closed after its answer, so the load balancer sees readiness fail and keeps
+no idle connection to this process when the listener closes; running turns, streamed or
 detached (`disconnect_policy="finish"`), run on until `timeout` seconds after the signal; the
 ones still running then are stopped as a user's stop stops them: their partial answers are
 saved and `handle_stream_cancelled` runs.
@@ -20,7 +21,7 @@ from chatkit.logger import logger
 class Drain:
     """A graceful stop: readiness off at once, requests answered `delay` s, turns ended or stopped by `timeout` s."""
 
-    def __init__(self, *, delay: float = 3.0, timeout: float = 25.0) -> None:
+    def __init__(self, *, delay: float = 5.0, timeout: float = 20.0) -> None:
         if delay < 0 or timeout < 0:
             raise ValueError("a drain's delay and timeout are seconds, zero or more")
         self.delay = delay
