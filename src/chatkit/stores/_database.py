@@ -153,7 +153,7 @@ class PostgresDatabase:
         await lock_pool.open()
         self._pool, self._lock_pool = pool, lock_pool
         try:
-            self._behind_pooler = await self._run(pooled)
+            self._behind_pooler = await self.run(pooled)
         except BaseException:
             await self._disconnect()
             raise
@@ -185,16 +185,6 @@ class PostgresDatabase:
         (`StoreUnavailableError`) or permanent (`StoreRejectedError`); without, every connection
         failure is `StoreUnavailableError`, unlogged.
         """
-        return await self._run(work, transaction=transaction, retry=retry, classify=classify)
-
-    async def _run(
-        self,
-        work: Callable[[AsyncConnection[Any]], Awaitable[T]],
-        *,
-        transaction: bool = False,
-        retry: bool = True,
-        classify: bool = True,
-    ) -> T:
         import psycopg
         from psycopg_pool import PoolTimeout
 
@@ -250,7 +240,7 @@ class PostgresDatabase:
 
     async def ping(self) -> None:
         """Raise unless PostgreSQL answers a trivial query on a pooled connection (no retry)."""
-        await self._run(_select_one, retry=False)
+        await self.run(_select_one, retry=False)
 
     # -- tables ------------------------------------------------------------------------------
 
@@ -271,7 +261,7 @@ class PostgresDatabase:
                 tables=tables,
             )
 
-        await self._run(work, transaction=True)
+        await self.run(work, transaction=True)
 
     async def version(self, version_table: str) -> int | None:
         """The version recorded in `version_table` of the schema, None before the first migration."""
@@ -279,7 +269,7 @@ class PostgresDatabase:
         async def work(conn: AsyncConnection[Any]) -> int | None:
             return await recorded_version(conn, self.schema, version_table)
 
-        return await self._run(work)
+        return await self.run(work)
 
 
 async def _select_one(conn: AsyncConnection[Any]) -> None:
