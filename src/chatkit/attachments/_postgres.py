@@ -172,10 +172,10 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
         )
         self.database = database_for(
             "PostgresAttachmentStore",
-            dsn=dsn,
-            pool=pool,
-            database=database,
-            schema=schema,
+            dsn,
+            pool,
+            database,
+            schema,
             min_size=min_size,
             max_size=max_size,
             timeout=timeout,

@@ -292,14 +292,7 @@ class PostgresCoordination(Coordination):
         timeout: float = 5.0,
     ) -> None:
         self.database = database_for(
-            "PostgresCoordination",
-            dsn=dsn,
-            pool=None,
-            database=database,
-            schema=schema,
-            min_size=1,
-            max_size=max_size,
-            timeout=timeout,
+            "PostgresCoordination", dsn, None, database, schema, min_size=1, max_size=max_size, timeout=timeout
         )
         self.schema = self.database.schema
         self.notify_dsn = notify_dsn

@@ -278,11 +278,12 @@ async def _select_one(conn: AsyncConnection[Any]) -> None:
 
 def database_for(
     part: str,
-    *,
     dsn: str | None,
     pool: AsyncConnectionPool[Any] | None,
     database: PostgresDatabase | None,
     schema: str | None,
+    /,
+    *,
     min_size: int,
     max_size: int,
     timeout: float,

@@ -195,14 +195,7 @@ class PostgresStore(ScopedStore):
         timeout: float = 10.0,
     ) -> None:
         self.database = database_for(
-            "PostgresStore",
-            dsn=dsn,
-            pool=pool,
-            database=database,
-            schema=schema,
-            min_size=min_size,
-            max_size=max_size,
-            timeout=timeout,
+            "PostgresStore", dsn, pool, database, schema, min_size=min_size, max_size=max_size, timeout=timeout
         )
         super().__init__(scope=scope, single_tenant=single_tenant)
         self.schema = self.database.schema
