@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
-            return _serve(args)
+            return _serve(args, list(sys.argv[1:] if argv is None else argv))
         if args.command == "demo":
             return _demo(args)
     except UsageError as error:
@@ -141,6 +141,17 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     _add_bind_options(serve, environ)
     reload = serve.add_argument("--reload", action="store_true", help="restart when Python files change (development)")
     _from_environment(reload, environ)
+    workers = serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve with N processes on the one port, restarted if they die, drained together on SIGTERM; "
+        "more than one needs a PostgreSQL store, which they share (default: 1)",
+    )
+    _from_environment(workers, environ)
+    # A worker of `--workers` serves the supervisor's listening socket, handed over by its number.
+    serve.add_argument("--fd", type=int, help=argparse.SUPPRESS)
 
     demo = commands.add_parser(
         "demo",
@@ -248,7 +259,13 @@ _LIMIT_OPTIONS: tuple[tuple[str, type, str], ...] = (
 )
 
 
-def _run_uvicorn(app: Any, args: argparse.Namespace, drain: Drain | None = None, **options: Any) -> None:
+def _run_uvicorn(
+    app: Any,
+    args: argparse.Namespace,
+    drain: Drain | None = None,
+    sockets: list[socket.socket] | None = None,
+    **options: Any,
+) -> None:
     """Serve with uvicorn under the limits given on the command line (`chatkit.asgi.uvicorn_config`).
 
     `drain` is the app's: the first SIGTERM or Ctrl-C drains it before the server stops.
@@ -267,7 +284,7 @@ def _run_uvicorn(app: Any, args: argparse.Namespace, drain: Drain | None = None,
 
         # chatkit.access replaces uvicorn's own access line: it carries the request id and type.
         options.update(log_config=json_logging_config(args.log_level), access_log=False)
-    run(uvicorn_config(app, limits=limits, host=args.host, log_level=args.log_level, **options), drain)
+    run(uvicorn_config(app, limits=limits, host=args.host, log_level=args.log_level, **options), drain, sockets)
 
 
 def _drain(args: argparse.Namespace) -> Drain:
@@ -313,13 +330,18 @@ def check_port_free(host: str, port: int) -> None:
 # -- serve --------------------------------------------------------------------------------------
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, argv: list[str]) -> int:
     _require_uvicorn()
     port = args.port
+    if args.workers < 1:
+        raise UsageError(f"--workers must be 1 or more, not {args.workers}")
     # Cheap checks first: a taken port or a dead database should not wait for the app's imports.
-    check_port_free(args.host, port)
+    if args.fd is None:
+        check_port_free(args.host, port)
     if args.store:
         check_store(args.store)
+    if args.workers > 1:
+        return _supervise(args, argv)
     policies = f"{args.turn_policy},{args.disconnect_policy}"
     if args.reload:
         # Fail here, with a clear message, rather than in every reloaded worker.
@@ -333,8 +355,45 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 0
     drain = _drain(args)
-    _run_uvicorn(build_app(args.target, args.store, args.context, policies, drain), args, drain, port=port)
+    app = build_app(args.target, args.store, args.context, policies, drain)
+    if args.fd is not None:
+        _run_uvicorn(app, args, drain, sockets=[socket.socket(fileno=args.fd)])
+        return 0
+    _run_uvicorn(app, args, drain, port=port)
     return 0
+
+
+def _supervise(args: argparse.Namespace, argv: list[str]) -> int:
+    """Run `args.workers` copies of this `chatkit serve` on one socket (see `chatkit._supervisor`)."""
+    from chatkit._supervisor import Supervisor
+
+    if args.reload:
+        raise UsageError("--reload and --workers do not go together: reloading is for one development process")
+    _require_shared_store(args)
+    listener = socket.create_server((args.host, args.port))
+    listener.set_inheritable(True)
+    command = [sys.executable, "-m", "chatkit", *argv, "--workers", "1"]
+    return Supervisor(command, listener, args.workers).run()
+
+
+def _require_shared_store(args: argparse.Namespace) -> None:
+    """Refuse workers that would each keep a store of their own: interrupts and rejoins need one database."""
+    from starlette.applications import Starlette
+
+    from chatkit.stores import PostgresStore
+
+    if args.store:
+        store = _store_from_url(args.store)
+    else:
+        loaded = load_target(args.target)
+        if isinstance(loaded, Starlette):
+            return  # an app of the user's own: what it stores where is theirs to know
+        store = resolve_server(loaded, None).store
+    if not isinstance(store, PostgresStore):
+        raise UsageError(
+            f"--workers {args.workers}: each worker is a process of its own, and a {type(store).__name__} "
+            "lives in one process; give them a PostgreSQL store to share (--store postgresql://...)"
+        )
 
 
 def build_app(

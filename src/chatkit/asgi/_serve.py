@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import sys
 from dataclasses import dataclass, fields
 from types import FrameType
@@ -90,11 +91,12 @@ def uvicorn_config(app: Any, *, limits: ServeLimits | None = None, **options: An
     return LimitedConfig(app, limits=limits or ServeLimits(), **options)
 
 
-def run(config: uvicorn.Config, drain: Drain | None = None) -> None:
+def run(config: uvicorn.Config, drain: Drain | None = None, sockets: list[socket.socket] | None = None) -> None:
     """Serve until interrupted, restarting on code changes if `config.reload` is set, as `uvicorn.run` does.
 
     With `drain` (the one given to the app), SIGTERM drains the app before the server stops, and
     so does Ctrl-C (SIGINT) without the drain's delay; a second signal stops it as uvicorn does.
+    `sockets` are listening sockets to serve instead of binding the configured host and port.
     Exits with status 3 if the server could not start.
     """
     server = uvicorn.Server(config) if drain is None else DrainingServer(config, drain)
@@ -102,7 +104,7 @@ def run(config: uvicorn.Config, drain: Drain | None = None) -> None:
         if config.should_reload:
             ChangeReload(config, target=server.run, sockets=[config.bind_socket()]).run()
         else:
-            server.run()
+            server.run(sockets=sockets)
     except KeyboardInterrupt:
         pass
     if not server.started and not config.should_reload:
