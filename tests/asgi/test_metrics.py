@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
+import pytest
 
 from chatkit.asgi import create_app
-from chatkit.stores import MemoryStore
+from chatkit.stores import MemoryStore, PostgresStore
 from tests.asgi.conftest import user_context
 from tests.asgi.scripted import ScriptedServer
 from tests.http import parse_events, serving, user_message
+from tests.stores.backends import drop_postgres_schema, postgres_schema, require_postgres
 
 ALICE = {"x-user": "alice"}
 
@@ -53,3 +57,22 @@ async def test_metrics_can_be_turned_off() -> None:
     app = create_app(ScriptedServer(MemoryStore()), context=user_context, metrics_path=None)
     async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
         assert (await client.get("/metrics")).status_code == 404
+
+
+@pytest.mark.service
+async def test_postgresql_connections_are_gauged(tmp_path: Path) -> None:
+    schema = postgres_schema(tmp_path)
+    store = PostgresStore(require_postgres(), schema=schema, max_size=3)
+    app = create_app(ScriptedServer(store), context=user_context)
+    try:
+        async with serving(app) as url, httpx.AsyncClient(base_url=url, headers=ALICE) as client:
+            await client.post("/chatkit", json=user_message("hello"))
+            text = (await client.get("/metrics")).text
+        opened = sample(text, 'chatkit_database_connections{state="open"}')
+        # Statements and turn locks of the one PostgresDatabase, within its stated bound.
+        assert 1 <= opened <= store.database.max_connections
+        assert 0 <= sample(text, 'chatkit_database_connections{state="in_use"}') <= opened
+        assert sample(text, 'chatkit_database_connections{state="waiting"}') == 0
+    finally:
+        await store.aclose()
+        await drop_postgres_schema(schema)

@@ -29,6 +29,7 @@ from chatkit.attachments._streams import AttachmentFiles, streaming_files
 from chatkit.coordination import Coordination
 from chatkit.server import ChatKitServer
 from chatkit.store import AttachmentStore
+from chatkit.stores import PostgresStore
 
 
 def create_app(
@@ -129,6 +130,8 @@ def create_app(
     probe_routes: dict[str | None, ASGIApp] = {health_path: probes.live, ready_path: probes.ready}
     if metrics is not None:
         metrics.watch(lambda: endpoint.turns.running, lambda: drain.draining)
+        if isinstance(server.store, PostgresStore):
+            metrics.watch_database(server.store.database.connections)
         probe_routes[metrics_path] = metrics.serve
     return _ChatKitApp(
         path,

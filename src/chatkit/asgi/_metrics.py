@@ -73,11 +73,22 @@ class Metrics:
         )
         self.turns_in_flight = Gauge("chatkit_turns_in_flight", "Turns running in this process.", registry=registry)
         self.draining = Gauge("chatkit_draining", "1 once the process drains, else 0.", registry=registry)
+        self.database_connections = Gauge(
+            "chatkit_database_connections",
+            "PostgreSQL connections of the process: open, lent out (in use), requests waiting for one.",
+            ["state"],
+            registry=registry,
+        )
 
     def watch(self, turns_running: Callable[[], int], draining: Callable[[], bool]) -> None:
         """Read the turns in flight and the drain state from these when scraped."""
         self.turns_in_flight.set_function(turns_running)
         self.draining.set_function(lambda: float(draining()))
+
+    def watch_database(self, connections: Callable[[], tuple[int, int, int]]) -> None:
+        """Read the PostgreSQL connections (open, in use, waiting) from `connections` when scraped."""
+        for index, state in enumerate(("open", "in_use", "waiting")):
+            self.database_connections.labels(state).set_function(lambda index=index: float(connections()[index]))
 
     def request_done(self, record: AccessRecord, seconds: float) -> None:
         """Count a finished request."""

@@ -90,6 +90,18 @@ class PostgresDatabase:
             raise ValueError("the given pool has no connection string: give PostgresDatabase a dsn")
         return conninfo
 
+    def connections(self) -> tuple[int, int, int]:
+        """Connections now: (open, lent out, requests waiting for one), statements and turn locks together."""
+        opened = lent = waiting = 0
+        for pool in (self._pool, self._lock_pool):
+            if pool is not None:
+                stats = pool.get_stats()
+                size = stats.get("pool_size", 0)
+                opened += size
+                lent += size - stats.get("pool_available", 0)
+                waiting += stats.get("requests_waiting", 0)
+        return opened, lent, waiting
+
     @property
     def behind_pooler(self) -> bool:
         """Whether a pooler (PgBouncer) stands between this process and PostgreSQL, known once open."""
