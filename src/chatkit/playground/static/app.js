@@ -3,15 +3,16 @@
 // This module only wires the page together: each part owns its elements and its own state, and
 // hears of the others through the callbacks given here. The network side is client.js (requests,
 // uploads, the rejoin route); streaming.js runs the one answer on screen, the page's own or a rejoined
-// one; conversation.js draws the thread's items; composer.js owns the message box. What stays here is
-// which thread is open and what an event from the server means for each part.
+// one; conversation.js draws the thread's items; composer.js owns the message box; navigation.js knows
+// which thread is open. What stays here is what an event from the server, or a click on an item,
+// means for each part.
 //
 // Every request is one JSON POST to the endpoint; streaming answers arrive as server-sent events read
 // from the response body, so nothing depends on EventSource. Opening a thread whose answer still runs
 // (a reload, a second tab) follows that answer through the server's rejoin route. What the page shows
 // follows the web component's `ChatKitOptions`, read from the `chatkit-options` script the server fills in.
 
-import { showThreadInAddress, threadIdFromHash } from "./address.js";
+import { threadIdFromHash } from "./address.js";
 import { Banner } from "./banner.js";
 import { Client } from "./client.js";
 import { Composer, messageContent, userInput } from "./composer.js";
@@ -19,11 +20,12 @@ import { Conversation } from "./conversation.js";
 import { Follower } from "./follow.js";
 import { Inspector } from "./inspector.js";
 import { renderMarkdown } from "./markdown.js";
+import { Navigation } from "./navigation.js";
 import { pageSettings, parseOptions } from "./options.js";
 import { RequestFailed } from "./protocol.js";
 import { Settings } from "./settings.js";
 import { Streaming } from "./streaming.js";
-import { ThreadList, threadLabel } from "./threads.js";
+import { ThreadList } from "./threads.js";
 import { isPendingToolCall, toolResult } from "./tools.js";
 import { setColorScheme } from "./widgets.js";
 
@@ -39,20 +41,15 @@ const ITEM_PAGE = 50;
 
 const $ = (selector) => document.querySelector(selector);
 const ui = {
-  sidebar: $("#sidebar"),
   backdrop: $("#backdrop"),
   menuToggle: $("#menu-toggle"),
   moreThreads: $("#more-threads"),
   newThread: $("#new-thread"),
-  title: $("#thread-title"),
   disclaimer: $("#disclaimer"),
   inspectorPanel: $("#inspector"),
   clearInspector: $("#clear-inspector"),
   openSettings: $("#open-settings"),
 };
-
-// Which thread the page shows (none: a new conversation) and where the thread list's next page starts.
-const page = { threadId: null, thread: null, threadsAfter: null };
 
 const inspector = new Inspector($("#inspector-log"), $("#inspector-count"));
 const inspect = (direction, payload) => inspector.record(direction, payload);
@@ -64,10 +61,15 @@ const client = new Client(ENDPOINT, {
   directUpload: query.get("upload") === "direct",
 });
 const banner = new Banner($("#banner"), { onActionFailed: (error, actions) => showError(error, actions) });
-const follower = new Follower($("#messages"), $("#jump-latest"), { autoScroll: SETTINGS.autoScroll });
 const conversation = new Conversation(
-  { messages: $("#messages"), start: $("#start-screen"), greeting: $("#greeting"), prompts: $("#prompts"), progress: $("#progress") },
-  follower,
+  {
+    messages: $("#messages"),
+    start: $("#start-screen"),
+    greeting: $("#greeting"),
+    prompts: $("#prompts"),
+    progress: $("#progress"),
+  },
+  new Follower($("#messages"), $("#jump-latest"), { autoScroll: SETTINGS.autoScroll }),
   {
     handlers: {
       actions: SETTINGS.itemActions,
@@ -77,7 +79,7 @@ const conversation = new Conversation(
       onCopy: (item, button) => copyText(item, button),
     },
     streaming: () => answer.busy,
-    threadOpen: () => Boolean(page.threadId),
+    threadOpen: () => Boolean(navigation.threadId),
   },
 );
 const answer = new Streaming(client, {
@@ -91,7 +93,7 @@ const answer = new Streaming(client, {
   onEnd: streamEnded,
   onLost: rejoinLost,
   onError: (error) => showError(error),
-  isShowing: (threadId) => page.threadId === threadId,
+  isShowing: (threadId) => navigation.threadId === threadId,
   inspect,
 });
 const composer = new Composer(
@@ -117,9 +119,20 @@ const composer = new Composer(
   },
 );
 const threadList = new ThreadList($("#thread-list"), {
-  onChoose: (threadId) => chooseThread(threadId),
-  onDelete: (threadId) => deleteThread(threadId).catch((error) => showError(error)),
+  onChoose: (threadId) => navigation.choose(threadId),
+  onDelete: (threadId) => navigation.delete(threadId).catch((error) => showError(error)),
 });
+const navigation = new Navigation(
+  { client, answer, conversation, threadList },
+  { title: $("#thread-title"), moreThreads: ui.moreThreads },
+  {
+    closeMenu: () => setMenu(false),
+    hideBanner: () => banner.hide(),
+    focusComposer: () => composer.focus(),
+    showError,
+  },
+  { threadPage: THREAD_PAGE, itemPage: ITEM_PAGE },
+);
 
 // -- answers --------------------------------------------------------------------------------
 
@@ -133,22 +146,22 @@ async function stream(type, params) {
 function streamEnded({ stopped, detached, threadId }) {
   conversation.showProgress(null);
   conversation.settle(stopped);
-  const shown = threadId ?? page.threadId;
-  if (detached && shown && page.threadId === shown) showDetached(shown);
+  const shown = threadId ?? navigation.threadId;
+  if (detached && shown && navigation.threadId === shown) showDetached(shown);
 }
 
 function showDetached(threadId) {
   banner.show("info", "Stopped following this answer; it goes on on the server.", {
-    actions: [["Follow again", () => selectThread(threadId, "keep")]],
+    actions: [["Follow again", () => navigation.select(threadId, "keep")]],
   });
 }
 
 async function rejoinLost(threadId) {
-  await selectThread(threadId, "keep", { rejoin: false });
+  await navigation.select(threadId, "keep", { rejoin: false });
   // A thread that did not load says why itself.
-  if (page.thread?.id !== threadId) return;
+  if (navigation.thread?.id !== threadId) return;
   banner.show("warning", "This answer can no longer be followed; the thread shows what the server saved of it.", {
-    actions: [["Follow again", () => selectThread(threadId, "keep")]],
+    actions: [["Follow again", () => navigation.select(threadId, "keep")]],
   });
 }
 
@@ -159,13 +172,10 @@ function handleEvent(event) {
       answer.setAllowCancel(event.stream_options?.allow_cancel !== false);
       break;
     case "thread.created":
-      openThread(event.thread, "push");
-      threadList.add(event.thread, true);
+      navigation.created(event.thread);
       break;
     case "thread.updated":
-      page.thread = { ...page.thread, ...event.thread };
-      threadList.update(event.thread);
-      renderTitle();
+      navigation.updated(event.thread);
       break;
     // Progress stays up while a workflow shows what the work is; other output replaces it.
     case "thread.item.added":
@@ -213,7 +223,7 @@ async function runPendingClientTool() {
   call.status = "completed";
   call.output = result;
   conversation.render(call);
-  await stream("threads.add_client_tool_output", { thread_id: page.threadId, result });
+  await stream("threads.add_client_tool_output", { thread_id: navigation.threadId, result });
 }
 
 // -- what the person does -------------------------------------------------------------------
@@ -221,13 +231,13 @@ async function runPendingClientTool() {
 async function sendMessage(content) {
   banner.hide();
   const input = userInput(content, composer.takeAttachments());
-  follower.pin();
-  if (page.threadId) await stream("threads.add_user_message", { thread_id: page.threadId, input });
+  conversation.pin();
+  if (navigation.threadId) await stream("threads.add_user_message", { thread_id: navigation.threadId, input });
   else await stream("threads.create", { input });
 }
 
 async function sendFeedback(item, kind) {
-  await client.call("items.feedback", { thread_id: page.threadId, item_ids: [item.id], kind });
+  await client.call("items.feedback", { thread_id: navigation.threadId, item_ids: [item.id], kind });
   item.feedback = kind;
   conversation.render(item);
 }
@@ -247,7 +257,7 @@ async function retryFrom(userMessage) {
   if (!userMessage || answer.busy) return;
   banner.hide();
   conversation.removeAfter(userMessage.id);
-  await stream("threads.retry_after_item", { thread_id: page.threadId, item_id: userMessage.id });
+  await stream("threads.retry_after_item", { thread_id: navigation.threadId, item_id: userMessage.id });
 }
 
 function retryLastAction() {
@@ -263,119 +273,13 @@ async function runWidgetAction(item, action, el) {
   if (el) el.classList.add("busy");
   try {
     await stream("threads.custom_action", {
-      thread_id: page.threadId,
+      thread_id: navigation.threadId,
       item_id: item.id,
       action: { type: action.type, payload: action.payload ?? null },
     });
   } finally {
     if (el) el.classList.remove("busy");
   }
-}
-
-// -- threads --------------------------------------------------------------------------------
-
-async function loadThreads(reset) {
-  const list = await client.call("threads.list", {
-    limit: THREAD_PAGE,
-    order: "desc",
-    after: reset ? null : page.threadsAfter,
-  });
-  if (reset) threadList.clear();
-  for (const thread of list.data) threadList.add(thread, false);
-  page.threadsAfter = list.after ?? null;
-  ui.moreThreads.hidden = !list.has_more;
-}
-
-function clearThreadView() {
-  conversation.clear();
-  banner.hide();
-}
-
-// `how` is "push" for a thread the person opened (so Back returns), "replace" or "keep" otherwise.
-function openThread(thread, how) {
-  page.threadId = thread.id;
-  page.thread = thread;
-  showThreadInAddress(thread.id, how);
-  renderTitle();
-  threadList.markActive(page.threadId);
-  conversation.showStart();
-}
-
-function chooseThread(threadId) {
-  setMenu(false);
-  if (threadId === page.threadId) return;
-  selectThread(threadId, "push").catch((error) => showError(error));
-}
-
-// `rejoin: false` loads the thread as saved, without following an answer that may still run on it.
-async function selectThread(threadId, how, { rejoin = true } = {}) {
-  await answer.stop();
-  // The old thread leaves the screen at once, whether or not the new one loads.
-  clearThreadView();
-  page.threadId = threadId;
-  page.thread = null;
-  showThreadInAddress(threadId, how);
-  ui.title.textContent = "Loading…";
-  threadList.markActive(page.threadId);
-  conversation.showStart();
-  let thread;
-  try {
-    thread = await client.call("threads.get_by_id", { thread_id: threadId });
-  } catch (error) {
-    if (page.threadId !== threadId) return;
-    ui.title.textContent = "Thread unavailable";
-    const notFound = error instanceof RequestFailed && error.status === 404;
-    showError(error, notFound ? [["Start a new chat", () => newThread("push")]] : [["Retry", () => selectThread(threadId, "keep")]]);
-    return;
-  }
-  if (page.threadId !== threadId) return;
-  openThread(thread, "keep");
-  for (const item of thread.items.data) conversation.put(item);
-  let after = thread.items.after;
-  let more = thread.items.has_more;
-  while (more && page.threadId === threadId) {
-    const items = await client.call("items.list", { thread_id: threadId, after, order: "asc", limit: ITEM_PAGE });
-    for (const item of items.data) conversation.put(item);
-    after = items.after;
-    more = items.has_more && items.data.length > 0;
-  }
-  if (rejoin && page.threadId === threadId) await answer.resume(threadId);
-  follower.pin();
-}
-
-async function deleteThread(threadId) {
-  await client.call("threads.delete", { thread_id: threadId });
-  threadList.remove(threadId);
-  if (page.threadId === threadId) newThread("replace");
-}
-
-function newThread(how) {
-  setMenu(false);
-  if (answer.rejoined) {
-    answer.stop().then(() => newThread(how));
-    return;
-  }
-  if (answer.busy) return;
-  page.threadId = null;
-  page.thread = null;
-  clearThreadView();
-  showThreadInAddress(null, how);
-  renderTitle();
-  threadList.markActive(page.threadId);
-  conversation.showStart();
-  composer.focus();
-}
-
-async function followHash() {
-  const threadId = threadIdFromHash(location.hash);
-  if (threadId === (page.threadId ?? "")) return;
-  await answer.stop();
-  if (threadId) await selectThread(threadId, "keep");
-  else newThread("keep");
-}
-
-function renderTitle() {
-  ui.title.textContent = page.thread ? threadLabel(page.thread) : "New conversation";
 }
 
 // -- errors, menu and settings --------------------------------------------------------------
@@ -413,14 +317,14 @@ function settingsChanged({ headersChanged }) {
 
 async function reloadEverything() {
   banner.hide();
-  await loadThreads(true);
-  if (page.threadId) await selectThread(page.threadId, "keep");
+  await navigation.loadThreads(true);
+  if (navigation.threadId) await navigation.select(navigation.threadId, "keep");
 }
 
 // -- wiring ---------------------------------------------------------------------------------
 
-ui.newThread.addEventListener("click", () => newThread("push"));
-ui.moreThreads.addEventListener("click", () => loadThreads(false).catch((error) => showError(error)));
+ui.newThread.addEventListener("click", () => navigation.newThread("push"));
+ui.moreThreads.addEventListener("click", () => navigation.loadThreads(false).catch((error) => showError(error)));
 ui.clearInspector.addEventListener("click", () => inspector.clear());
 ui.menuToggle.addEventListener("click", () => setMenu(!document.body.classList.contains("menu-open")));
 ui.backdrop.addEventListener("click", () => setMenu(false));
@@ -431,7 +335,7 @@ ui.openSettings.addEventListener("click", () => {
   setMenu(false);
   settings.open();
 });
-window.addEventListener("hashchange", () => followHash().catch((error) => showError(error)));
+window.addEventListener("hashchange", () => navigation.followAddress().catch((error) => showError(error)));
 
 function showDisclaimer() {
   if (!SETTINGS.disclaimer?.text) return;
@@ -449,12 +353,12 @@ async function start() {
     sendMessage(messageContent(prompt.prompt)).catch((error) => showError(error));
   });
   answer.changed();
-  renderTitle();
+  navigation.renderTitle();
   conversation.showStart();
   composer.fit();
   const fromHash = threadIdFromHash(location.hash);
-  if (fromHash) await Promise.all([loadThreads(true), selectThread(fromHash, "keep")]);
-  else await loadThreads(true);
+  if (fromHash) await Promise.all([navigation.loadThreads(true), navigation.select(fromHash, "keep")]);
+  else await navigation.loadThreads(true);
 }
 
 start()

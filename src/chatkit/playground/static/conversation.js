@@ -133,6 +133,11 @@ export class Conversation {
     this.follower.contentChanged(false);
   }
 
+  // Brings the view to its end, following new content from there.
+  pin() {
+    this.follower.pin();
+  }
+
   clear() {
     this.items.clear();
     this.el.messages.replaceChildren();
