@@ -17,6 +17,7 @@ import { Banner } from "./banner.js";
 import { Client } from "./client.js";
 import { Composer, messageContent, userInput } from "./composer.js";
 import { Conversation } from "./conversation.js";
+import { showEvent } from "./events.js";
 import { Follower } from "./follow.js";
 import { Inspector } from "./inspector.js";
 import { renderMarkdown } from "./markdown.js";
@@ -167,52 +168,7 @@ async function rejoinLost(threadId) {
 
 function handleEvent(event) {
   inspect("←", event);
-  switch (event.type) {
-    case "stream_options":
-      answer.setAllowCancel(event.stream_options?.allow_cancel !== false);
-      break;
-    case "thread.created":
-      navigation.created(event.thread);
-      break;
-    case "thread.updated":
-      navigation.updated(event.thread);
-      break;
-    // Progress stays up while a workflow shows what the work is; other output replaces it.
-    case "thread.item.added":
-      if (event.item.type !== "workflow") conversation.showProgress(null);
-      conversation.put(event.item, true);
-      break;
-    case "thread.item.done":
-    case "thread.item.replaced":
-      if (event.item.type !== "workflow") conversation.showProgress(null);
-      conversation.put(event.item);
-      break;
-    case "thread.item.removed":
-      conversation.remove(event.item_id);
-      break;
-    case "thread.item.updated":
-      conversation.update(event.item_id, event.update);
-      break;
-    case "progress_update":
-      conversation.showProgress(event);
-      break;
-    case "error": {
-      const failure = new RequestFailed(event.message || `The server could not finish the answer (${event.code}).`, {
-        code: event.code,
-        requestId: answer.requestId,
-      });
-      showError(failure, event.allow_retry ? retryLastAction() : []);
-      break;
-    }
-    case "notice":
-      banner.show(event.level === "danger" ? "error" : event.level, [event.title, event.message].filter(Boolean).join(": "));
-      break;
-    case "client_effect":
-      banner.show("info", `Client effect “${event.name}”: ${JSON.stringify(event.data ?? {})}`);
-      break;
-    default:
-      break;
-  }
+  showEvent(event, { answer, navigation, conversation, banner, showError, retryActions: retryLastAction });
 }
 
 async function runPendingClientTool() {
@@ -352,7 +308,7 @@ async function start() {
     if (answer.busy) return;
     sendMessage(messageContent(prompt.prompt)).catch((error) => showError(error));
   });
-  answer.changed();
+  answer.redraw();
   navigation.renderTitle();
   conversation.showStart();
   composer.fit();

@@ -86,6 +86,7 @@ export class Client {
     return attachment;
   }
 
+  // The protocol's upload: `attachments.create`, then the file sent where its descriptor says.
   async uploadTwoPhase(file) {
     const attachment = await this.call("attachments.create", {
       name: file.name,
@@ -110,6 +111,7 @@ export class Client {
     return { ...attachment, upload_descriptor: null };
   }
 
+  // The server's own upload route: the file posted as a form, the attachment in the answer.
   async uploadDirect(file) {
     const form = new FormData();
     form.append("file", file, file.name);

@@ -64,10 +64,6 @@ export class Conversation {
     this.items = new Map();
   }
 
-  get size() {
-    return this.items.size;
-  }
-
   // The start screen: greeting and prompt buttons; `onPrompt(prompt)` runs when one is clicked.
   buildStart(greeting, prompts, onPrompt) {
     this.el.greeting.textContent = greeting;
@@ -110,6 +106,7 @@ export class Conversation {
     }
   }
 
+  // The server's `thread.item.removed`.
   remove(itemId) {
     this.items.delete(itemId);
     this.element(itemId)?.remove();
@@ -138,6 +135,7 @@ export class Conversation {
     this.follower.pin();
   }
 
+  // Empties the view for another thread.
   clear() {
     this.items.clear();
     this.el.messages.replaceChildren();
@@ -148,6 +146,7 @@ export class Conversation {
     return previousUserMessage(this.items.values(), itemId);
   }
 
+  // The person's last message, which a failed answer's "Retry" sends again.
   lastUserMessage() {
     return [...this.items.values()].filter((item) => item.type === "user_message").at(-1) ?? null;
   }
@@ -157,10 +156,12 @@ export class Conversation {
     return [...this.items.values()].filter(isShown).at(-1) ?? null;
   }
 
+  // The element drawing an item, if it is drawn.
   element(itemId) {
     return this.el.messages.querySelector(`[data-item-id="${CSS.escape(itemId)}"]`);
   }
 
+  // Draws an item anew, in place if it is already drawn, else at the end.
   render(item) {
     if (!isShown(item)) return;
     let el = this.element(item.id);

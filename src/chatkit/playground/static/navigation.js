@@ -128,6 +128,7 @@ export class Navigation {
     this.page.focusComposer();
   }
 
+  // Deletes a thread; deleting the open one leaves a new conversation on screen.
   async delete(threadId) {
     await this.client.call("threads.delete", { thread_id: threadId });
     this.threadList.remove(threadId);
@@ -143,11 +144,13 @@ export class Navigation {
     else this.newThread("keep");
   }
 
+  // The open thread leaves the screen.
   leave() {
     this.conversation.clear();
     this.page.hideBanner();
   }
 
+  // The title bar names the open thread.
   renderTitle() {
     this.el.title.textContent = this.thread ? threadLabel(this.thread) : "New conversation";
   }

@@ -58,10 +58,11 @@ export class Streaming {
   // The server's `stream_options`: whether stopping may cancel the answer.
   setAllowCancel(allow) {
     this.allowCancel = allow;
-    this.changed();
+    this.redraw();
   }
 
-  changed() {
+  // Tells the page how the stream controls look now.
+  redraw() {
     this.hooks.onChange(
       stopButtonState({
         streaming: this.busy,
@@ -72,30 +73,35 @@ export class Streaming {
     );
   }
 
-  // Marks a stream as started; the returned function marks it ended and gives whether the person detached.
+  // A stream starts: `done` settles once it has ended and the page has heard so.
   begin(controller, rejoined) {
-    let finished;
     this.done = new Promise((resolve) => {
-      finished = resolve;
+      this.finished = resolve;
     });
     this.abort = controller;
     this.rejoined = rejoined;
-    this.changed();
-    return () => {
-      const detached = this.detached;
-      this.detached = false;
-      this.abort = null;
-      this.rejoined = false;
-      this.changed();
-      return { detached, finished };
-    };
+    this.redraw();
+  }
+
+  // The stream has ended; the page hears whether it was stopped and whether the person detached from it.
+  end(stopped, threadId) {
+    const detached = this.detached;
+    this.detached = false;
+    this.abort = null;
+    this.rejoined = false;
+    this.redraw();
+    try {
+      this.hooks.onEnd({ stopped, detached, threadId });
+    } finally {
+      this.finished();
+    }
   }
 
   // Sends a streaming request and shows its events; true when it ran to its end, false when stopped.
   async run(type, params) {
     if (this.abort) throw new RequestFailed("An answer is still streaming: stop it first.");
     const controller = new AbortController();
-    const end = this.begin(controller, false);
+    this.begin(controller, false);
     let stopped = false;
     try {
       const response = await this.client.stream(type, params, controller.signal);
@@ -106,9 +112,7 @@ export class Streaming {
       stopped = true;
       this.hooks.inspect("•", this.stopDetaches ? { detached: true } : { stopped: true });
     } finally {
-      const { detached, finished } = end();
-      this.hooks.onEnd({ stopped: stopped && !this.stopDetaches, detached, threadId: null });
-      finished();
+      this.end(stopped && !this.stopDetaches, null);
     }
     return !stopped;
   }
@@ -152,7 +156,7 @@ export class Streaming {
   // Replays the running turn from its first frame: the page replaces items by id, so what the loaded
   // thread already shows is redrawn in place and the rest is added, as the original page saw it.
   async follow(threadId, response, controller) {
-    const end = this.begin(controller, true);
+    this.begin(controller, true);
     let lost = false;
     try {
       await readEvents(response.body, (event, id) => {
@@ -166,10 +170,8 @@ export class Streaming {
       if (error.name === "AbortError") this.hooks.inspect("•", { detached: true });
       else lost = true;
     } finally {
-      const { detached, finished } = end();
       // Leaving a rejoined answer does not stop it: nothing is marked "Stopped".
-      this.hooks.onEnd({ stopped: false, detached, threadId });
-      finished();
+      this.end(false, threadId);
     }
     if (lost && this.hooks.isShowing(threadId)) await this.hooks.onLost(threadId);
   }
