@@ -1,0 +1,121 @@
+// The composer: the message box, its send and stop buttons, and the files chosen for the next message.
+//
+// It owns those elements; sending, stopping and uploading are the page's, passed in as callbacks.
+
+import { PendingAttachments } from "./attachments.js";
+import { RequestFailed } from "./protocol.js";
+
+// Past this height the message box scrolls instead of growing.
+const MAX_HEIGHT_PX = 200;
+
+// The message box's height for content `scrollHeight` pixels tall.
+export function boxHeight(scrollHeight) {
+  return {
+    height: `${Math.min(scrollHeight, MAX_HEIGHT_PX)}px`,
+    overflowY: scrollHeight > MAX_HEIGHT_PX ? "auto" : "hidden",
+  };
+}
+
+// Enter sends, Shift+Enter breaks the line; a composing input method keeps its Enter.
+export function sendsOnKey(event) {
+  return event.key === "Enter" && !event.shiftKey && !event.isComposing;
+}
+
+// A message's content: typed text, or a start-screen prompt (text, or content parts as they are).
+export function messageContent(prompt) {
+  return typeof prompt === "string" ? [{ type: "input_text", text: prompt }] : prompt;
+}
+
+// The `input` of a user message.
+export function userInput(content, attachmentIds) {
+  return { content, attachments: attachmentIds, quoted_text: null, inference_options: {} };
+}
+
+// A failed upload, said with the file's name; errors of the page itself stay as they are.
+export function uploadFailure(file, error) {
+  return error instanceof RequestFailed ? new RequestFailed(`Upload of ${file.name} failed: ${error.message}`, error) : error;
+}
+
+export class Composer {
+  // `elements`: form, input, send, stop, attach, fileInput, pending. Callbacks: `onSend(text)`,
+  // `onStop()`, `upload(file)` (the attachment), `onRemoveUploaded(attachment)`, `onError(error)`;
+  // `busy()` says whether an answer streams (nothing is sent then).
+  constructor(elements, { placeholder, attachments, busy, onSend, onStop, upload, onRemoveUploaded, onError }) {
+    this.el = elements;
+    this.busy = busy;
+    this.upload = upload;
+    this.onError = onError;
+    this.pending = new PendingAttachments(elements.pending, {
+      onRemove: (entry) => {
+        if (entry.attachment) onRemoveUploaded(entry.attachment);
+      },
+    });
+    elements.input.placeholder = placeholder;
+    elements.attach.hidden = !attachments;
+    elements.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const text = elements.input.value.trim();
+      if (!text || busy() || this.pending.uploading()) return;
+      elements.input.value = "";
+      this.fit();
+      onSend(text);
+    });
+    elements.input.addEventListener("keydown", (event) => {
+      if (!sendsOnKey(event)) return;
+      event.preventDefault();
+      elements.form.requestSubmit();
+    });
+    elements.input.addEventListener("input", () => this.fit());
+    elements.stop.addEventListener("click", onStop);
+    elements.attach.addEventListener("click", () => elements.fileInput.click());
+    elements.fileInput.addEventListener("change", () => {
+      const files = [...elements.fileInput.files];
+      elements.fileInput.value = "";
+      this.addFiles(files);
+    });
+  }
+
+  // Grows the message box with its text, up to its maximum.
+  fit() {
+    const input = this.el.input;
+    input.style.height = "auto";
+    const { height, overflowY } = boxHeight(input.scrollHeight);
+    input.style.height = height;
+    input.style.overflowY = overflowY;
+  }
+
+  focus() {
+    this.el.input.focus();
+  }
+
+  // The uploaded attachments' ids for the message being sent; the chips go.
+  takeAttachments() {
+    const ids = this.pending.uploadedIds();
+    this.pending.clear();
+    return ids;
+  }
+
+  // Uploads files one after the other, each shown as a chip until it is up (or dropped on failure).
+  async addFiles(files) {
+    for (const file of files) {
+      const entry = this.pending.add(file);
+      try {
+        entry.attachment = await this.upload(file);
+      } catch (error) {
+        this.pending.drop(entry);
+        this.onError(uploadFailure(file, error));
+      }
+      this.pending.render();
+    }
+  }
+
+  // Swaps send for stop while an answer streams (`view` from streaming.js's stopButtonState).
+  showStreaming({ streaming, stopDisabled, stopTitle }) {
+    const { send, stop } = this.el;
+    stop.hidden = !streaming;
+    send.hidden = streaming;
+    stop.disabled = stopDisabled;
+    stop.title = stopTitle;
+    stop.setAttribute("aria-label", stopTitle);
+  }
+}
