@@ -370,7 +370,8 @@ def _supervise(args: argparse.Namespace, argv: list[str]) -> int:
     if args.reload:
         raise UsageError("--reload and --workers do not go together: reloading is for one development process")
     _require_shared_store(args)
-    listener = socket.create_server((args.host, args.port))
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    listener = socket.create_server((args.host, args.port), family=family)
     listener.set_inheritable(True)
     command = [sys.executable, "-m", "chatkit", *argv, "--workers", "1"]
     return Supervisor(command, listener, args.workers).run()
