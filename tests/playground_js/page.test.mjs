@@ -64,4 +64,8 @@ test("a pending client tool call gets its tool's result, or an error naming the 
   assert.deepEqual(toolResult({ name: "echo", arguments: { a: 1 } }, tools), { echoed: { a: 1 } });
   assert.deepEqual(toolResult({ name: "echo" }, tools), { echoed: {} });
   assert.deepEqual(toolResult({ name: "nope" }, tools), { error: "the playground has no client tool named nope" });
+  // A name every object inherits is still no tool of the page's.
+  assert.deepEqual(toolResult({ name: "toString" }, tools), {
+    error: "the playground has no client tool named toString",
+  });
 });

@@ -17,6 +17,7 @@ export function isPendingToolCall(item) {
 
 // The result for a tool call: the tool's, or an error naming a tool the page does not have.
 export function toolResult(call, tools = CLIENT_TOOLS) {
-  const tool = tools[call.name];
+  // Own tools only: a call naming an inherited property (`toString`) is a tool the page does not have.
+  const tool = Object.hasOwn(tools, call.name) ? tools[call.name] : undefined;
   return tool ? tool(call.arguments ?? {}) : { error: `the playground has no client tool named ${call.name}` };
 }
