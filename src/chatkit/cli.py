@@ -18,6 +18,7 @@ import sys
 import sysconfig
 import traceback
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
@@ -132,12 +133,21 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     _from_environment(turn_policy, environ)
     disconnect_policy = serve.add_argument(
         "--disconnect-policy",
-        choices=("cancel", "finish"),
+        choices=("cancel", "finish", "grace"),
         default="cancel",
-        help="when a client goes away mid-answer, cancel the turn or finish it (another tab or a reload "
-        "may rejoin it) (default: cancel)",
+        help="when a client goes away mid-answer: cancel the turn, finish it, or wait --disconnect-grace "
+        "seconds for a reload or another tab to rejoin it, else stop it as the client saw it "
+        "(recommended: grace) (default: cancel)",
     )
     _from_environment(disconnect_policy, environ)
+    disconnect_grace = serve.add_argument(
+        "--disconnect-grace",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="under --disconnect-policy grace, how long a turn whose client left waits for one to rejoin (default: 10)",
+    )
+    _from_environment(disconnect_grace, environ)
     _add_bind_options(serve, environ)
     reload = serve.add_argument("--reload", action="store_true", help="restart when Python files change (development)")
     _from_environment(reload, environ)
@@ -342,14 +352,16 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
         check_store(args.store)
     if args.workers > 1:
         return _supervise(args, argv)
-    policies = f"{args.turn_policy},{args.disconnect_policy}"
+    if args.disconnect_grace < 0:
+        raise UsageError(f"--disconnect-grace must be seconds, zero or more, not {args.disconnect_grace:g}")
+    policies = Policies(args.turn_policy, args.disconnect_policy, args.disconnect_grace)
     if args.reload:
         # Fail here, with a clear message, rather than in every reloaded worker.
         build_app(args.target, args.store, args.context, policies)
         os.environ[_RELOAD_TARGET_ENV] = args.target
         os.environ[_RELOAD_STORE_ENV] = args.store or ""
         os.environ[_RELOAD_CONTEXT_ENV] = args.context or ""
-        os.environ[_RELOAD_POLICIES_ENV] = policies
+        os.environ[_RELOAD_POLICIES_ENV] = policies.text()
         _run_uvicorn(
             "chatkit.cli:app_from_environment", args, factory=True, reload=True, reload_dirs=[os.getcwd()], port=port
         )
@@ -397,18 +409,39 @@ def _require_shared_store(args: argparse.Namespace) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Policies:
+    """What a request finds when its thread is busy, and what a turn does when its client leaves."""
+
+    turn: str = "wait"
+    disconnect: str = "cancel"
+    grace: float = 10.0
+
+    def text(self) -> str:
+        """The policies as one line (how `--reload` hands them to its worker processes)."""
+        return f"{self.turn},{self.disconnect},{self.grace!r}"
+
+    @classmethod
+    def parse(cls, text: str) -> Policies:
+        """The policies `text()` wrote; the defaults for an empty line."""
+        if not text:
+            return cls()
+        turn, disconnect, grace = text.split(",")
+        return cls(turn, disconnect, float(grace))
+
+
 def build_app(
     target: str,
     store_url: str | None = None,
     context_target: str | None = None,
-    policies: str = "wait,cancel",
+    policies: Policies | None = None,
     drain: Drain | None = None,
 ) -> Starlette:
     """The ASGI app `chatkit serve` runs: the server named by `target` at `/chatkit`, the playground at `/`.
 
     A `target` naming a ready Starlette or FastAPI app (one mounting `create_app`, say) is served as
-    it is. `policies` is `"TURN_POLICY,DISCONNECT_POLICY"`, as `--turn-policy` and
-    `--disconnect-policy` give them.
+    it is. `policies` are the turn and disconnect policies (`--turn-policy`, `--disconnect-policy`,
+    `--disconnect-grace`).
     """
     from starlette.applications import Starlette
 
@@ -426,9 +459,14 @@ def build_app(
     context = load_target(context_target) if context_target else local_context
     if not callable(context):
         raise UsageError(f"--context must name a function of the request, not a {type(context).__name__}")
-    turn_policy, _, disconnect_policy = policies.partition(",")
+    policies = policies or Policies()
     return playground_app(
-        server, context=context, turn_policy=turn_policy, disconnect_policy=disconnect_policy, drain=drain
+        server,
+        context=context,
+        turn_policy=policies.turn,
+        disconnect_policy=policies.disconnect,
+        disconnect_grace=policies.grace,
+        drain=drain,
     )
 
 
@@ -443,7 +481,7 @@ def app_from_environment() -> Starlette:
         os.environ[_RELOAD_TARGET_ENV],
         os.environ.get(_RELOAD_STORE_ENV) or None,
         os.environ.get(_RELOAD_CONTEXT_ENV) or None,
-        os.environ.get(_RELOAD_POLICIES_ENV) or "wait,cancel",
+        Policies.parse(os.environ.get(_RELOAD_POLICIES_ENV) or ""),
     )
 
 

@@ -104,3 +104,37 @@ async def test_coordination_sessions_terminated_mid_turn_degrade_without_losing_
         followed_events[-1][1]["type"] == "error"
     )
     assert sum(e.get("update", {}).get("type", "").endswith("delta") for e in cut) < 10
+
+
+async def test_under_grace_a_client_rejoining_through_another_process_gets_the_whole_answer(tmp_path: Path) -> None:
+    async with (
+        postgres_app_processes(tmp_path, "tests.asgi.pg_coord_app", "wait", "grace") as (first, second),
+        httpx.AsyncClient(timeout=30) as client,
+    ):
+        thread_id = await create_thread(client, first)
+        seen, _ = await start_and_leave(client, first, "slow", thread_id, frames=4)
+        # Longer than the answer takes: the turn waits for its client rather than running on.
+        await asyncio.sleep(1.5)
+        rest = numbered_events((await rejoin(client, second, thread_id, after=len(seen))).content)
+        texts = kinds(await thread_items(client, second, thread_id))
+    events = seen + [event for _, event in rest]
+    deltas = "".join(e["update"]["delta"] for e in events if e.get("update", {}).get("type", "").endswith("delta"))
+    assert deltas == SLOW_WORDS
+    assert texts[-1] == f"assistant_message:{SLOW_WORDS}"
+
+
+async def test_a_stop_sent_to_another_process_stops_the_turn_at_once(tmp_path: Path) -> None:
+    async with (
+        postgres_app_processes(tmp_path, "tests.asgi.pg_coord_app", "wait", "grace") as (first, second),
+        httpx.AsyncClient(timeout=30) as client,
+    ):
+        thread_id = await create_thread(client, first)
+        running = await start_slow_turn(client, first, thread_id)
+        await asyncio.sleep(0.3)
+        stop = await client.post(f"{second}/chatkit/threads/{thread_id}/stop", headers=ALICE)
+        stopped = parse_events(await running)
+        texts = kinds(await thread_items(client, second, thread_id))
+    assert stop.json() == {"stopped": True}
+    words = "".join(e["update"]["delta"] for e in stopped if e.get("update", {}).get("type", "").endswith("delta"))
+    assert 0 < len(words) < len(SLOW_WORDS)
+    assert texts[-1] == f"assistant_message:{words}"

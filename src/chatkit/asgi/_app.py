@@ -43,6 +43,7 @@ def create_app(
     turn_policy: TurnPolicy = "wait",
     turn_wait_timeout: float = 30.0,
     disconnect_policy: DisconnectPolicy = "cancel",
+    disconnect_grace: float = 10.0,
     coordination: Coordination | None = None,
     health_path: str | None = "/healthz",
     ready_path: str | None = "/readyz",
@@ -60,12 +61,16 @@ def create_app(
     (`"wait"`), is refused with 409 (`"reject"`), or stops the running turn, keeping its partial
     answer (`"interrupt"`; a turn running in another process is waited for instead). When the
     client goes away mid-stream the turn is cancelled and its partial answer kept (`"cancel"`),
-    or it runs to completion and is saved in full (`"finish"`).
+    it runs to completion and is saved in full (`"finish"`), or it waits `disconnect_grace`
+    seconds for the client to come back (`"grace"`, the recommended policy): a client that
+    rejoins gets the rest of the answer, otherwise the answer is saved as the client last saw it.
 
     `GET {path}/threads/{thread_id}/stream?after=N` follows a thread's running turn (a reload, a
     second tab, another process); `coordination` shares running turns between processes, by
     default through PostgreSQL for a `PostgresStore` and in memory otherwise (see
     `chatkit.coordination`). With it, `"interrupt"` reaches a turn running in any process.
+    `POST {path}/threads/{thread_id}/stop` stops a thread's running turn at once, in any process,
+    whatever the disconnect policy (the playground's stop button).
 
     A browser request (`POST`, `PUT`) sent by a page of another origin is refused with 403 before
     anything runs, unless that origin is in `cors_origins`.
@@ -89,6 +94,7 @@ def create_app(
         turn_policy=turn_policy,
         turn_wait_timeout=turn_wait_timeout,
         disconnect_policy=disconnect_policy,
+        disconnect_grace=disconnect_grace,
         allowed_origins=cors_origins,
         coordination=coordination,
         metrics=metrics,
@@ -96,6 +102,7 @@ def create_app(
     routes: list[BaseRoute] = [
         Route(path, endpoint, methods=["POST"]),
         Route(path + "/threads/{thread_id}/stream", endpoint.rejoin, methods=["GET"]),
+        Route(path + "/threads/{thread_id}/stop", endpoint.stop, methods=["POST"]),
     ]
     if attachment_store is None and isinstance(server.attachment_store, (LocalAttachmentStore, AttachmentFiles)):
         attachment_store = server.attachment_store

@@ -26,6 +26,7 @@ from chatkit.asgi._http import (
 from chatkit.asgi._metrics import Metrics
 from chatkit.asgi._observe import AccessRecord, call_observed
 from chatkit.asgi._rejoin import RejoinEndpoint
+from chatkit.asgi._stop import StopEndpoint
 from chatkit.asgi._streaming import DisconnectPolicy, StreamSender
 from chatkit.asgi._turns import TurnGate, TurnPolicy
 from chatkit.coordination import Coordination, coordination_for
@@ -47,7 +48,8 @@ class ChatKitEndpoint:
 
     `endpoint.rejoin` serves the rejoin route: add it too, as
     `app.add_route("/chatkit/threads/{thread_id}/stream", endpoint.rejoin, methods=["GET"])`, and
-    call `await endpoint.coordination.aclose()` when the app shuts down.
+    call `await endpoint.coordination.aclose()` when the app shuts down. `endpoint.stop` serves the
+    stop route (`POST /chatkit/threads/{thread_id}/stop`, see `StopEndpoint`).
     """
 
     def __init__(
@@ -59,23 +61,29 @@ class ChatKitEndpoint:
         turn_policy: TurnPolicy = "wait",
         turn_wait_timeout: float = 30.0,
         disconnect_policy: DisconnectPolicy = "cancel",
+        disconnect_grace: float = 10.0,
         allowed_origins: Sequence[str] = (),
         coordination: Coordination | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         """`metrics`, if given, counts every request and streamed turn (`create_app` gives its own)."""
-        if disconnect_policy not in ("cancel", "finish"):
-            raise ValueError(f"disconnect_policy must be 'cancel' or 'finish', not {disconnect_policy!r}")
+        if disconnect_policy not in ("cancel", "finish", "grace"):
+            raise ValueError(f"disconnect_policy must be 'cancel', 'finish' or 'grace', not {disconnect_policy!r}")
+        if disconnect_grace < 0:
+            raise ValueError(f"disconnect_grace must be seconds, zero or more, not {disconnect_grace!r}")
         self.server = server
         self.context_builder = context
         self.max_body_bytes = max_body_bytes
         self.disconnect_policy: DisconnectPolicy = disconnect_policy
+        self.disconnect_grace = disconnect_grace
         self.coordination = coordination if coordination is not None else coordination_for(server.store)
         self.turns = TurnGate(server.store, turn_policy, turn_wait_timeout, self.coordination)
         self.origins = OriginCheck(allowed_origins)
         self.metrics = metrics
         self.rejoin = RejoinEndpoint(server.store, self.turns, context, metrics)
         """`GET <endpoint>/threads/{thread_id}/stream`: follow the thread's running turn (see `RejoinEndpoint`)."""
+        self.stop = StopEndpoint(self.turns, self.origins, context, metrics)
+        """`POST <endpoint>/threads/{thread_id}/stop`: stop the thread's running turn (see `StopEndpoint`)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
@@ -124,6 +132,7 @@ class ChatKitEndpoint:
             send,
             receive,
             disconnect_policy=self.disconnect_policy,
+            disconnect_grace=self.disconnect_grace,
             request_id=request_id,
             headers=headers,
         )
@@ -131,7 +140,9 @@ class ChatKitEndpoint:
             key = self.turns.key(admitted.thread_id, context)
             async with self.turns.turn(admitted.thread_id, context, key, new=admitted.new) as turn:
                 turn.on_interrupt(sender.interrupt)
-                sender.tap = turn.running.publish if turn.running is not None else None
+                if turn.running is not None:
+                    sender.tap = turn.running.publish
+                    sender.joined_within = turn.running.joined_within
                 started = time.perf_counter()
                 record.outcome = await sender.run()
                 if self.metrics is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator, Mapping
 from typing import Any, Generic, Literal, TypeVar
 
 from starlette.types import Receive, Send
@@ -16,10 +16,18 @@ from chatkit.types import NoticeEvent
 
 TOOK_OVER = "Stopped: a newer message on this conversation took over."
 """The notice ending a stream whose turn a newer message interrupted."""
+STOPPED = "Stopped."
+"""The notice ending a stream whose turn the user stopped (the stop route)."""
 RESTARTING = "Stopped: the server is restarting. Send your message again to continue."
 """The notice ending a stream whose turn a drain stopped at its deadline."""
 
-DisconnectPolicy = Literal["cancel", "finish"]
+DisconnectPolicy = Literal["cancel", "finish", "grace"]
+"""What a turn does when its client goes away: stop at once, run to its end, or wait for a rejoin.
+
+Under `"grace"` the turn takes no further event from the responder while nobody follows it: a
+client that rejoins within the grace period (a reload, another tab) gets the rest; otherwise the
+turn is stopped as a user's stop is, and the answer is saved as the client last saw it.
+"""
 
 Outcome = Literal["completed", "disconnected", "finished_in_background", "interrupted", "refused", "failed"]
 
@@ -46,11 +54,17 @@ class StreamSender:
         disconnect_policy: DisconnectPolicy,
         request_id: str | None,
         headers: Mapping[str, str] | None = None,
+        disconnect_grace: float = 10.0,
     ) -> None:
         self._frames = frames
         self._send = send
         self._receive = receive
         self._policy = disconnect_policy
+        self._grace = disconnect_grace
+        # Cleared while a turn under `"grace"` waits for someone to follow it.
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+        self._grace_wait: asyncio.Task[None] | None = None
         self._request_id = request_id
         self._extra_headers = dict(headers or {})
         self._headers = [*_SSE_HEADERS, *((k.lower().encode(), v.encode()) for k, v in self._extra_headers.items())]
@@ -68,6 +82,9 @@ class StreamSender:
         self.first_event_at: float | None = None
         # Sees every frame of the stream as it is made, whether or not the client still reads.
         self.tap: Callable[[bytes], None] | None = None
+        # Under `"grace"`: whether someone follows the turn within the given seconds (the coordination's
+        # `RunningTurn.joined_within`); without it, nobody can rejoin and the grace only delays the stop.
+        self.joined_within: Callable[[float], Awaitable[bool]] | None = None
 
     @property
     def responded(self) -> bool:
@@ -99,6 +116,8 @@ class StreamSender:
             raise
         finally:
             watcher.cancel()
+            if self._grace_wait is not None:
+                self._grace_wait.cancel()
         if self._pump.cancelled():
             return await self._after_cancel()
         self._pump.result()
@@ -172,6 +191,10 @@ class StreamSender:
         batch = [first]
         try:
             while True:
+                if not self._flowing.is_set():
+                    await self._forward(batch)
+                    batch = []
+                    await self._flowing.wait()
                 step = frames.__anext__()
                 try:
                     waiting_on = step.send(None)
@@ -227,8 +250,25 @@ class StreamSender:
         if self._disconnected or self._complete:
             return
         self._disconnected = True
-        if self._policy == "cancel" and self._pump is not None:
+        if self._pump is None or self._policy == "finish":
+            return
+        if self._policy == "cancel":
             self._pump.cancel()
+        else:
+            self._flowing.clear()
+            self._grace_wait = asyncio.create_task(self._wait_for_follower(self._pump))
+
+    async def _wait_for_follower(self, pump: asyncio.Task[None]) -> None:
+        """Under `"grace"`: let the turn go on once someone follows it, or stop it when the grace is over."""
+        if self.joined_within is not None:
+            joined = await self.joined_within(self._grace)
+        else:
+            await asyncio.sleep(self._grace)
+            joined = False
+        if joined:
+            self._flowing.set()
+        else:
+            pump.cancel()
 
 
 class _Resumed(Generic[T]):

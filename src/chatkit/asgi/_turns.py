@@ -10,7 +10,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Literal, TypeVar
 
 from chatkit.asgi._http import HTTPProblem
-from chatkit.asgi._streaming import RESTARTING, TOOK_OVER
+from chatkit.asgi._streaming import RESTARTING, STOPPED, TOOK_OVER
 from chatkit.coordination import Coordination, RunningTurn, TurnKey, TurnLocking, TurnScoping
 from chatkit.logger import logger
 from chatkit.store import Store
@@ -159,6 +159,19 @@ class TurnGate:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._idle.wait(), _STOP_GRACE_SECONDS)
         return len(stopped)
+
+    async def stop(self, thread_id: str, context: Any) -> bool:
+        """Stop the thread's running turn, in this process or another, as a user's stop; whether one ran.
+
+        `NotFoundError` for a thread the caller cannot see. The turn keeps its partial answer.
+        """
+        await self._store.load_thread(thread_id, context)
+        key = self.key(thread_id, context)
+        running = self._running.get(key.hex())
+        if running is not None:
+            running.interrupt(STOPPED)
+            return True
+        return await _settle(self.coordination.interrupt(key), "stop a turn in another process") is True
 
     async def _interrupt_elsewhere(self, key: TurnKey) -> _Retrying | None:
         """Stop the thread's turn in whichever process runs it; without coordination, wait for it.

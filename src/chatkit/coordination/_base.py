@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from abc import ABC, abstractmethod
@@ -88,6 +89,8 @@ class TurnBuffer:
         self._max_bytes = limits.max_bytes
         self._changed = asyncio.Event()
         self._waiting = 0
+        # Set once anyone follows the turn: a turn whose client left may be waiting for one.
+        self.joined = asyncio.Event()
 
     def append(self, frame: bytes) -> None:
         """Add the turn's next frame; past the limits the buffer closes with `OVERFLOW_FRAME` instead."""
@@ -117,6 +120,7 @@ class TurnBuffer:
 
     async def follow(self, after: int) -> AsyncIterator[Frame]:
         """Frames numbered after `after`, then each new one as it comes, until the turn ends."""
+        self.joined.set()
         index = max(after, 0)
         while True:
             frames = self.frames
@@ -136,6 +140,15 @@ class TurnBuffer:
 
 class RunningTurn(ABC):
     """A turn this process runs, as the coordination sees it."""
+
+    buffer: TurnBuffer
+    """The turn's frames in this process; its `joined` event is set once a follower anywhere reads them."""
+
+    async def joined_within(self, seconds: float) -> bool:
+        """Whether someone follows the turn, waiting up to `seconds` for a first follower."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.buffer.joined.wait(), seconds)
+        return self.buffer.joined.is_set()
 
     @abstractmethod
     def publish(self, frame: bytes) -> None:

@@ -149,6 +149,7 @@ class _PostgresTurn(RunningTurn):
     def follow(self) -> None:
         """A follower in some process asked for this turn: write its frames from now on."""
         self.followed = True
+        self.buffer.joined.set()
         self._wake.set()
 
     def deliver_interrupt(self) -> None:

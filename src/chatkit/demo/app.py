@@ -107,7 +107,13 @@ def create_demo_app(
     if isinstance(model, OfflineModel):
         options["disclaimer"] = {"text": OFFLINE_DISCLAIMER}
     return playground_app(
-        server, context=_demo_context, cors_origins=cors_origins, playground_options=options, drain=drain
+        server,
+        context=_demo_context,
+        cors_origins=cors_origins,
+        playground_options=options,
+        # A reload mid-answer rejoins it; a page closed for good leaves the answer as it was seen.
+        disconnect_policy="grace",
+        drain=drain,
     )
 
 
