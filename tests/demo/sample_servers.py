@@ -18,6 +18,7 @@ from chatkit.store import Store
 from chatkit.stores import MemoryStore
 from chatkit.types import (
     AssistantMessageContent,
+    AssistantMessageContentPartAdded,
     AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
     ThreadItemAddedEvent,
@@ -65,6 +66,11 @@ class SlowServer(ChatKitServer[Any]):
         yield ThreadItemDoneEvent(item=self._message(thread, context, SLOW_INTRO))
         item = self._message(thread, context, "")
         yield ThreadItemAddedEvent(item=item)
+        # As a model's answer starts, so a stop keeps the words streamed so far.
+        yield ThreadItemUpdatedEvent(
+            item_id=item.id,
+            update=AssistantMessageContentPartAdded(content_index=0, content=AssistantMessageContent(text="")),
+        )
         words = [f"word{n}" for n in range(1, SLOW_WORDS + 1)]
         for index, word in enumerate(words):
             await asyncio.sleep(SLOW_PACE)
