@@ -177,6 +177,26 @@ async def test_reply_streams_in_and_the_thread_survives_a_reload(browser: Browse
     assert tab.errors == []
 
 
+async def test_a_reload_in_the_middle_of_a_demo_answer_rejoins_it(browser: Browser, slow_demo: RunningProcess) -> None:
+    # The demo runs the grace policy: the reload's new page comes back within the grace and follows
+    # the answer to its end, which is then saved whole.
+    tab = await playground(browser, slow_demo)
+    page = tab.page
+    await tab.send("Reload me halfway")
+    await page.wait_for_function(
+        """() => (document.querySelector(".item-assistant_message .assistant-text")?.innerText.length ?? 0) > 200"""
+    )
+    await tab.reload()
+    await page.wait_for_selector("body[data-rejoined=true]")
+    await tab.settle()
+    (answer,) = await tab.answer_texts()
+    assert LAST_SENTENCE in answer
+    assert await page.locator(".stopped-mark").count() == 0
+    await tab.reload()
+    assert await tab.answer_texts() == [answer]
+    assert tab.errors == []
+
+
 async def test_stop_keeps_the_partial_answer(browser: Browser, slow_demo: RunningProcess) -> None:
     tab = await playground(browser, slow_demo)
     page = tab.page
@@ -848,15 +868,15 @@ async def test_a_reload_resumes_the_running_answer(browser: Browser, finishing_s
     page = tab.page
     await tab.send("Count for me")
     await counting_past(tab, 60)
-    # The server finishes answers its page left: even this page's own stop would only detach.
-    assert await page.get_attribute("#stop", "title") == "Stop following (the answer goes on on the server)"
+    # The server finishes answers its page left; its stop route still stops one at once.
+    assert await page.get_attribute("#stop", "title") == "Stop"
     await tab.reload()
     # The page asks for the running turn and shows it go on, from where the server has it.
     await page.wait_for_selector("body[data-rejoined=true]")
     shown = await page.evaluate(COUNT_LENGTH)
     await counting_past(tab, shown + 40)
     stop = page.locator("#stop")
-    assert await stop.get_attribute("title") == "Stop following (the answer goes on on the server)"
+    assert await stop.get_attribute("title") == "Stop"
     await tab.screenshot("20-rejoined-after-reload.png")
     await tab.settle()
     await assert_counted_once(tab)
@@ -883,18 +903,11 @@ async def test_another_tab_follows_and_leaving_only_detaches(
     await page.wait_for_selector("body[data-rejoined=true]")
     await counting_past(second, await page.evaluate(COUNT_LENGTH) + 30)
 
-    # Stopping a rejoined answer only stops following it: no "Stopped" mark, and the turn goes on.
-    await page.click("#stop")
-    await second.settle()
-    assert await page.locator(".stopped-mark").count() == 0
-    assert await page.locator("#banner .banner-message").inner_text() == DETACHED
-    left_at = await page.evaluate(COUNT_LENGTH)
-    await counting_past(first, left_at + 30)
-    assert await page.evaluate(COUNT_LENGTH) == left_at
-
-    # Away to a new chat and back by the address: the page follows the answer again, live.
+    # Away to a new chat: the page stops following, the answer goes on (the first tab sees it grow).
     await page.evaluate("() => { location.hash = ''; }")
     await page.wait_for_selector("#start-screen:not([hidden])")
+    await counting_past(first, await first.page.evaluate(COUNT_LENGTH) + 30)
+    # And back by the address: the page follows the answer again, live.
     await page.evaluate("(id) => { location.hash = id; }", thread_id)
     await page.wait_for_selector("body[data-rejoined=true]")
     await counting_past(second, await page.evaluate(COUNT_LENGTH) + 30)
@@ -907,21 +920,49 @@ async def test_another_tab_follows_and_leaving_only_detaches(
     assert first.errors == [] and second.errors == []
 
 
-async def test_stop_under_finish_detaches_and_follows_again(browser: Browser, finishing_server: RunningProcess) -> None:
+async def test_stop_in_a_second_tab_stops_the_answer_under_finish(
+    browser: Browser, finishing_server: RunningProcess
+) -> None:
+    first = await playground(browser, finishing_server)
+    await first.send("Count, and stop me from elsewhere")
+    await counting_past(first, 30)
+    thread_id = await first.page.evaluate("decodeURIComponent(location.hash.slice(1))")
+    second = Playground(await browser.new_page(viewport={"width": 1200, "height": 900}), finishing_server.base_url)
+    await second.open(f"/#{thread_id}")
+    await second.page.wait_for_selector("body[data-rejoined=true]")
+    await counting_past(second, 60)
+
+    # The stop button sends the stop route: the answer stops on the server, not only on this page.
+    await second.page.click("#stop")
+    await second.settle()
+    await first.settle()
+    assert await second.page.locator(".item-assistant_message .stopped-mark").count() == 1
+    stopped_at = await first.page.evaluate(COUNT_LENGTH)
+    await first.page.wait_for_timeout(500)
+    assert await first.page.evaluate(COUNT_LENGTH) == stopped_at
+    await first.reload()
+    texts = await first.answer_texts()
+    assert texts[0] == SLOW_INTRO and COUNTED.startswith(texts[1]) and texts[1] != COUNTED
+    assert first.errors == [] and second.errors == []
+
+
+async def test_stop_under_finish_stops_the_answer_and_keeps_what_was_shown(
+    browser: Browser, finishing_server: RunningProcess
+) -> None:
     tab = await playground(browser, finishing_server)
     page = tab.page
-    await tab.send("Count, and let me leave")
+    await tab.send("Count, and let me stop")
     await counting_past(tab, 40)
     await page.click("#stop")
     await tab.settle()
-    # Not "Stopped": the server goes on with the answer, and the page says so.
-    assert await page.locator(".stopped-mark").count() == 0
-    assert await page.locator(".item-stopped_note").count() == 0
-    banner = page.locator("#banner")
-    assert await banner.locator(".banner-message").inner_text() == DETACHED
-    await tab.screenshot("22-detached.png")
-    await banner.locator(".banner-action", has_text="Follow again").click()
-    await page.wait_for_selector("body[data-rejoined=true]")
-    await tab.settle()
-    await assert_counted_once(tab)
+    shown = (await tab.answer_texts())[-1]
+    assert await page.locator(".item-assistant_message .stopped-mark").count() == 1
+    assert await page.get_by_text(DETACHED).count() == 0
+    await tab.screenshot("22-stopped-under-finish.png")
+    # Nothing runs on the thread any more: a reload finds no answer to rejoin, only the saved part.
+    await tab.reload()
+    await page.wait_for_timeout(300)
+    assert await page.get_attribute("body", "data-rejoined") == "false"
+    saved = (await tab.answer_texts())[-1]
+    assert saved.startswith(shown) and saved != COUNTED
     assert tab.errors == []

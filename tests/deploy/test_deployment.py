@@ -222,7 +222,10 @@ async def test_a_rolling_restart_under_load_cuts_no_answer_and_loses_no_item(dep
 
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         await asyncio.gather(roll(), *(client_loop(client, number) for number in range(RESTART_CLIENTS)))
-    assert not errors, (errors[:2], deployment.nginx_errors())
+    if errors:
+        # Every process's warnings and nginx's error log, in full (an assertion message is cut short).
+        print(deployment.logs())
+    assert not errors, errors[:2]
     assert sum(confirmed.values()) >= RESTART_CLIENTS * 2, confirmed
     # Every answer a client saw finish is in the database: one user and one assistant message a turn.
     async with httpx.AsyncClient(timeout=30) as client:

@@ -130,3 +130,13 @@ test("a direct upload posts the file as a form to <endpoint>/upload", async () =
   assert.deepEqual(requests[0].init.headers, { "X-User-Id": "ada" });
   assert.equal(requests[0].init.body.get("file").name, "d.txt");
 });
+
+test("stopTurn posts to the thread's stop route with the person's headers", async () => {
+  const { client, requests } = scripted([json({ stopped: true }), json({ stopped: false }), json({}, 404)]);
+  assert.equal(await client.stopTurn("thr/1"), true);
+  assert.equal(requests[0].url, "/chatkit/threads/thr%2F1/stop");
+  assert.equal(requests[0].init.method, "POST");
+  assert.equal(requests[0].init.headers["X-User-Id"], "ada");
+  assert.equal(await client.stopTurn("thr_2"), false);
+  assert.equal(await client.stopTurn("thr_3"), false);
+});

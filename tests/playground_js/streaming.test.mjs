@@ -18,15 +18,23 @@ function hanging(text, signal) {
 }
 
 // A Streaming over a fake client, recording what it tells the page.
-function harness({ stream, rejoin, stopDetaches = false, isShowing = (threadId) => threadId === "thr_1" } = {}) {
-  const seen = { events: [], views: [], ends: [], lost: [], errors: [], log: [], discarded: [] };
+function harness({
+  stream,
+  rejoin,
+  stopDetaches = false,
+  stopRoute = false,
+  isShowing = (threadId) => threadId === "thr_1",
+} = {}) {
+  const seen = { events: [], views: [], ends: [], lost: [], errors: [], log: [], discarded: [], stops: [] };
   const client = {
     stream: stream ?? (async () => new Response(frames([{ type: "a" }]), { headers: { "x-request-id": "req_1" } })),
     rejoin: rejoin ?? (async () => null),
     discard: async (response) => seen.discarded.push(response.status),
+    stopTurn: async (threadId) => seen.stops.push(threadId) > 0,
   };
   const answer = new Streaming(client, {
     stopDetaches,
+    stopRoute,
     onEvent: (event) => seen.events.push(event),
     onChange: (view) => seen.views.push(view),
     onEnd: (end) => seen.ends.push(end),
@@ -166,4 +174,40 @@ test("stopping a rejoined answer only detaches it", async () => {
   await answer.done;
   assert.deepEqual(seen.ends, [{ stopped: false, detached: true, threadId: "thr_1" }]);
   assert.deepEqual(seen.lost, []);
+});
+
+test("with the stop route, stop stops the answer on the server, even a rejoined one under finish", async () => {
+  const { answer, seen } = harness({
+    stopDetaches: true,
+    stopRoute: true,
+    stream: async (type, params, signal) =>
+      new Response(hanging(frames([{ type: "thread.created", thread: { id: "thr_9" } }]), signal)),
+  });
+  assert.equal(stopButtonState({ streaming: true, rejoined: true, stopDetaches: true, allowCancel: true, stopRoute: true }).stopTitle, "Stop");
+  const running = answer.run("threads.create", {});
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  answer.stopClicked();
+  assert.equal(await running, false);
+  assert.deepEqual(seen.stops, ["thr_9"]);
+  assert.deepEqual(seen.ends, [{ stopped: true, detached: false, threadId: null }]);
+  assert.deepEqual(seen.log.at(-1), ["•", { stopped: true }]);
+
+  const rejoined = harness({ stopRoute: true, rejoin: async (threadId, signal) => new Response(hanging("", signal)) });
+  await rejoined.answer.resume("thr_1");
+  rejoined.answer.stopClicked();
+  await rejoined.answer.done;
+  assert.deepEqual(rejoined.seen.stops, ["thr_1"]);
+  assert.deepEqual(rejoined.seen.ends, [{ stopped: true, detached: false, threadId: "thr_1" }]);
+});
+
+test("a message to an open thread is stopped by its thread id before any event came", async () => {
+  const { answer, seen } = harness({
+    stopRoute: true,
+    stream: async (type, params, signal) => new Response(hanging("", signal)),
+  });
+  const running = answer.run("threads.add_user_message", { thread_id: "thr_4", input: {} });
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  answer.stopClicked();
+  await running;
+  assert.deepEqual(seen.stops, ["thr_4"]);
 });

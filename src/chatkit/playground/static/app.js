@@ -37,6 +37,8 @@ const SETTINGS = pageSettings(parseOptions(document.getElementById("chatkit-opti
 // The page knows the policy of the server that served it, not of one named by `?endpoint=`.
 const STOP_DETACHES =
   !query.get("endpoint") && document.querySelector('meta[name="chatkit-disconnect-policy"]')?.content === "finish";
+// The server that served the page has the stop route; one named by `?endpoint=` may not.
+const STOP_ROUTE = !query.get("endpoint");
 const THREAD_PAGE = Number(query.get("page_size")) || 20;
 const ITEM_PAGE = 50;
 
@@ -85,6 +87,7 @@ const conversation = new Conversation(
 );
 const answer = new Streaming(client, {
   stopDetaches: STOP_DETACHES,
+  stopRoute: STOP_ROUTE,
   onEvent: handleEvent,
   onChange: (view) => {
     document.body.dataset.streaming = String(view.streaming);

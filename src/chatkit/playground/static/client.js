@@ -73,6 +73,21 @@ export class Client {
     return null;
   }
 
+  // Stops the answer running on a thread, in whichever server process runs it (this package's stop
+  // route; the protocol itself has none). Whether one was running; false when the server refused.
+  async stopTurn(threadId) {
+    const url = `${this.endpoint}/threads/${encodeURIComponent(threadId)}/stop`;
+    this.inspect("→", { POST: url });
+    const response = await this.reach(url, { method: "POST", headers: this.headers() });
+    if (!response.ok) {
+      await this.discard(response);
+      return false;
+    }
+    const body = await response.json();
+    this.inspect("←", body);
+    return body.stopped === true;
+  }
+
   // Lets go of a response the page will not read, logging only its status.
   async discard(response) {
     this.inspect("←", { status: response.status });

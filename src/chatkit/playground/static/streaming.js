@@ -1,9 +1,10 @@
 // The one answer the page streams at a time: its own request's, or a running answer it rejoined
 // (a reload, a second tab) through the server's rejoin route.
 //
-// Stopping aborts the fetch: the protocol has no cancel request, the server sees a disconnect. A
-// rejoined answer is not this page's request, and under the server's "finish" policy no answer stops
-// with its page, so there stopping only detaches the page from the answer.
+// Stopping aborts the fetch, and on a server of this package asks its stop route to stop the answer
+// wherever it runs (the protocol has no cancel request: otherwise the server only sees a disconnect).
+// Without the stop route a rejoined answer is not this page's request, and under the server's
+// "finish" policy no answer stops with its page, so there stopping only detaches the page.
 
 import { RequestFailed, readEvents } from "./protocol.js";
 
@@ -18,8 +19,8 @@ export function rejoinedFrame(event, id) {
 
 // How the stop button looks: hidden while nothing streams; when stopping only detaches it says so,
 // and it is disabled when the server does not allow cancelling.
-export function stopButtonState({ streaming, rejoined, stopDetaches, allowCancel }) {
-  const detaches = rejoined || stopDetaches;
+export function stopButtonState({ streaming, rejoined, stopDetaches, allowCancel, stopRoute = false }) {
+  const detaches = !stopRoute && (rejoined || stopDetaches);
   return {
     streaming,
     rejoined,
@@ -29,15 +30,17 @@ export function stopButtonState({ streaming, rejoined, stopDetaches, allowCancel
 }
 
 export class Streaming {
-  // `client` is the network client; `stopDetaches` is true under the server's "finish" policy. Hooks:
+  // `client` is the network client; `stopDetaches` is true under the server's "finish" policy;
+  // `stopRoute` when the server has this package's stop route (it served the page). Hooks:
   // `onEvent(event)` shows an event; `onChange(view)` redraws the controls (see stopButtonState);
   // `onEnd({stopped, detached, threadId})` runs when a stream ends (`threadId` is the rejoined thread,
   // null for the page's own request); `onLost(threadId)` when a rejoined answer can no longer be
   // followed; `onError(error)` for a rejoined answer that failed; `isShowing(threadId)` says whether
   // the page still shows that thread; `inspect(direction, payload)` logs.
-  constructor(client, { stopDetaches, onEvent, onChange, onEnd, onLost, onError, isShowing, inspect }) {
+  constructor(client, { stopDetaches, stopRoute = false, onEvent, onChange, onEnd, onLost, onError, isShowing, inspect }) {
     this.client = client;
     this.stopDetaches = stopDetaches;
+    this.stopRoute = stopRoute;
     this.hooks = { onEvent, onChange, onEnd, onLost, onError, isShowing, inspect };
     this.abort = null;
     this.done = Promise.resolve();
@@ -48,6 +51,10 @@ export class Streaming {
     this.detached = false;
     this.allowCancel = true;
     this.requestId = null;
+    // The thread of the answer streaming now (known once a new thread's first event came), and
+    // whether the person stopped it through the stop route.
+    this.threadId = null;
+    this.stopping = false;
   }
 
   // True while an answer streams on the page.
@@ -69,12 +76,15 @@ export class Streaming {
         rejoined: this.rejoined,
         stopDetaches: this.stopDetaches,
         allowCancel: this.allowCancel,
+        stopRoute: this.stopRoute,
       }),
     );
   }
 
   // A stream starts: `done` settles once it has ended and the page has heard so.
-  begin(controller, rejoined) {
+  begin(controller, rejoined, threadId) {
+    this.threadId = threadId;
+    this.stopping = false;
     this.done = new Promise((resolve) => {
       this.finished = resolve;
     });
@@ -101,18 +111,22 @@ export class Streaming {
   async run(type, params) {
     if (this.abort) throw new RequestFailed("An answer is still streaming: stop it first.");
     const controller = new AbortController();
-    this.begin(controller, false);
+    this.begin(controller, false, params.thread_id ?? null);
     let stopped = false;
     try {
       const response = await this.client.stream(type, params, controller.signal);
       this.requestId = response.headers.get("x-request-id");
-      await readEvents(response.body, (event) => this.hooks.onEvent(event));
+      await readEvents(response.body, (event) => {
+        if (event.type === "thread.created") this.threadId = event.thread.id;
+        this.hooks.onEvent(event);
+      });
     } catch (error) {
       if (error.name !== "AbortError") throw error;
       stopped = true;
-      this.hooks.inspect("•", this.stopDetaches ? { detached: true } : { stopped: true });
     } finally {
-      this.end(stopped && !this.stopDetaches, null);
+      const kept = stopped && (this.stopping || !this.stopDetaches);
+      if (stopped) this.hooks.inspect("•", kept ? { stopped: true } : { detached: true });
+      this.end(kept, null);
     }
     return !stopped;
   }
@@ -120,7 +134,13 @@ export class Streaming {
   // The stop button: stops the answer, or only stops following it where stopping detaches.
   stopClicked() {
     if (!this.abort) return;
-    this.detached = this.rejoined || this.stopDetaches;
+    if (this.stopRoute && this.threadId) {
+      // The stream is let go at once; the server stops the answer and keeps what it had.
+      this.stopping = true;
+      this.client.stopTurn(this.threadId).catch((error) => this.hooks.onError(error));
+    } else {
+      this.detached = this.rejoined || this.stopDetaches;
+    }
     this.abort.abort();
   }
 
@@ -156,7 +176,7 @@ export class Streaming {
   // Replays the running turn from its first frame: the page replaces items by id, so what the loaded
   // thread already shows is redrawn in place and the rest is added, as the original page saw it.
   async follow(threadId, response, controller) {
-    this.begin(controller, true);
+    this.begin(controller, true, threadId);
     let lost = false;
     try {
       await readEvents(response.body, (event, id) => {
@@ -170,8 +190,8 @@ export class Streaming {
       if (error.name === "AbortError") this.hooks.inspect("•", { detached: true });
       else lost = true;
     } finally {
-      // Leaving a rejoined answer does not stop it: nothing is marked "Stopped".
-      this.end(false, threadId);
+      // Leaving a rejoined answer does not stop it: nothing is marked "Stopped", unless stopped here.
+      this.end(this.stopping, threadId);
     }
     if (lost && this.hooks.isShowing(threadId)) await this.hooks.onLost(threadId);
   }
