@@ -8,12 +8,16 @@ import functools
 import logging
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
+from chatkit.asgi import create_app
 from chatkit.server import ChatKitServer
-from tests.asgi.conftest import Harness
-from tests.http import parse_events, user_message
+from chatkit.stores import MemoryStore
+from tests.asgi.conftest import Harness, user_context
+from tests.asgi.scripted import ScriptedServer
+from tests.http import parse_events, serving, user_message
 
 
 @pytest.fixture
@@ -365,3 +369,12 @@ async def test_an_id_taken_within_the_tenant_is_a_409_and_overwrites_nothing(h: 
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "conflict"
     assert [item["type"] for item in await h.items(thread_id)] == ["user_message", "assistant_message"]
+
+
+async def test_an_upload_to_a_server_without_an_attachment_store_is_a_400_that_says_so() -> None:
+    app = create_app(ScriptedServer(MemoryStore()), context=user_context)
+    request = {"type": "attachments.create", "params": {"name": "photo.png", "size": 10, "mime_type": "image/png"}}
+    async with serving(app) as url, httpx.AsyncClient() as client:
+        response = await client.post(f"{url}/chatkit", json=request, headers={"x-user": "alice"})
+    assert response.status_code == 400
+    assert "does not accept attachments" in response.json()["error"]["message"]

@@ -332,7 +332,10 @@ class Dispatcher(Generic[TContext]):
     def _require_attachment_store(self) -> AttachmentStore[TContext]:
         attachment_store = self.server.attachment_store
         if attachment_store is None:
-            raise RuntimeError("attachments need an AttachmentStore: pass attachment_store= to ChatKitServer")
+            if self._refusal is ValueError:
+                # process() raises what the reference raises: the integrator's mistake, not the client's.
+                raise RuntimeError("attachments need an AttachmentStore: pass attachment_store= to ChatKitServer")
+            raise self._refusal("this server does not accept attachments (it has no attachment store)")
         return attachment_store
 
     def _decode_audio(self, request: InputTranscribeReq) -> AudioInput:
