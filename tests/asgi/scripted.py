@@ -54,7 +54,8 @@ class ScriptedServer(ScriptedServerBase):
 
         async def words() -> AsyncIterator[str]:
             for index in range(self.words):
-                if "slow" in text and index:
+                # "slow" waits between words; "late" before the first one as well.
+                if "slow" in text and (index or "late" in text):
                     await asyncio.sleep(self.delay)
                 if "hold" in text and index == self.words - 1:
                     await self.release.wait()

@@ -128,3 +128,33 @@ async def test_a_follower_of_a_running_turn_keeps_it_going_after_its_client_left
         stored = await stored_answer(h, thread_id)
     assert text_of([event for _, event in numbered_events(followed.content)]) == FULL
     assert stored == FULL
+
+
+async def test_the_stopped_route_names_the_items_stopped_turns_ended_on(make_harness: Any) -> None:
+    async with make_harness(SLOW, disconnect_policy="grace") as h:
+        thread_id = await h.new_thread()
+        stop_url = f"{h.url}/chatkit/threads/{thread_id}/stop"
+        stopped_url = f"{h.url}/chatkit/threads/{thread_id}/stopped"
+        alice = {"x-user": "alice"}
+        assert (await h.client.get(stopped_url, headers=alice)).json() == {"items": []}
+        # Stopped mid-answer: the partial answer is the stopped item.
+        streaming = asyncio.create_task(h.post(user_message("slow", thread_id)))
+        await asyncio.sleep(0.35)
+        await h.client.post(stop_url, headers=alice)
+        await streaming
+        # Stopped before any word: the user's message is where that turn ended.
+        streaming = asyncio.create_task(h.post(user_message("slow late", thread_id)))
+        await asyncio.sleep(0.03)
+        await h.client.post(stop_url, headers=alice)
+        await streaming
+        # A turn that finished is not stopped.
+        await h.post(user_message("done", thread_id))
+        stopped = (await h.client.get(stopped_url, headers=alice)).json()
+        bob = await h.client.get(stopped_url, headers={"x-user": "bob"})
+        items = await h.items(thread_id)
+    visible = [(item["type"], item["id"]) for item in items]
+    answers = [item_id for kind, item_id in visible if kind == "assistant_message"]
+    users = [item_id for kind, item_id in visible if kind == "user_message"]
+    # The thread: [first message, its answer], then the stopped one, the one stopped early, the last one.
+    assert stopped == {"items": [answers[1], users[2]]}
+    assert bob.status_code == 404

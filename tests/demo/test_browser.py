@@ -224,6 +224,7 @@ async def test_stop_keeps_the_partial_answer(browser: Browser, slow_demo: Runnin
     assert saved.startswith(shown[:250])
     assert len(saved) >= len(shown)
     assert LAST_SENTENCE not in saved
+    await page.wait_for_selector(".item-assistant_message .stopped-mark")
     await tab.screenshot("05-stopped-reloaded.png")
 
     # The thread goes on after a stop.
@@ -965,4 +966,7 @@ async def test_stop_under_finish_stops_the_answer_and_keeps_what_was_shown(
     assert await page.get_attribute("body", "data-rejoined") == "false"
     saved = (await tab.answer_texts())[-1]
     assert saved.startswith(shown) and saved != COUNTED
+    # Stopped stays stopped: the reloaded page marks the answer as the page that stopped it did.
+    await page.wait_for_selector(".item-assistant_message .stopped-mark")
+    assert await page.locator(".stopped-mark").count() == 1
     assert tab.errors == []

@@ -70,7 +70,9 @@ def create_app(
     default through PostgreSQL for a `PostgresStore` and in memory otherwise (see
     `chatkit.coordination`). With it, `"interrupt"` reaches a turn running in any process.
     `POST {path}/threads/{thread_id}/stop` stops a thread's running turn at once, in any process,
-    whatever the disconnect policy (the playground's stop button).
+    whatever the disconnect policy (the playground's stop button), and
+    `GET {path}/threads/{thread_id}/stopped` names the items stopped turns ended on (so a reloaded
+    page still marks them).
 
     A browser request (`POST`, `PUT`) sent by a page of another origin is refused with 403 before
     anything runs, unless that origin is in `cors_origins`.
@@ -103,6 +105,7 @@ def create_app(
         Route(path, endpoint, methods=["POST"]),
         Route(path + "/threads/{thread_id}/stream", endpoint.rejoin, methods=["GET"]),
         Route(path + "/threads/{thread_id}/stop", endpoint.stop, methods=["POST"]),
+        Route(path + "/threads/{thread_id}/stopped", endpoint.stopped, methods=["GET"]),
     ]
     if attachment_store is None and isinstance(server.attachment_store, (LocalAttachmentStore, AttachmentFiles)):
         attachment_store = server.attachment_store

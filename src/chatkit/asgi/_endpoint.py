@@ -26,7 +26,7 @@ from chatkit.asgi._http import (
 from chatkit.asgi._metrics import Metrics
 from chatkit.asgi._observe import AccessRecord, call_observed
 from chatkit.asgi._rejoin import RejoinEndpoint
-from chatkit.asgi._stop import StopEndpoint
+from chatkit.asgi._stop import StopEndpoint, StoppedItemsEndpoint
 from chatkit.asgi._streaming import DisconnectPolicy, StreamSender
 from chatkit.asgi._turns import TurnGate, TurnPolicy
 from chatkit.coordination import Coordination, coordination_for
@@ -84,6 +84,8 @@ class ChatKitEndpoint:
         """`GET <endpoint>/threads/{thread_id}/stream`: follow the thread's running turn (see `RejoinEndpoint`)."""
         self.stop = StopEndpoint(self.turns, self.origins, context, metrics)
         """`POST <endpoint>/threads/{thread_id}/stop`: stop the thread's running turn (see `StopEndpoint`)."""
+        self.stopped = StoppedItemsEndpoint(server.store, context, metrics)
+        """`GET <endpoint>/threads/{thread_id}/stopped`: where stopped turns ended (see `StoppedItemsEndpoint`)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""

@@ -1,6 +1,10 @@
-"""`POST <endpoint>/threads/{thread_id}/stop`: stop a thread's running turn from any process."""
+"""Stops: `POST <endpoint>/threads/{thread_id}/stop` stops a thread's running turn from any process;
+`GET <endpoint>/threads/{thread_id}/stopped` names the items stopped turns ended on."""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
@@ -17,6 +21,13 @@ from chatkit.asgi._http import (
 from chatkit.asgi._metrics import Metrics
 from chatkit.asgi._observe import AccessRecord, call_observed
 from chatkit.asgi._turns import TurnGate
+from chatkit.server.core import CANCELLED_NOTE
+from chatkit.server.items import HIDDEN_ITEM_TYPES
+from chatkit.store import Store
+
+# How far back (in items, newest first) the stopped route looks: what a page shows of a thread.
+STOPPED_SCAN_ITEMS = 500
+_SCAN_PAGE = 100
 
 
 class StopEndpoint:
@@ -67,3 +78,67 @@ class StopEndpoint:
         body = b'{"stopped": true}' if stopped else b'{"stopped": false}'
         await send_bytes(send, 200, body, b"application/json", headers)
         record.outcome, record.status, record.bytes_sent = "stopped" if stopped else "not_running", 200, len(body)
+
+
+class StoppedItemsEndpoint:
+    """Names the items of a thread on which a stopped turn ended, so a client can mark them after a reload.
+
+    A stop leaves no trace the protocol shows: the partial answer is saved as an ordinary assistant
+    message. What marks it is the note `handle_stream_cancelled` saves for the model right after
+    it (a hidden item, never listed to clients). This route reads the thread's newest
+    `STOPPED_SCAN_ITEMS` items, hidden ones included, and answers `{"items": [...]}`: the ids of the
+    visible items just before each such note (the partial answer, or the user's message when the
+    stop came before any answer). Read only; nothing the reference's clients receive changes. A
+    server whose `handle_stream_cancelled` saves no note has no stopped items to show.
+    """
+
+    def __init__(
+        self, store: Store[Any], context: ContextBuilder | None = None, metrics: Metrics | None = None
+    ) -> None:
+        """`store` is the server's; `context` builds the request context."""
+        self.store = store
+        self.context_builder = context
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI call."""
+        await call_observed(scope, receive, send, self._handle, self.metrics)
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, record: AccessRecord, headers: dict[str, str]
+    ) -> None:
+        record.request_type = "threads.stopped"
+        try:
+            if scope["method"] != "GET":
+                raise HTTPProblem(405, "method_not_allowed", "use GET", headers={"allow": "GET"})
+            thread_id: str = scope.get("path_params", {}).get("thread_id", "")
+            record.thread_id = thread_id
+            context = await build_context(self.context_builder, Request(scope, receive))
+            await self.store.load_thread(thread_id, context)
+            stopped = await self._stopped(thread_id, context)
+        except Exception as error:
+            problem = problem_from(error)
+            record.outcome, record.status = problem.code, problem.status
+            record.bytes_sent = await send_problem(send, problem, record.request_id, headers)
+            return
+        body = json.dumps({"items": stopped}).encode()
+        await send_bytes(send, 200, body, b"application/json", headers)
+        record.outcome, record.status, record.bytes_sent = "ok", 200, len(body)
+
+    async def _stopped(self, thread_id: str, context: Any) -> list[str]:
+        """The ids, oldest first, of the visible items followed by a cancellation note."""
+        stopped: list[str] = []
+        after: str | None = None
+        noted = False
+        for _ in range(STOPPED_SCAN_ITEMS // _SCAN_PAGE):
+            page = await self.store.load_thread_items(thread_id, after, _SCAN_PAGE, "desc", context)
+            for item in page.data:
+                if item.type == "sdk_hidden_context" and item.content == CANCELLED_NOTE:
+                    noted = True
+                elif noted and item.type not in HIDDEN_ITEM_TYPES:
+                    stopped.append(item.id)
+                    noted = False
+            if not page.has_more or not page.data:
+                break
+            after = page.data[-1].id
+        return stopped[::-1]

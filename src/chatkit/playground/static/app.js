@@ -135,7 +135,7 @@ const navigation = new Navigation(
     focusComposer: () => composer.focus(),
     showError,
   },
-  { threadPage: THREAD_PAGE, itemPage: ITEM_PAGE },
+  { threadPage: THREAD_PAGE, itemPage: ITEM_PAGE, stopRoute: STOP_ROUTE },
 );
 
 // -- answers --------------------------------------------------------------------------------

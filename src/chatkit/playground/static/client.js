@@ -88,6 +88,25 @@ export class Client {
     return body.stopped === true;
   }
 
+  // The ids of the items a stopped answer ended on (this package's route); none when it cannot tell.
+  async stoppedItems(threadId) {
+    const url = `${this.endpoint}/threads/${encodeURIComponent(threadId)}/stopped`;
+    this.inspect("→", { GET: url });
+    try {
+      const response = await this.reach(url, { headers: this.headers() });
+      if (!response.ok) {
+        await this.discard(response);
+        return [];
+      }
+      const body = await response.json();
+      this.inspect("←", body);
+      return Array.isArray(body.items) ? body.items : [];
+    } catch {
+      // Marking stopped answers is a nicety: a thread still shows without it.
+      return [];
+    }
+  }
+
   // Lets go of a response the page will not read, logging only its status.
   async discard(response) {
     this.inspect("←", { status: response.status });

@@ -130,6 +130,27 @@ export class Conversation {
     this.follower.contentChanged(false);
   }
 
+  // Marks what stopped answers ended on, as the server names them after a reload: an answer gets its
+  // "Stopped" mark; any other item (the person's message, when the stop came before any answer) is
+  // followed by a "Stopped" note.
+  markStopped(itemIds) {
+    for (const itemId of itemIds) {
+      const item = this.items.get(itemId);
+      if (!item) continue;
+      if (item.type === "assistant_message") {
+        item.stopped = true;
+        this.render(item);
+        continue;
+      }
+      const note = { id: `stopped_after_${itemId}`, type: "stopped_note" };
+      if (this.items.has(note.id)) continue;
+      const entries = [...this.items.entries()];
+      const at = entries.findIndex(([id]) => id === itemId) + 1;
+      this.items = new Map([...entries.slice(0, at), [note.id, note], ...entries.slice(at)]);
+      this.render(note, this.element(itemId));
+    }
+  }
+
   // Brings the view to its end, following new content from there.
   pin() {
     this.follower.pin();
@@ -161,14 +182,15 @@ export class Conversation {
     return this.el.messages.querySelector(`[data-item-id="${CSS.escape(itemId)}"]`);
   }
 
-  // Draws an item anew, in place if it is already drawn, else at the end.
-  render(item) {
+  // Draws an item anew, in place if it is already drawn, else after the element `after` (or at the end).
+  render(item, after = null) {
     if (!isShown(item)) return;
     let el = this.element(item.id);
     if (!el) {
       el = document.createElement("article");
       el.dataset.itemId = item.id;
-      this.el.messages.append(el);
+      if (after) after.after(el);
+      else this.el.messages.append(el);
     }
     el.className = itemClass(item);
     el.dataset.type = item.type;

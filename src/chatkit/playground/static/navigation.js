@@ -9,8 +9,14 @@ export class Navigation {
   // `parts`: the network client, the streaming answer, the conversation view and the thread list.
   // `elements`: the title and the list's "load more" button. `page` is what the rest of the page does
   // as the person moves: `closeMenu()`, `hideBanner()`, `focusComposer()` and `showError(error, actions)`.
-  // `threadPage` and `itemPage` are how many threads and items to ask for at once.
-  constructor({ client, answer, conversation, threadList }, { title, moreThreads }, page, { threadPage, itemPage }) {
+  // `threadPage` and `itemPage` are how many threads and items to ask for at once; `stopRoute` says the
+  // server has this package's stop routes, which also name the answers stopped before a reload.
+  constructor(
+    { client, answer, conversation, threadList },
+    { title, moreThreads },
+    page,
+    { threadPage, itemPage, stopRoute = false },
+  ) {
     this.client = client;
     this.answer = answer;
     this.conversation = conversation;
@@ -19,6 +25,7 @@ export class Navigation {
     this.page = page;
     this.threadPage = threadPage;
     this.itemPage = itemPage;
+    this.stopRoute = stopRoute;
     // The open thread (none: a new conversation) and where the list's next page starts.
     this.threadId = null;
     this.thread = null;
@@ -104,6 +111,10 @@ export class Navigation {
       for (const item of items.data) this.conversation.put(item);
       after = items.after;
       more = items.has_more && items.data.length > 0;
+    }
+    if (this.stopRoute && this.threadId === threadId) {
+      const stopped = await this.client.stoppedItems(threadId);
+      if (this.threadId === threadId) this.conversation.markStopped(stopped);
     }
     if (rejoin && this.threadId === threadId) await this.answer.resume(threadId);
     this.conversation.pin();
