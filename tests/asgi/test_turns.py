@@ -264,3 +264,27 @@ async def test_a_store_offers_its_turn_lock_and_scope_through_typed_hooks() -> N
     assert bare.key("thr_1", alice) == TurnKey.of("", "thr_1")
     async with bare.turn("thr_1", alice, bare.key("thr_1", alice), new=True):
         pass
+
+
+async def test_a_drain_stops_no_turn_before_its_deadline_while_turns_come_and_go() -> None:
+    # Requests already accepted when the listener closes still start turns: the drain's wait may
+    # wake on a moment with none running and find one started since. It must let that one run.
+    gate = TurnGate(cast("Store[Any]", object()), "wait", 1.0, MemoryCoordination())
+    alice = {"user_id": "alice"}
+    interrupted: list[str] = []
+    churning = True
+
+    async def one_after_another(thread_id: str) -> None:
+        while churning:
+            async with gate.turn(thread_id, alice, gate.key(thread_id, alice), new=True) as turn:
+                await asyncio.sleep(0.002)
+            if turn.interrupted:
+                interrupted.append(thread_id)
+
+    churn = [asyncio.create_task(one_after_another(f"thr_{index}")) for index in range(3)]
+    stopped = asyncio.create_task(gate.finish(time.monotonic() + 5))
+    await asyncio.sleep(0.5)
+    churning = False
+    await asyncio.gather(*churn)
+    assert await stopped == 0
+    assert interrupted == []

@@ -137,7 +137,7 @@ class StreamSender:
                 self.frames_sent += 1
                 self.bytes_sent += len(notice)
             else:
-                problem = HTTPProblem(409, "turn_interrupted", "a newer request on this thread took over")
+                problem = _unstarted(self._notice)
                 self.status = problem.status
                 self.bytes_sent += await send_problem(self._send, problem, self._request_id, self._extra_headers)
             return "interrupted"
@@ -269,6 +269,17 @@ class StreamSender:
             self._flowing.set()
         else:
             pump.cancel()
+
+
+def _unstarted(notice: str) -> HTTPProblem:
+    """The answer to a request whose turn was stopped before its first event, by why it was stopped."""
+    if notice == RESTARTING:
+        return HTTPProblem(
+            503, "server_restarting", "the server is restarting; send the request again", headers={"retry-after": "1"}
+        )
+    if notice == STOPPED:
+        return HTTPProblem(409, "turn_stopped", "the turn was stopped before it began")
+    return HTTPProblem(409, "turn_interrupted", "a newer request on this thread took over")
 
 
 class _Resumed(Generic[T]):

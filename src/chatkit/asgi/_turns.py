@@ -150,8 +150,13 @@ class TurnGate:
 
         Returns how many had to be stopped; they keep their partial answers.
         """
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), max(0.0, deadline - time.monotonic()))
+        # Waking up on "idle" is not the deadline: a request that was already in (its connection
+        # accepted before the listener closed) may have started a turn since, which may run too.
+        while self._running and time.monotonic() < deadline:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), max(0.0, deadline - time.monotonic()))
+        if time.monotonic() < deadline:
+            return 0
         stopped = list(self._running.values())
         for turn in stopped:
             turn.interrupt(RESTARTING)
