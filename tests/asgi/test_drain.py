@@ -96,9 +96,10 @@ def test_an_answer_still_running_at_the_drain_deadline_is_stopped_and_saved(tmp_
     thread_id = answer.events[0]["thread"]["id"]
     assert answer.text() == SLOW_INTRO, "the counted answer was cut, never finished"
     assert answer.events[-1] == {"type": "notice", "level": "info", "message": RESTARTING}
-    # Stopped as a user's stop stops a turn: the cancellation is recorded for the model's next turn.
+    # Stopped as a user's stop stops a turn: the partial count is kept, and the cancellation is
+    # recorded for the model's next turn.
     saved = asyncio.run(saved_items(tmp_path / "chat.db", thread_id))
-    assert saved == ["user_message", "assistant_message", "sdk_hidden_context"], saved
+    assert saved == ["user_message", "assistant_message", "assistant_message", "sdk_hidden_context"], saved
 
 
 async def saved_items(path: Path, thread_id: str) -> list[str]:
