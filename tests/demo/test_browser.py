@@ -256,6 +256,14 @@ async def test_image_upload_shows_its_preview(browser: Browser, quick_demo: Runn
     assert "You attached 1 image" in (await tab.answer_texts())[-1]
     await preview.scroll_into_view_if_needed()
     await tab.screenshot(f"06-image-upload-{strategy}.png")
+
+    # A file may go without words.
+    await page.set_input_files("#file-input", str(PIXEL))
+    await page.wait_for_selector("#pending-attachments .attachment.uploaded")
+    await page.press("#composer-input", "Enter")
+    await page.wait_for_function("() => document.querySelectorAll('.item-user_message').length === 2")
+    await tab.settle()
+    assert "You attached 1 image" in (await tab.answer_texts())[-1]
     assert tab.errors == []
 
 
@@ -619,7 +627,13 @@ async def test_headers_from_the_settings_panel_reach_the_server(
     await banner.wait_for()
     assert await banner.locator(".banner-message").inner_text() == "Sign in first: send the X-User-Id header."
 
-    await page.click("#open-settings")
+    # A message the server refuses stays in the composer, and the banner leads to Settings.
+    await page.fill("#composer-input", "hello from the browser")
+    await page.press("#composer-input", "Enter")
+    await page.wait_for_selector("#banner .banner-action:has-text('Open Settings')")
+    assert await page.input_value("#composer-input") == "hello from the browser"
+    assert await page.locator(".item-user_message").count() == 0
+    await banner.locator(".banner-action", has_text="Open Settings").click()
     dialog = page.locator("#settings")
     assert await dialog.is_visible()
     assert await page.locator("#settings-endpoint").inner_text() == f"{authenticated_server.base_url}/chatkit"
@@ -629,8 +643,11 @@ async def test_headers_from_the_settings_panel_reach_the_server(
     assert await dialog.is_hidden()
     await page.wait_for_selector("#banner", state="hidden")
 
-    await tab.send("hello from the browser")
+    # The kept draft goes as it is.
+    await page.click("#send")
+    await page.wait_for_selector(".item-user_message")
     await tab.settle()
+    assert await page.input_value("#composer-input") == ""
     assert await tab.answer_texts() == ["echo: hello from the browser (for ada)"]
 
     # Kept in the browser: after a reload the same user sees the thread.
@@ -970,3 +987,29 @@ async def test_stop_under_finish_stops_the_answer_and_keeps_what_was_shown(
     await page.wait_for_selector(".item-assistant_message .stopped-mark")
     assert await page.locator(".stopped-mark").count() == 1
     assert tab.errors == []
+
+
+async def test_a_server_that_dies_mid_answer_is_named_with_a_retry(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    workdir = tmp_path_factory.mktemp("browser-dies")
+    port = free_port()
+    args = ["serve", "tests.demo.sample_servers:make_slow_server", "--port", str(port)]
+    running = start_process(args, cwd=workdir, port=port, log=workdir / "serve.log")
+    try:
+        tab = await playground(browser, running)
+        page = tab.page
+        await tab.send("Count until I die")
+        await counting_past(tab, 30)
+        running.process.kill()
+        await tab.settle()
+        banner = page.locator("#banner")
+        message = await banner.locator(".banner-message").inner_text()
+        assert message == "The connection to the server was lost in the middle of the answer."
+        assert await banner.locator(".banner-action", has_text="Retry").count() == 1
+        # The message reached the server: it is in the thread, not back in the composer.
+        assert await page.input_value("#composer-input") == ""
+        # Only the browser's own note of the cut response.
+        assert [error for error in tab.errors if "ERR_INCOMPLETE_CHUNKED_ENCODING" not in error] == []
+    finally:
+        running.stop()

@@ -114,7 +114,7 @@ const composer = new Composer(
     placeholder: SETTINGS.placeholder,
     attachments: SETTINGS.attachments,
     busy: () => answer.busy,
-    onSend: (text) => sendMessage(messageContent(text)).catch((error) => showError(error)),
+    onSend: (draft) => sendDraft(draft),
     onStop: () => answer.stopClicked(),
     upload: (file) => client.upload(file),
     onRemoveUploaded: (attachment) =>
@@ -187,9 +187,21 @@ async function runPendingClientTool() {
 
 // -- what the person does -------------------------------------------------------------------
 
-async function sendMessage(content) {
+// Sends what the composer held; a message the server did not take goes back into the composer.
+async function sendDraft(draft) {
+  try {
+    await sendMessage(messageContent(draft.text), draft.ids);
+  } catch (error) {
+    const lost = error instanceof RequestFailed && error.code === "stream_lost";
+    // A message the server never took goes back to the composer; one it took is in the thread.
+    if (!lost) composer.restoreDraft(draft);
+    showError(error, lost ? retryLastAction() : []);
+  }
+}
+
+async function sendMessage(content, attachmentIds = []) {
   banner.hide();
-  const input = userInput(content, composer.takeAttachments());
+  const input = userInput(content, attachmentIds);
   conversation.pin();
   if (navigation.threadId) await stream("threads.add_user_message", { thread_id: navigation.threadId, input });
   else await stream("threads.create", { input });
@@ -246,7 +258,10 @@ async function runWidgetAction(item, action, el) {
 function showError(error, actions = []) {
   if (!(error instanceof RequestFailed)) console.error(error);
   const message = error instanceof RequestFailed ? error.message : `Something went wrong in the page: ${error.message ?? error}`;
-  banner.show("error", message, { requestId: error.requestId ?? null, actions });
+  // A refusal for want of sign-in is fixed in Settings, where the page's headers are.
+  const signIn = error instanceof RequestFailed && (error.status === 401 || error.status === 403);
+  const all = signIn ? [...actions, ["Open Settings", () => settings.open()]] : actions;
+  banner.show("error", message, { requestId: error.requestId ?? null, actions: all });
 }
 
 function setMenu(open) {

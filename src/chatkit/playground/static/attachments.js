@@ -29,6 +29,12 @@ export class PendingAttachments {
     this.render();
   }
 
+  // Shows again the chips of a message that was not sent, before any chosen since.
+  restore(entries) {
+    this.entries = [...entries, ...this.entries];
+    this.render();
+  }
+
   // The ids of the uploaded attachments, for the message being sent.
   uploadedIds() {
     return this.entries.filter((entry) => entry.attachment).map((entry) => entry.attachment.id);

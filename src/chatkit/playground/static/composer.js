@@ -23,7 +23,9 @@ export function sendsOnKey(event) {
 
 // A message's content: typed text, or a start-screen prompt (text, or content parts as they are).
 export function messageContent(prompt) {
-  return typeof prompt === "string" ? [{ type: "input_text", text: prompt }] : prompt;
+  if (typeof prompt !== "string") return prompt;
+  // A message of files alone has no text part.
+  return prompt ? [{ type: "input_text", text: prompt }] : [];
 }
 
 // The `input` of a user message.
@@ -37,7 +39,8 @@ export function uploadFailure(file, error) {
 }
 
 export class Composer {
-  // `elements`: form, input, send, stop, attach, fileInput, pending. Callbacks: `onSend(text)`,
+  // `elements`: form, input, send, stop, attach, fileInput, pending. Callbacks: `onSend(draft)` (see
+  // `takeDraft`; give it back with `restoreDraft` if it could not be sent),
   // `onStop()`, `upload(file)` (the attachment), `onRemoveUploaded(attachment)`, `onError(error)`;
   // `busy()` says whether an answer streams (nothing is sent then).
   constructor(elements, { placeholder, attachments, busy, onSend, onStop, upload, onRemoveUploaded, onError }) {
@@ -54,11 +57,10 @@ export class Composer {
     elements.attach.hidden = !attachments;
     elements.form.addEventListener("submit", (event) => {
       event.preventDefault();
+      // A message may be files alone; files still uploading hold it back.
       const text = elements.input.value.trim();
-      if (!text || busy() || this.pending.uploading()) return;
-      elements.input.value = "";
-      this.fit();
-      onSend(text);
+      if ((!text && this.pending.uploadedIds().length === 0) || busy() || this.pending.uploading()) return;
+      onSend(this.takeDraft());
     });
     elements.input.addEventListener("keydown", (event) => {
       if (!sendsOnKey(event)) return;
@@ -88,11 +90,23 @@ export class Composer {
     this.el.input.focus();
   }
 
-  // The uploaded attachments' ids for the message being sent; the chips go.
-  takeAttachments() {
-    const ids = this.pending.uploadedIds();
+  // The message being sent: its text and its uploaded attachments (`ids`, and the chips' `entries`).
+  // The box and the chips empty.
+  takeDraft() {
+    const draft = { text: this.el.input.value.trim(), ids: this.pending.uploadedIds(), entries: this.pending.entries };
+    this.el.input.value = "";
     this.pending.clear();
-    return ids;
+    this.fit();
+    return draft;
+  }
+
+  // Puts back a message the server did not take, unless the person has started another one.
+  restoreDraft(draft) {
+    if (!this.el.input.value.trim()) {
+      this.el.input.value = draft.text;
+      this.fit();
+    }
+    this.pending.restore(draft.entries);
   }
 
   // Uploads files one after the other, each shown as a chip until it is up (or dropped on failure).

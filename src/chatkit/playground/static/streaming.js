@@ -116,10 +116,19 @@ export class Streaming {
     try {
       const response = await this.client.stream(type, params, controller.signal);
       this.requestId = response.headers.get("x-request-id");
-      await readEvents(response.body, (event) => {
-        if (event.type === "thread.created") this.threadId = event.thread.id;
-        this.hooks.onEvent(event);
-      });
+      try {
+        await readEvents(response.body, (event) => {
+          if (event.type === "thread.created") this.threadId = event.thread.id;
+          this.hooks.onEvent(event);
+        });
+      } catch (error) {
+        if (error.name === "AbortError" || error instanceof SyntaxError) throw error;
+        // The server took the request, then the connection broke: not the page's doing.
+        throw new RequestFailed("The connection to the server was lost in the middle of the answer.", {
+          code: "stream_lost",
+          requestId: this.requestId,
+        });
+      }
     } catch (error) {
       if (error.name !== "AbortError") throw error;
       stopped = true;
