@@ -378,3 +378,20 @@ async def test_an_upload_to_a_server_without_an_attachment_store_is_a_400_that_s
         response = await client.post(f"{url}/chatkit", json=request, headers={"x-user": "alice"})
     assert response.status_code == 400
     assert "does not accept attachments" in response.json()["error"]["message"]
+
+
+async def test_the_capabilities_say_what_the_server_supports(make_harness: Any) -> None:
+    bare = create_app(ScriptedServer(MemoryStore()), context=user_context)
+    async with serving(bare) as url, httpx.AsyncClient() as client:
+        without = (await client.get(f"{url}/chatkit/capabilities")).json()
+    async with make_harness() as h:
+        response = await h.client.get(f"{h.url}/chatkit/capabilities")
+    # No context is built: a page asks before anyone signed in.
+    assert response.status_code == 200
+    assert response.json() == {
+        "attachments": {"upload": ["two_phase", "direct"]},
+        "transcription": True,
+        "stop": True,
+        "rejoin": True,
+    }
+    assert without["attachments"] is None

@@ -240,6 +240,7 @@ async def test_image_upload_shows_its_preview(browser: Browser, quick_demo: Runn
     page = await browser.new_page(viewport={"width": 1200, "height": 900})
     tab = Playground(page, quick_demo.base_url)
     await tab.open("/" if strategy == "two_phase" else "/?upload=direct")
+    assert await page.locator("#attach").is_visible()
     await page.set_input_files("#file-input", str(PIXEL))
     await page.wait_for_selector("#pending-attachments .attachment.uploaded")
     await tab.send("What is in this picture?")
@@ -626,6 +627,9 @@ async def test_headers_from_the_settings_panel_reach_the_server(
     banner = page.locator("#banner")
     await banner.wait_for()
     assert await banner.locator(".banner-message").inner_text() == "Sign in first: send the X-User-Id header."
+
+    # This server has no attachment store: the page offers no attach button.
+    assert await page.locator("#attach").is_hidden()
 
     # A message the server refuses stays in the composer, and the banner leads to Settings.
     await page.fill("#composer-input", "hello from the browser")

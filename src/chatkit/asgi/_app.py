@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chatkit.asgi._capabilities import CapabilitiesEndpoint, describe
 from chatkit.asgi._drain import Drain
 from chatkit.asgi._endpoint import ChatKitEndpoint
 from chatkit.asgi._http import ContextBuilder, HTTPProblem, OriginCheck, problem_body, send_bytes
@@ -77,6 +78,9 @@ def create_app(
     A browser request (`POST`, `PUT`) sent by a page of another origin is refused with 403 before
     anything runs, unless that origin is in `cors_origins`.
 
+    `GET {path}/capabilities` says what the server supports (attachments and their upload
+    strategies, transcription), so a client shows only that.
+
     `GET {health_path}` is the liveness probe and `GET {ready_path}` the readiness probe (the
     store, the attachment store and the coordination answer; 503 once the app shuts down); None
     turns either off. They run no context builder and are not in the access log.
@@ -111,6 +115,8 @@ def create_app(
         attachment_store = server.attachment_store
     if attachment_store is not None:
         routes.extend(UploadEndpoints(streaming_files(attachment_store), server.store, context).routes(path))
+    capabilities = describe(server, direct_upload=attachment_store is not None)
+    routes.append(Route(path + "/capabilities", CapabilitiesEndpoint(capabilities), methods=["GET"]))
     middleware = [Middleware(AccessLogMiddleware, metrics=metrics)]
     direct: ASGIApp = endpoint
     if cors_origins:

@@ -37,8 +37,9 @@ const SETTINGS = pageSettings(parseOptions(document.getElementById("chatkit-opti
 // The page knows the policy of the server that served it, not of one named by `?endpoint=`.
 const STOP_DETACHES =
   !query.get("endpoint") && document.querySelector('meta[name="chatkit-disconnect-policy"]')?.content === "finish";
-// The server that served the page has the stop route; one named by `?endpoint=` may not.
-const STOP_ROUTE = !query.get("endpoint");
+// The server that served the page has this package's own routes (stop, stopped answers,
+// capabilities); one named by `?endpoint=` may not.
+const OWN_ROUTES = !query.get("endpoint");
 const THREAD_PAGE = Number(query.get("page_size")) || 20;
 const ITEM_PAGE = 50;
 
@@ -87,7 +88,7 @@ const conversation = new Conversation(
 );
 const answer = new Streaming(client, {
   stopDetaches: STOP_DETACHES,
-  stopRoute: STOP_ROUTE,
+  stopRoute: OWN_ROUTES,
   onEvent: handleEvent,
   onChange: (view) => {
     document.body.dataset.streaming = String(view.streaming);
@@ -135,7 +136,7 @@ const navigation = new Navigation(
     focusComposer: () => composer.focus(),
     showError,
   },
-  { threadPage: THREAD_PAGE, itemPage: ITEM_PAGE, stopRoute: STOP_ROUTE },
+  { threadPage: THREAD_PAGE, itemPage: ITEM_PAGE, stopRoute: OWN_ROUTES },
 );
 
 // -- answers --------------------------------------------------------------------------------
@@ -318,7 +319,18 @@ function showDisclaimer() {
   ui.disclaimer.hidden = false;
 }
 
+// Shows only what the server supports: no attach button without an attachment store, and an
+// upload strategy it offers.
+function applyCapabilities(capabilities) {
+  if (!capabilities) return;
+  const uploads = capabilities.attachments?.upload ?? [];
+  composer.enableAttachments(SETTINGS.attachments && uploads.length > 0);
+  if (client.directUpload && !uploads.includes("direct")) client.directUpload = false;
+  else if (!client.directUpload && !uploads.includes("two_phase")) client.directUpload = uploads.includes("direct");
+}
+
 async function start() {
+  if (OWN_ROUTES) applyCapabilities(await client.capabilities());
   applyColorScheme();
   applyDeveloperMode();
   showDisclaimer();

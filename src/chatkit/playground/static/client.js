@@ -88,6 +88,20 @@ export class Client {
     return body.stopped === true;
   }
 
+  // What the server supports (this package's capabilities route); null when it does not say.
+  async capabilities() {
+    try {
+      const response = await this.reach(`${this.endpoint}/capabilities`, { headers: this.headers() });
+      if (!response.ok) {
+        await this.discard(response);
+        return null;
+      }
+      return await response.json();
+    } catch {
+      return null;
+    }
+  }
+
   // The ids of the items a stopped answer ended on (this package's route); none when it cannot tell.
   async stoppedItems(threadId) {
     const url = `${this.endpoint}/threads/${encodeURIComponent(threadId)}/stopped`;

@@ -90,6 +90,11 @@ export class Composer {
     this.el.input.focus();
   }
 
+  // Shows or hides the attach button (the server may take no files).
+  enableAttachments(enabled) {
+    this.el.attach.hidden = !enabled;
+  }
+
   // The message being sent: its text and its uploaded attachments (`ids`, and the chips' `entries`).
   // The box and the chips empty.
   takeDraft() {
