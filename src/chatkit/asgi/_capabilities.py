@@ -23,11 +23,16 @@ def describe(server: ChatKitServer[Any], *, direct_upload: bool) -> dict[str, An
     ]
     return {
         "attachments": {"upload": strategies} if strategies else None,
-        # The base class's hook refuses every recording; a server that overrides it transcribes.
-        "transcription": type(server).transcribe is not ChatKitServer.transcribe,
+        "transcription": _transcribes(server),
         "stop": True,
         "rejoin": True,
     }
+
+
+def _transcribes(server: ChatKitServer[Any]) -> bool:
+    """Whether `server` overrides `transcribe`: the base class's refuses every recording."""
+    base: object = ChatKitServer.__dict__["transcribe"]
+    return any(cls.__dict__.get("transcribe", base) is not base for cls in type(server).__mro__)
 
 
 class CapabilitiesEndpoint:
