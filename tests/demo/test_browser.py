@@ -320,7 +320,13 @@ async def test_feedback_retry_and_client_tool(browser: Browser, quick_demo: Runn
         timeout=30_000,
     )
     await tab.settle()
-    assert "completed" in await page.locator(".item-client_tool_call").inner_text()
+    call = page.locator(".item-client_tool_call")
+    assert "completed" in await call.inner_text()
+    # One compact line: the result unfolds from it.
+    output = call.locator(".tool-output")
+    assert await output.is_hidden()
+    await call.locator("summary").click()
+    assert "time_zone" in await output.inner_text()
     await tab.screenshot("08-client-tool.png")
     assert tab.errors == []
 
@@ -829,8 +835,15 @@ async def test_screenshots_at_each_size_and_colour_scheme(
     await page.screenshot(path=str(ARTIFACTS / f"20-start-{size}-{scheme}.png"))
     await tab.send("How does the playground look?")
     await tab.settle()
-    # Nothing sticks out sideways at any size.
+    # Nothing sticks out sideways at any size; a code block wider than the screen scrolls inside.
     assert await page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    code = page.locator(".assistant-text pre")
+    box = await code.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= width
+    fits = await code.evaluate("(el) => el.scrollWidth <= el.clientWidth")
+    scrolls = await code.evaluate("(el) => { el.scrollLeft = 40; return el.scrollLeft > 0; }")
+    assert fits or scrolls
+    await code.evaluate("(el) => { el.scrollLeft = 0; }")
     await page.screenshot(path=str(ARTIFACTS / f"21-answer-{size}-{scheme}.png"))
     await page.evaluate("() => { document.querySelector('#messages').scrollTop = 0; }")
     await page.screenshot(path=str(ARTIFACTS / f"22-answer-top-{size}-{scheme}.png"))

@@ -7,5 +7,6 @@ import { threadLabel } from "../../src/chatkit/playground/static/threads.js";
 test("threadLabel prefers the title, else says when the thread was made", () => {
   assert.equal(threadLabel({ title: "Trip plans", created_at: "2026-01-02T03:04:05Z" }), "Trip plans");
   const created = "2026-01-02T03:04:05Z";
-  assert.equal(threadLabel({ title: null, created_at: created }), `Untitled · ${new Date(created).toLocaleString()}`);
+  const time = new Date(created).toLocaleString(undefined, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
+  assert.equal(threadLabel({ title: null, created_at: created }), `Untitled · ${time}`);
 });

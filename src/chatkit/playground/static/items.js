@@ -2,7 +2,7 @@
 // `handlers` the page passes in (`onWidgetAction`, `onFeedback`, `onRetry`, `onCopy`), and which
 // message buttons show is up to `handlers.actions` (the web component's `threadItemActions`).
 
-import { renderMarkdown } from "./markdown.js";
+import { closeOpenMarkers, renderMarkdown } from "./markdown.js";
 import { iconGlyph, renderWidget } from "./widgets.js";
 
 export function node(tag, className, text) {
@@ -42,7 +42,11 @@ const ITEM_RENDERERS = {
   },
   assistant_message(item, handlers) {
     const body = node("div", "markdown assistant-text");
-    body.innerHTML = item.content.map((part) => renderMarkdown(part.text ?? "")).join("\n");
+    // An answer cut short may stop inside an emphasis the model never closed.
+    const cut = item.streaming || item.stopped;
+    body.innerHTML = item.content
+      .map((part) => renderMarkdown(cut ? closeOpenMarkers(part.text) : (part.text ?? "")))
+      .join("\n");
     const parts = [body];
     const sources = item.content.flatMap((part) => part.annotations ?? []).filter(Boolean);
     if (sources.length) {
@@ -87,12 +91,13 @@ const ITEM_RENDERERS = {
     list.append(renderTask(item.task));
     return [list];
   },
+  // One compact line; the result, once there is one, unfolds from it.
   client_tool_call(item) {
-    const line = node("div", "tool-call");
-    line.append(node("code", null, item.name), ` client tool · ${item.status}`);
-    if (item.output !== undefined && item.output !== null) {
-      line.append(node("pre", "tool-output", JSON.stringify(item.output, null, 2)));
-    }
+    const hasOutput = item.output !== undefined && item.output !== null;
+    const line = node(hasOutput ? "details" : "div", "tool-call");
+    const label = hasOutput ? node("summary") : line;
+    label.append(node("code", null, item.name), ` client tool · ${item.status}`);
+    if (hasOutput) line.append(label, node("pre", "tool-output", JSON.stringify(item.output, null, 2)));
     return [line];
   },
   generated_image(item) {

@@ -65,6 +65,29 @@ function tableCells(line) {
     .map((cell) => cell.trim());
 }
 
+// Text cut short (still streaming, or stopped) may end inside an emphasis or code span the model
+// has not closed yet: close them, and drop markers that open nothing yet, so no raw `*` shows.
+// Only the last block is touched; an open code fence already renders as code.
+export function closeOpenMarkers(text) {
+  const source = String(text ?? "");
+  const fences = source.split("\n").filter((line) => FENCE.test(line)).length;
+  if (fences % 2 === 1) return source;
+  const start = source.lastIndexOf("\n\n") + 1;
+  let tail = source.slice(start).replace(/(^|\s)[*_~`]+$/, "$1").trimEnd();
+  const count = (pattern) => (tail.match(pattern) ?? []).length;
+  const closers = [];
+  if (count(/(?<!`)`(?!`)/g) % 2 === 1) closers.push("`");
+  // Emphasis markers inside a code span are literal.
+  const outsideCode = () => tail.replace(/`[^`]*`/g, "");
+  const countOutside = (pattern) => (outsideCode().match(pattern) ?? []).length;
+  if (countOutside(/~~/g) % 2 === 1) closers.unshift("~~");
+  if (countOutside(/\*\*/g) % 2 === 1) closers.unshift("**");
+  // A single `*` touching a word on one side (a bullet or `5 * 3` has space on both).
+  if (countOutside(/(?<![*\s]|^)\*(?!\*)|(?<=^|\s)\*(?![*\s])/g) % 2 === 1) closers.unshift("*");
+  if (closers.length) tail = tail + closers.join("");
+  return source.slice(0, start) + tail;
+}
+
 export function renderMarkdown(source) {
   const lines = String(source ?? "")
     .replace(/\r\n?/g, "\n")

@@ -5,7 +5,23 @@ import { node } from "./items.js";
 
 // What a thread is called in the list and the title bar: its title, else when it was made.
 export function threadLabel(thread) {
-  return thread.title || `Untitled · ${new Date(thread.created_at).toLocaleString()}`;
+  return thread.title || `Untitled · ${threadTime(thread)}`;
+}
+
+// When a thread was made, short enough for the thread list: "Dec 5, 4:20 PM" in the person's locale.
+export function threadTime(thread) {
+  return new Date(thread.created_at).toLocaleString(undefined, {
+    month: "short",
+    day: "numeric",
+    hour: "numeric",
+    minute: "2-digit",
+  });
+}
+
+// The list entry's label: an untitled thread's time never gives way to the ellipsis.
+function labelParts(thread) {
+  if (thread.title) return [node("span", "thread-name", thread.title)];
+  return [node("span", "thread-name", "Untitled ·"), node("span", "thread-time", threadTime(thread))];
 }
 
 export class ThreadList {
@@ -30,7 +46,8 @@ export class ThreadList {
     if (this.entry(thread.id)) return;
     const entry = node("li", "thread-entry");
     entry.dataset.threadId = thread.id;
-    const open = node("button", "thread-open", threadLabel(thread));
+    const open = node("button", "thread-open");
+    open.append(...labelParts(thread));
     open.type = "button";
     open.title = threadLabel(thread);
     open.addEventListener("click", () => this.onChoose(thread.id));
@@ -49,7 +66,7 @@ export class ThreadList {
   update(thread) {
     const open = this.entry(thread.id)?.querySelector(".thread-open");
     if (!open) return;
-    open.textContent = threadLabel(thread);
+    open.replaceChildren(...labelParts(thread));
     open.title = threadLabel(thread);
   }
 
