@@ -357,6 +357,49 @@ async def test_thread_list_pages(browser: Browser, quick_demo: RunningProcess) -
     assert tab.errors == []
 
 
+async def test_deleting_a_thread_can_be_undone_and_happens_when_the_page_goes(
+    browser: Browser, quick_demo: RunningProcess
+) -> None:
+    async with httpx.AsyncClient(base_url=quick_demo.base_url, timeout=30) as client:
+        created = (await client.post("/chatkit", json=user_message("Delete me later"))).content
+    thread_id = parse_events(created)[0]["thread"]["id"]
+    # A phone: no hover, so every thread shows its delete button.
+    context = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = await context.new_page()
+    tab = Playground(page, quick_demo.base_url)
+    await tab.open()
+    await page.click("#menu-toggle")
+    entry = page.locator(f'.thread-entry[data-thread-id="{thread_id}"]')
+    delete = entry.locator(".thread-delete")
+    await delete.wait_for(state="visible", timeout=5000)
+    await delete.click()
+    # The entry says so in place, with an Undo, for a few seconds.
+    assert await entry.locator(".thread-open").is_hidden()
+    await tab.screenshot("23-thread-deleted-phone.png")
+    await entry.locator(".thread-undo").click()
+    assert await entry.locator(".thread-open").is_visible()
+
+    async def exists() -> bool:
+        async with httpx.AsyncClient(base_url=quick_demo.base_url, timeout=30) as client:
+            response = await client.post(
+                "/chatkit", json={"type": "threads.get_by_id", "params": {"thread_id": thread_id}}
+            )
+        return response.status_code == 200
+
+    assert await exists()
+    # Deleted again, then the page is left before the undo runs out: the deletion still happens.
+    await delete.click()
+    await tab.reload()
+    for _ in range(100):
+        if not await exists():
+            break
+        await page.wait_for_timeout(100)
+    assert not await exists()
+    assert await page.locator(f'.thread-entry[data-thread-id="{thread_id}"]').count() == 0
+    assert tab.errors == []
+    await context.close()
+
+
 async def test_errors_are_shown_in_words_with_the_request_id(browser: Browser, quick_demo: RunningProcess) -> None:
     page = await browser.new_page()
     tab = Playground(page, quick_demo.base_url)

@@ -125,7 +125,7 @@ const composer = new Composer(
 );
 const threadList = new ThreadList($("#thread-list"), {
   onChoose: (threadId) => navigation.choose(threadId),
-  onDelete: (threadId) => navigation.delete(threadId).catch((error) => showError(error)),
+  onDelete: (threadId) => navigation.deleteWithUndo(threadId),
 });
 const navigation = new Navigation(
   { client, answer, conversation, threadList },
@@ -310,6 +310,7 @@ ui.openSettings.addEventListener("click", () => {
   setMenu(false);
   settings.open();
 });
+window.addEventListener("pagehide", () => navigation.leavingPage());
 window.addEventListener("hashchange", () => navigation.followAddress().catch((error) => showError(error)));
 
 function showDisclaimer() {

@@ -45,6 +45,14 @@ export class Client {
     return body;
   }
 
+  // A request sent as the page goes away (`keepalive`: the browser finishes it after the page is gone).
+  sendAsLeaving(type, params) {
+    this.inspect("→", { type, params });
+    this.fetch(this.endpoint, { ...requestInit(type, params, "application/json", this.headers()), keepalive: true }).catch(
+      () => {},
+    );
+  }
+
   // One streaming request: the accepted response, whose body is the event stream still to read.
   async stream(type, params, signal) {
     this.inspect("→", { type, params });

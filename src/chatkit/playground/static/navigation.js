@@ -30,6 +30,8 @@ export class Navigation {
     this.threadId = null;
     this.thread = null;
     this.threadsAfter = null;
+    // Deletions waiting for their undo, by thread id (their timers).
+    this.pendingDeletes = new Map();
   }
 
   // Loads the thread list's first page (`reset`) or its next one.
@@ -139,11 +141,41 @@ export class Navigation {
     this.page.focusComposer();
   }
 
-  // Deletes a thread; deleting the open one leaves a new conversation on screen.
-  async delete(threadId) {
-    await this.client.call("threads.delete", { thread_id: threadId });
-    this.threadList.remove(threadId);
-    if (this.threadId === threadId) this.newThread("replace");
+  // Marks a thread deleted in the list (with an Undo in its place) and deletes it `undoSeconds` later,
+  // unless the person takes it back meanwhile; a page closed before then deletes it on the way out.
+  deleteWithUndo(threadId, undoSeconds = 6) {
+    if (this.pendingDeletes.has(threadId)) return;
+    const wasOpen = this.threadId === threadId;
+    if (wasOpen) this.newThread("replace");
+    const timer = setTimeout(() => this.deleteNow(threadId), undoSeconds * 1000);
+    this.pendingDeletes.set(threadId, timer);
+    this.threadList.markDeleting(threadId, () => {
+      clearTimeout(timer);
+      this.pendingDeletes.delete(threadId);
+      this.threadList.unmarkDeleting(threadId);
+      if (wasOpen) this.select(threadId, "push").catch((error) => this.page.showError(error));
+    });
+  }
+
+  async deleteNow(threadId) {
+    this.pendingDeletes.delete(threadId);
+    try {
+      await this.client.call("threads.delete", { thread_id: threadId });
+      this.threadList.remove(threadId);
+    } catch (error) {
+      // Not deleted after all: the thread comes back to the list, and the page says why.
+      this.threadList.unmarkDeleting(threadId);
+      this.page.showError(error);
+    }
+  }
+
+  // The page is going away: deletions still waiting for their undo happen now.
+  leavingPage() {
+    for (const [threadId, timer] of this.pendingDeletes) {
+      clearTimeout(timer);
+      this.client.sendAsLeaving("threads.delete", { thread_id: threadId });
+    }
+    this.pendingDeletes.clear();
   }
 
   // Opens what the address names, after Back, Forward or an edited address.

@@ -74,6 +74,25 @@ export class ThreadList {
     this.entry(threadId)?.remove();
   }
 
+  // Shows a thread as deleted, with `onUndo` in place of its name, until it goes or comes back.
+  markDeleting(threadId, onUndo) {
+    const entry = this.entry(threadId);
+    if (!entry) return;
+    entry.classList.add("deleting");
+    const undo = node("button", "thread-undo", "Undo");
+    undo.type = "button";
+    undo.addEventListener("click", onUndo);
+    const notice = node("div", "thread-deleted");
+    notice.append(node("span", null, "Deleted"), undo);
+    entry.append(notice);
+  }
+
+  unmarkDeleting(threadId) {
+    const entry = this.entry(threadId);
+    entry?.classList.remove("deleting");
+    entry?.querySelector(".thread-deleted")?.remove();
+  }
+
   // Marks the open thread (none for a new conversation).
   markActive(threadId) {
     this.activeId = threadId;
