@@ -15,10 +15,9 @@ from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_respo
 from chatkit.server import ChatKitServer, StreamingResult
 from chatkit.store import Store
 from chatkit.stores import MemoryStore
+from chatkit.testing import ScriptedModel
 from chatkit.types import ThreadMetadata, ThreadStreamEvent, UserMessageItem
 from chatkit.types.wire import WIRE_CONTEXT
-
-from .scripted_model import ScriptedModel
 
 CONTEXT: dict[str, Any] = {"user_id": "alice"}
 THREAD_ID = "thr_agents"

@@ -36,6 +36,7 @@ from pydantic import BaseModel
 from chatkit.agents import AgentContext, ClientToolCall, ResponseStreamConverter, stream_agent_response
 from chatkit.server.resumed import ResumedItemDoneEvent
 from chatkit.stores import MemoryStore
+from chatkit.testing import Script, ScriptedModel
 from chatkit.types import (
     CustomTask,
     Page,
@@ -48,7 +49,6 @@ from chatkit.types import (
     WorkflowItem,
 )
 
-from .scripted_model import Script, ScriptedModel
 from .support import CONTEXT, THREAD_ID, agent, loose, memory_context, message_events, update, wire
 
 Step = Any  # an event, or an async callable awaited at that point of the stream

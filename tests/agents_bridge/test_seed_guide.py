@@ -26,9 +26,9 @@ from agents import (
 from chatkit.agents import AgentContext, simple_to_agent_input, stream_agent_response
 from chatkit.server import ChatKitServer, StreamingResult
 from chatkit.stores import MemoryStore
+from chatkit.testing import Script, ScriptedModel
 from chatkit.types import ErrorEvent, ProgressUpdateEvent, ThreadMetadata, ThreadStreamEvent, UserMessageItem
 
-from .scripted_model import Script, ScriptedModel
 from .support import loose, message_events
 
 

@@ -34,10 +34,10 @@ from chatkit.agents import (
 )
 from chatkit.server import stream_widget
 from chatkit.stores import MemoryStore
+from chatkit.testing import Script, ScriptedModel
 from chatkit.types import CustomTask, ThreadMetadata, Workflow
 from chatkit.widgets import Card, Markdown, Text
 
-from .scripted_model import Script, ScriptedModel
 from .support import CONTEXT, THREAD_ID, agent, collect, loose, memory_context, message_events, run, update
 
 Ctx = RunContextWrapper[AgentContext[Any]]

@@ -9,10 +9,10 @@ import pytest
 from agents import Agent, RunContextWrapper, StopAtTools, function_tool
 
 from chatkit.agents import AgentContext, ClientToolCall
+from chatkit.testing import Script, ScriptedModel
 from chatkit.types import CustomTask
 
 from ..stores.backends import STORE_BACKENDS, make_store
-from .scripted_model import Script, ScriptedModel
 from .support import CONTEXT, AgentServer, loose, send, user_input
 
 

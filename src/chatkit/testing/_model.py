@@ -1,12 +1,18 @@
-"""A scripted Agents SDK model: each call to the model replays one prepared Responses-API event stream."""
+"""A scripted Agents SDK model: each call to the model plays one prepared Responses-API event stream.
+
+No network, no key: a test says what the model answers (`Script`), runs the agent as usual
+(`Runner.run_streamed`, `stream_agent_response`, a `ChatKitServer`), and then reads what the model
+was given (`ScriptedModel.inputs`).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
-from agents import Model, ModelSettings, ModelTracing, Tool, TResponseInputItem
+from agents import Model, ModelResponse, ModelSettings, ModelTracing, Tool, TResponseInputItem, Usage
 from openai.types.responses import (
     Response,
     ResponseCompletedEvent,
@@ -31,18 +37,59 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_output_item import ImageGenerationCall
 
-Step = Any  # a Responses stream event, or an async callable awaited at that point of the stream
+Step = Any
+"""A Responses stream event, or an async callable awaited at that point of the stream (a delay, a failure)."""
 
 
 class ScriptedModel(Model):
-    """Answers the n-th model call with the n-th script; records the input of every call."""
+    """Answers the n-th model call with the n-th script, and records what each call was given.
 
-    def __init__(self, *scripts: list[Step]) -> None:
-        self.scripts = list(scripts)
+    Give `Script` objects (or lists of stream events): `ScriptedModel(Script().text("m1", "Hi ",
+    "there"))`. A call with no script left fails the test with a clear message.
+    """
+
+    def __init__(self, *scripts: Script | list[Step]) -> None:
+        self.scripts: list[Script | list[Step]] = list(scripts)
         self.inputs: list[str | list[TResponseInputItem]] = []
+        """The input of every call, in order: what the model saw (messages, attachments, widgets)."""
+        self.instructions: list[str | None] = []
+        """The system instructions of every call."""
 
-    async def get_response(self, *args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the bridge always streams")
+    def _next(self, system_instructions: str | None, input: str | list[TResponseInputItem]) -> Script | list[Step]:
+        self.inputs.append(input)
+        self.instructions.append(system_instructions)
+        if not self.scripts:
+            raise AssertionError(
+                f"the model was called {len(self.inputs)} times, with only {len(self.inputs) - 1} scripts"
+            )
+        return self.scripts.pop(0)
+
+    async def get_response(
+        self,
+        system_instructions: str | None,
+        input: str | list[TResponseInputItem],
+        model_settings: ModelSettings,
+        tools: list[Tool],
+        output_schema: Any,
+        handoffs: list[Any],
+        tracing: ModelTracing,
+        *,
+        previous_response_id: str | None,
+        conversation_id: str | None,
+        prompt: Any,
+    ) -> ModelResponse:
+        """The script's output items at once (for `Runner.run`); pauses and failures in it still happen."""
+        script = self._next(system_instructions, input)
+        steps = script.build() if isinstance(script, Script) else script
+        response_id = None
+        output: list[Any] = []
+        for step in steps:
+            if callable(step):
+                await cast(Callable[[], Awaitable[None]], step)()
+            elif isinstance(step, ResponseCompletedEvent):
+                output = list(step.response.output)
+                response_id = step.response.id
+        return ModelResponse(output=output, usage=Usage(), response_id=response_id)
 
     async def stream_response(
         self,
@@ -58,8 +105,9 @@ class ScriptedModel(Model):
         conversation_id: str | None,
         prompt: Any,
     ) -> AsyncIterator[Any]:
-        self.inputs.append(input)
-        for step in self.scripts.pop(0):
+        """The script's events one by one (for `Runner.run_streamed` and the ChatKit bridge)."""
+        script = self._next(system_instructions, input)
+        for step in script.build() if isinstance(script, Script) else script:
             if callable(step):
                 await cast(Callable[[], Awaitable[None]], step)()
             else:
@@ -67,7 +115,11 @@ class ScriptedModel(Model):
 
 
 class Script:
-    """Builds one model response's stream: output items in order, then `response.completed`."""
+    """Builds one model response's stream: output items in order, then `response.completed`.
+
+    Chain the parts: `Script().reasoning("r1", ["Thinking"]).call("c1", "call_1", "lookup", {"q": "x"})`,
+    then the next call's `Script().text("m1", "Found ", "it.")`.
+    """
 
     def __init__(self, response_id: str = "resp_1") -> None:
         self.response_id = response_id
@@ -188,6 +240,22 @@ class Script:
         """Any other event, or an async callable awaited at this point."""
         self.steps.append(step)
         return self
+
+    def pause(self, seconds: float) -> Script:
+        """Wait `seconds` here, as a slow model does (to test a stop or a reload mid-answer)."""
+
+        async def wait() -> None:
+            await asyncio.sleep(seconds)
+
+        return self.step(wait)
+
+    def fail(self, error: Exception) -> Script:
+        """Raise `error` here, as a model call that breaks mid-stream does."""
+
+        async def raise_it() -> None:
+            raise error
+
+        return self.step(raise_it)
 
     def build(self) -> list[Step]:
         """The whole stream."""

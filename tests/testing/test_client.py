@@ -1,0 +1,114 @@
+"""`ChatKitTestClient` on both transports: the same calls, typed results, per-user clients."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from chatkit.asgi import create_app
+from chatkit.store import NotFoundError
+from chatkit.stores import MemoryStore
+from chatkit.testing import ChatKitRequestError, ChatKitTestClient
+from chatkit.types import AssistantMessageItem, UserMessageItem
+from tests.asgi.conftest import user_context
+from tests.asgi.scripted import ScriptedServer
+from tests.http import serving
+
+ClientFor = Callable[[str], Any]
+
+
+@asynccontextmanager
+async def clients(transport: str, server: ScriptedServer) -> AsyncIterator[ClientFor]:
+    """A factory of per-user clients of `server` over `transport` (in process, ASGI app, live URL)."""
+    made: list[ChatKitTestClient] = []
+    app = create_app(server, context=user_context)
+    async with serving(app) as url:
+
+        def client_for(user: str) -> ChatKitTestClient:
+            if transport == "in_process":
+                client = ChatKitTestClient.in_process(server, {"user_id": user, "locale": None})
+            elif transport == "app":
+                client = ChatKitTestClient.for_app(app, headers={"x-user": user})
+            else:
+                client = ChatKitTestClient.for_url(url, headers={"x-user": user})
+            made.append(client)
+            return client
+
+        try:
+            yield client_for
+        finally:
+            for client in made:
+                await client.aclose()
+
+
+TRANSPORTS = ["in_process", "app", "url"]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_conversation_through_the_client(transport: str) -> None:
+    server = ScriptedServer(MemoryStore(), words=3)
+    async with clients(transport, server) as client_for:
+        alice = client_for("alice")
+        first = await alice.send("hello")
+        thread_id = first.thread_id
+        assert thread_id is not None
+        assert first.text == "hello:0 hello:1 hello:2 "
+        assert [type(item) for item in first.items] == [UserMessageItem, AssistantMessageItem]
+        assert first.error is None
+        second = await alice.send("again", thread_id=thread_id)
+        assert second.thread_id == thread_id and second.text.startswith("again:0")
+        items = await alice.items(thread_id)
+        assert [item.type for item in items] == ["user_message", "assistant_message"] * 2
+        await alice.feedback(thread_id, [items[1].id], "positive")
+        retried = await alice.retry(thread_id, items[0].id)
+        assert retried.text.startswith(f"{items[0].id}:0") or retried.text.startswith("hello:0")
+        renamed = await alice.threads.update(thread_id, "Greetings")
+        assert renamed["title"] == "Greetings"
+        assert [thread["id"] for thread in await alice.threads.list()] == [thread_id]
+        assert (await alice.threads.get(thread_id))["title"] == "Greetings"
+        await alice.threads.delete(thread_id)
+        assert await alice.threads.list() == []
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_each_client_is_one_user(transport: str) -> None:
+    server = ScriptedServer(MemoryStore(), words=2)
+    async with clients(transport, server) as client_for:
+        alice, bob = client_for("alice"), client_for("bob")
+        thread_id = (await alice.send("mine")).thread_id
+        assert thread_id is not None
+        assert await bob.threads.list() == []
+        refused = NotFoundError if transport == "in_process" else ChatKitRequestError
+        with pytest.raises(refused):
+            await bob.threads.get(thread_id)
+        with pytest.raises(refused):
+            await bob.send("yours?", thread_id=thread_id)
+    if transport != "in_process":
+        with pytest.raises(ChatKitRequestError) as refusal:
+            async with ChatKitTestClient.for_app(create_app(server, context=user_context)) as anonymous:
+                await anonymous.threads.list()
+        assert refusal.value.status == 401
+
+
+@pytest.mark.parametrize("transport", ["in_process", "url"])
+async def test_stop_after_leaves_mid_answer_and_the_partial_answer_is_kept(transport: str) -> None:
+    server = ScriptedServer(MemoryStore(), words=10, delay=0.05)
+    async with clients(transport, server) as client_for:
+        alice = client_for("alice")
+        thread_id = (await alice.send("hi")).thread_id
+        assert thread_id is not None
+        cut = await alice.send("slow", thread_id=thread_id, stop_after=6)
+        assert len(cut.frames) == 6
+        saved = ""
+        for _ in range(50):
+            items = await alice.items(thread_id)
+            if items[-1].type == "assistant_message" and items[-2].type == "user_message":
+                saved = "".join(part.text for part in items[-1].content)  # type: ignore[union-attr]
+                break
+            await asyncio.sleep(0.05)
+    words = "".join(f"slow:{index} " for index in range(10))
+    assert saved and words.startswith(saved) and saved != words
