@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -106,3 +107,29 @@ async def saved_items(path: Path, thread_id: str) -> list[str]:
     async with SQLiteStore(path) as store:
         page = await store.load_thread_items(thread_id, None, 50, "asc", {"user_id": LOCAL_USER})
     return [item.type for item in page.data]
+
+
+def test_a_connection_streaming_when_the_drain_begins_closes_when_its_answer_ends(tmp_path: Path) -> None:
+    # Its response went out before the drain, without `Connection: close`: kept alive, it would go
+    # back to a proxy's idle pool and could carry a new request just as the listener closes.
+    running = serve(tmp_path, "--drain-delay", "20", "--drain-timeout", "30")
+    host, port = running.base_url.removeprefix("http://").split(":")
+    body = json.dumps(user_message("count")).encode()
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(
+            b"POST /chatkit HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        received = connection.recv(65536)
+        assert b"200 OK" in received and b"connection: close" not in received.lower()
+        running.process.send_signal(signal.SIGTERM)
+        while not received.endswith(b"0\r\n\r\n"):
+            chunk = connection.recv(65536)
+            assert chunk, "the stream was cut"
+            received += chunk
+        answered = time.monotonic()
+        # The server closes it now, not after its keep-alive timeout or the 20 s drain delay.
+        assert connection.recv(1) == b""
+        assert time.monotonic() - answered < 2
+    running.process.kill()
+    running.process.wait(10)
