@@ -27,7 +27,7 @@ deploy-parts:
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq pgbouncer nginx >/dev/null; \
 		else echo "install PgBouncer and nginx for the deployment tests: sudo apt-get install pgbouncer nginx"; fi; }
 
-LINTED := $(wildcard src tests benchmarks examples scripts docs/_hooks)
+LINTED := $(wildcard src tests benchmarks examples scripts docs/_hooks compat/standins.py)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINTED)
@@ -141,12 +141,16 @@ COMPAT_VENV := .venv-compat
 # mcp-chatkit-widget requires Python 3.12 or newer.
 COMPAT_PYTHON := 3.12
 COMPAT_PACKAGES := agent-framework-chatkit adk-chatkit mcp-chatkit-widget
-COMPAT_CHECKS := check_install agent_framework_turn adk_turn mcp_widget_turn
+COMPAT_CHECKS := check_install pinned_releases agent_framework_turn adk_turn mcp_widget_turn
 
+# A stand-in for every reference release (compat/reference-releases.txt), so a package pinned to
+# any of them installs; the constraints file caps openai-chatkit at the newest one we stand in for.
 compat-wheels:
 	rm -rf $(DIST)
 	$(PYTHON) -m pip wheel -q --no-deps . ./compat -w $(DIST)
-	cd $(DIST) && for wheel in *.whl; do echo "$$wheel" | cut -d- -f1,2 | sed 's/-/==/'; done > constraints.txt
+	$(PYTHON) compat/standins.py $(DIST)/openai_chatkit-*+chatkit.server-py3-none-any.whl
+	cd $(DIST) && { ls chatkit_server-*.whl | cut -d- -f1,2 | sed 's/-/==/'; \
+		echo "openai-chatkit<=$$(tail -n 1 ../compat/reference-releases.txt)"; } > constraints.txt
 
 # Installs the packages from the registry into a fresh venv the documented way, checks that
 # `chatkit` is this package, then drives a scripted conversation through each one.
