@@ -147,3 +147,14 @@ asgi_app = Starlette(
         Mount("/", app=create_app(EchoServer(MemoryStore()), context=header_context)),
     ]
 )
+
+
+def _options_app() -> Starlette:
+    """The playground of the echo server with the web component's `header` and `history` options set."""
+    from chatkit.playground import playground_app
+
+    options = {"header": {"title": {"text": "Support desk"}}, "history": {"enabled": False}}
+    return playground_app(EchoServer(MemoryStore()), context=header_context, playground_options=options)
+
+
+options_app = _options_app()

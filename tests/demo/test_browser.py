@@ -7,6 +7,8 @@ drive that browser; `playwright install` is never run). Without them the tests s
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -398,6 +400,77 @@ async def test_deleting_a_thread_can_be_undone_and_happens_when_the_page_goes(
     assert await page.locator(f'.thread-entry[data-thread-id="{thread_id}"]').count() == 0
     assert tab.errors == []
     await context.close()
+
+
+async def test_threads_are_renamed_searched_and_exported(browser: Browser, quick_demo: RunningProcess) -> None:
+    page = await browser.new_page(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+    tab = Playground(page, quick_demo.base_url)
+    await tab.open()
+    assert await page.locator("#export-menu").is_hidden()
+    await tab.send("Plan a trip to Lisbon")
+    await tab.settle()
+    thread_id = await page.evaluate("decodeURIComponent(location.hash.slice(1))")
+    entry = page.locator(f'.thread-entry[data-thread-id="{thread_id}"]')
+
+    # Rename in place: Enter saves, and the list, the header and the server agree.
+    await entry.locator(".thread-rename").click()
+    await entry.locator(".thread-title-input").fill("Lisbon plans")
+    await entry.locator(".thread-title-input").press("Enter")
+    await page.wait_for_function("() => document.querySelector('#thread-title').innerText === 'Lisbon plans'")
+    assert await entry.locator(".thread-open").inner_text() == "Lisbon plans"
+    async with httpx.AsyncClient(base_url=quick_demo.base_url, timeout=30) as client:
+        stored = await client.post("/chatkit", json={"type": "threads.get_by_id", "params": {"thread_id": thread_id}})
+    assert stored.json()["title"] == "Lisbon plans"
+
+    # Search keeps only the matching threads (case and accents aside).
+    await page.fill("#thread-search", "LISBÓN")
+    assert await entry.is_visible()
+    assert await page.locator(".thread-entry:not([hidden])").count() == 1
+    await page.fill("#thread-search", "")
+    assert await page.locator(".thread-entry:not([hidden])").count() >= 1
+
+    # Export as Markdown and as JSON.
+    for choice, suffix in (("markdown", ".md"), ("json", ".json")):
+        await page.click("#export-menu summary")
+        async with page.expect_download() as download_info:
+            await page.click(f'#export-menu [data-export="{choice}"]')
+        download = await download_info.value
+        assert download.suggested_filename == f"Lisbon-plans{suffix}"
+        text = await asyncio.to_thread(Path(await download.path()).read_text, encoding="utf-8")
+        if choice == "markdown":
+            assert text.startswith("# Lisbon plans\n\n**You:** Plan a trip to Lisbon")
+            assert LAST_SENTENCE in text
+        else:
+            exported = json.loads(text)
+            assert exported["thread"]["id"] == thread_id
+            assert [item["type"] for item in exported["items"]][:1] == ["user_message"]
+
+    # The header's own New chat (a phone has no sidebar in view).
+    await page.click("#header-new-thread")
+    await page.wait_for_selector("#start-screen:not([hidden])")
+    assert tab.errors == []
+
+
+async def test_the_header_and_history_options_are_followed(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    workdir = tmp_path_factory.mktemp("browser-options")
+    port = free_port()
+    args = ["serve", "tests.demo.sample_servers:options_app", "--port", str(port)]
+    running = start_process(args, cwd=workdir, port=port, log=workdir / "serve.log")
+    try:
+        page = await browser.new_page(viewport={"width": 1200, "height": 900})
+        tab = Playground(page, running.base_url)
+        await tab.open()
+        # history.enabled false: no thread list; header.title.text: a fixed title, whatever the thread.
+        assert await page.locator("#sidebar").is_hidden()
+        assert await page.locator("#thread-title").inner_text() == "Support desk"
+        await tab.send("hello")
+        await tab.settle()
+        assert await page.locator("#thread-title").inner_text() == "Support desk"
+        assert tab.errors == []
+    finally:
+        running.stop()
 
 
 async def test_errors_are_shown_in_words_with_the_request_id(browser: Browser, quick_demo: RunningProcess) -> None:

@@ -24,7 +24,18 @@ test("pageSettings shows everything by default", () => {
     autoScroll: true,
     disclaimer: null,
     colorScheme: null,
+    header: { enabled: true, title: true, titleText: null },
+    history: { enabled: true, showDelete: true, showRename: true },
   });
+});
+
+test("pageSettings reads the header and history options", () => {
+  const settings = pageSettings({
+    header: { enabled: false, title: { text: "Support" } },
+    history: { showDelete: false, showRename: false },
+  });
+  assert.deepEqual(settings.header, { enabled: false, title: true, titleText: "Support" });
+  assert.deepEqual(settings.history, { enabled: true, showDelete: false, showRename: false });
 });
 
 test("pageSettings follows the component's option names", () => {

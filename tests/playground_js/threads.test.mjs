@@ -10,3 +10,11 @@ test("threadLabel prefers the title, else says when the thread was made", () => 
   const time = new Date(created).toLocaleString(undefined, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
   assert.equal(threadLabel({ title: null, created_at: created }), `Untitled · ${time}`);
 });
+
+test("matchesSearch ignores case and accents, and an empty query matches all", async () => {
+  const { matchesSearch } = await import("../../src/chatkit/playground/static/threads.js");
+  assert.equal(matchesSearch("Café plans", "cafe"), true);
+  assert.equal(matchesSearch("Café plans", "  PLANS "), true);
+  assert.equal(matchesSearch("Café plans", "trip"), false);
+  assert.equal(matchesSearch("anything", ""), true);
+});

@@ -18,6 +18,7 @@ import { Client } from "./client.js";
 import { Composer, messageContent, userInput } from "./composer.js";
 import { Conversation } from "./conversation.js";
 import { showEvent } from "./events.js";
+import { download, threadJson, threadMarkdown } from "./export.js";
 import { Follower } from "./follow.js";
 import { Inspector } from "./inspector.js";
 import { renderMarkdown } from "./markdown.js";
@@ -126,17 +127,20 @@ const composer = new Composer(
 const threadList = new ThreadList($("#thread-list"), {
   onChoose: (threadId) => navigation.choose(threadId),
   onDelete: (threadId) => navigation.deleteWithUndo(threadId),
+  onRename: (threadId, title) => navigation.rename(threadId, title).catch((error) => showError(error)),
+  showDelete: SETTINGS.history.showDelete,
+  showRename: SETTINGS.history.showRename,
 });
 const navigation = new Navigation(
   { client, answer, conversation, threadList },
-  { title: $("#thread-title"), moreThreads: ui.moreThreads },
+  { title: $("#thread-title"), moreThreads: ui.moreThreads, exportMenu: $("#export-menu") },
   {
     closeMenu: () => setMenu(false),
     hideBanner: () => banner.hide(),
     focusComposer: () => composer.focus(),
     showError,
   },
-  { threadPage: THREAD_PAGE, itemPage: ITEM_PAGE, stopRoute: OWN_ROUTES },
+  { threadPage: THREAD_PAGE, itemPage: ITEM_PAGE, stopRoute: OWN_ROUTES, titleText: SETTINGS.header.titleText },
 );
 
 // -- answers --------------------------------------------------------------------------------
@@ -299,6 +303,14 @@ async function reloadEverything() {
 // -- wiring ---------------------------------------------------------------------------------
 
 ui.newThread.addEventListener("click", () => navigation.newThread("push"));
+$("#header-new-thread").addEventListener("click", () => navigation.newThread("push"));
+$("#thread-search").addEventListener("input", (event) => threadList.filter(event.target.value));
+for (const button of document.querySelectorAll("#export-menu [data-export]")) {
+  button.addEventListener("click", () => {
+    $("#export-menu").open = false;
+    exportThread(button.dataset.export);
+  });
+}
 ui.moreThreads.addEventListener("click", () => navigation.loadThreads(false).catch((error) => showError(error)));
 ui.clearInspector.addEventListener("click", () => inspector.clear());
 ui.menuToggle.addEventListener("click", () => setMenu(!document.body.classList.contains("menu-open")));
@@ -330,7 +342,25 @@ function applyCapabilities(capabilities) {
   else if (!client.directUpload && !uploads.includes("two_phase")) client.directUpload = uploads.includes("direct");
 }
 
+// The `header` and `history` options of the web component.
+function applyLayoutOptions() {
+  document.body.classList.toggle("no-header", !SETTINGS.header.enabled);
+  document.body.classList.toggle("no-history", !SETTINGS.history.enabled);
+  $("#thread-title").style.visibility = SETTINGS.header.title ? "" : "hidden";
+}
+
+// Downloads the open thread as Markdown or JSON, named after its title.
+function exportThread(format) {
+  const thread = navigation.thread;
+  if (!thread) return;
+  const items = [...conversation.items.values()];
+  const name = (thread.title || thread.id).replace(/[^\p{L}\p{N}]+/gu, "-").replace(/^-|-$/g, "") || "thread";
+  if (format === "json") download(`${name}.json`, threadJson(thread, items), "application/json");
+  else download(`${name}.md`, threadMarkdown(thread, items), "text/markdown");
+}
+
 async function start() {
+  applyLayoutOptions();
   if (OWN_ROUTES) applyCapabilities(await client.capabilities());
   applyColorScheme();
   applyDeveloperMode();

@@ -11,17 +11,19 @@ export class Navigation {
   // as the person moves: `closeMenu()`, `hideBanner()`, `focusComposer()` and `showError(error, actions)`.
   // `threadPage` and `itemPage` are how many threads and items to ask for at once; `stopRoute` says the
   // server has this package's stop routes, which also name the answers stopped before a reload.
+  // `titleText` is a fixed title for the header (the `header.title.text` option), else null.
   constructor(
     { client, answer, conversation, threadList },
-    { title, moreThreads },
+    { title, moreThreads, exportMenu },
     page,
-    { threadPage, itemPage, stopRoute = false },
+    { threadPage, itemPage, stopRoute = false, titleText = null },
   ) {
     this.client = client;
     this.answer = answer;
     this.conversation = conversation;
     this.threadList = threadList;
-    this.el = { title, moreThreads };
+    this.el = { title, moreThreads, exportMenu };
+    this.titleText = titleText;
     this.page = page;
     this.threadPage = threadPage;
     this.itemPage = itemPage;
@@ -87,7 +89,7 @@ export class Navigation {
     this.threadId = threadId;
     this.thread = null;
     showThreadInAddress(threadId, how);
-    this.el.title.textContent = "Loading…";
+    if (!this.titleText) this.el.title.textContent = "Loading…";
     this.threadList.markActive(this.threadId);
     this.conversation.showStart();
     let thread;
@@ -95,7 +97,7 @@ export class Navigation {
       thread = await this.client.call("threads.get_by_id", { thread_id: threadId });
     } catch (error) {
       if (this.threadId !== threadId) return;
-      this.el.title.textContent = "Thread unavailable";
+      if (!this.titleText) this.el.title.textContent = "Thread unavailable";
       const notFound = error instanceof RequestFailed && error.status === 404;
       this.page.showError(
         error,
@@ -139,6 +141,13 @@ export class Navigation {
     this.threadList.markActive(this.threadId);
     this.conversation.showStart();
     this.page.focusComposer();
+  }
+
+  // Gives a thread a new title (`threads.update`); the list and the header show it.
+  async rename(threadId, title) {
+    const thread = await this.client.call("threads.update", { thread_id: threadId, title });
+    this.threadList.update(thread);
+    if (this.threadId === threadId) this.updated(thread);
   }
 
   // Marks a thread deleted in the list (with an Undo in its place) and deletes it `undoSeconds` later,
@@ -195,6 +204,8 @@ export class Navigation {
 
   // The title bar names the open thread.
   renderTitle() {
-    this.el.title.textContent = this.thread ? threadLabel(this.thread) : "New conversation";
+    this.el.title.textContent = this.titleText ?? (this.thread ? threadLabel(this.thread) : "New conversation");
+    // Only an open thread can be exported.
+    if (this.el.exportMenu) this.el.exportMenu.hidden = !this.thread;
   }
 }

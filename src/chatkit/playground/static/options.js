@@ -25,5 +25,16 @@ export function pageSettings(options) {
     autoScroll: options.thread?.autoScroll ?? true,
     disclaimer: options.disclaimer ?? null,
     colorScheme: typeof options.theme === "string" ? options.theme : options.theme?.colorScheme ?? null,
+    header: {
+      enabled: options.header?.enabled ?? true,
+      title: options.header?.title?.enabled ?? true,
+      // A fixed title instead of the open thread's.
+      titleText: options.header?.title?.text ?? null,
+    },
+    history: {
+      enabled: options.history?.enabled ?? true,
+      showDelete: options.history?.showDelete ?? true,
+      showRename: options.history?.showRename ?? true,
+    },
   };
 }
