@@ -15,12 +15,12 @@ import socket
 import sys
 from dataclasses import dataclass, fields
 from types import FrameType
-from typing import Any, cast
+from typing import Any
 
 import h11
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
-from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
+from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 from uvicorn.supervisors import ChangeReload
 
@@ -134,12 +134,6 @@ class DrainingServer(uvicorn.Server):
         asyncio.get_running_loop().call_soon_threadsafe(self._start_draining, delay)
 
     def _start_draining(self, delay: float) -> None:
-        # A response started before the drain carries no `Connection: close`: without this, its
-        # connection would go back to the proxy's idle pool and could be picked for a new request
-        # at the very moment the listener closes (a 502 for a POST, which is never retried).
-        for connection in list(self.server_state.connections):
-            if isinstance(connection, LimitedH11Protocol):
-                connection.close_after_response()
         self._draining = asyncio.get_running_loop().create_task(self._drain_then_exit(delay))
 
     async def _drain_then_exit(self, delay: float) -> None:
@@ -179,16 +173,16 @@ class LimitedH11Protocol(H11Protocol):
             return
         self._follow(received=False)
 
-    def close_after_response(self) -> None:
-        """Close the connection once the response in progress is sent, instead of keeping it alive.
+    def shutdown(self) -> None:
+        """The server stops: let the connection end by itself rather than closing it now.
 
-        An idle connection is left as it is: the proxy lets go of it within its own keep-alive
-        timeout, and one it uses meanwhile is answered with `Connection: close` (see `_app`).
+        A response under way finishes; an idle connection closes at its keep-alive timeout, or after
+        the one last request its client sends on it, answered with `Connection: close` while the app
+        drains. Closing it here would race with a proxy that just picked it for its next request: a
+        502 for a POST, which a proxy never retries. A proxy's own keep-alive timeout is shorter
+        than the app's (`deploy/nginx.conf`), so it lets go first; uvicorn's graceful-shutdown
+        timeout still bounds the wait.
         """
-        # uvicorn declares `cycle` non-optional but leaves it None until the first request.
-        cycle = cast("RequestResponseCycle | None", self.cycle)
-        if cycle is not None and not cycle.response_complete:
-            cycle.keep_alive = False
 
     def _evict_a_lingering_connection(self) -> bool:
         """Close a connection that was answered and only waits for its client to stop sending; False if none."""
