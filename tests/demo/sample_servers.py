@@ -153,7 +153,14 @@ def _options_app() -> Starlette:
     """The playground of the echo server with the web component's `header` and `history` options set."""
     from chatkit.playground import playground_app
 
-    options = {"header": {"title": {"text": "Support desk"}}, "history": {"enabled": False}}
+    options = {
+        "header": {"title": {"text": "Support desk"}},
+        "history": {"enabled": False},
+        "composer": {
+            "models": [{"id": "fast", "label": "Fast"}, {"id": "smart", "label": "Smart", "default": True}],
+            "tools": [{"id": "search", "label": "Search", "icon": "search", "placeholderOverride": "Search for..."}],
+        },
+    }
     return playground_app(EchoServer(MemoryStore()), context=header_context, playground_options=options)
 
 

@@ -465,9 +465,25 @@ async def test_the_header_and_history_options_are_followed(
         # history.enabled false: no thread list; header.title.text: a fixed title, whatever the thread.
         assert await page.locator("#sidebar").is_hidden()
         assert await page.locator("#thread-title").inner_text() == "Support desk"
+        # composer.models and composer.tools: chosen in the composer, sent as inference_options.
+        assert await page.input_value("#model-picker") == "smart"
+        await page.select_option("#model-picker", "fast")
+        await page.select_option("#tool-picker", "search")
+        assert await page.get_attribute("#composer-input", "placeholder") == "Search for..."
         await tab.send("hello")
         await tab.settle()
         assert await page.locator("#thread-title").inner_text() == "Support desk"
+        # The tool is not persistent: cleared for the next message; the model stays.
+        assert await page.input_value("#tool-picker") == ""
+        assert await page.input_value("#model-picker") == "fast"
+        thread_id = await page.evaluate("decodeURIComponent(location.hash.slice(1))")
+        async with httpx.AsyncClient(base_url=running.base_url, timeout=30) as client:
+            listed = await client.post(
+                "/chatkit", json={"type": "items.list", "params": {"thread_id": thread_id, "order": "asc"}}
+            )
+        sent = listed.json()["data"][0]
+        assert sent["inference_options"] == {"tool_choice": {"id": "search"}, "model": "fast"}
+        await tab.screenshot("24-composer-options.png")
         assert tab.errors == []
     finally:
         running.stop()

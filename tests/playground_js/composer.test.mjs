@@ -47,3 +47,17 @@ test("a refused upload names its file; a fault of the page stays as it is", () =
   const fault = new TypeError("oops");
   assert.equal(uploadFailure({ name: "a.png" }, fault), fault);
 });
+
+test("inference options carry the chosen model and tool, and the default model is the marked one", async () => {
+  const { defaultModel, inferenceOptions } = await import("../../src/chatkit/playground/static/composer.js");
+  assert.deepEqual(inferenceOptions("fast", "search"), { model: "fast", tool_choice: { id: "search" } });
+  assert.deepEqual(inferenceOptions(null, ""), {});
+  const models = [
+    { id: "old", label: "Old", disabled: true, default: true },
+    { id: "fast", label: "Fast" },
+    { id: "smart", label: "Smart", default: true },
+  ];
+  assert.equal(defaultModel(models), "smart");
+  assert.equal(defaultModel(models.slice(0, 2)), "fast");
+  assert.equal(defaultModel([]), null);
+});

@@ -20,6 +20,8 @@ test("pageSettings shows everything by default", () => {
     prompts: [],
     placeholder: "Message the AI",
     attachments: true,
+    models: [],
+    tools: [],
     itemActions: { feedback: true, retry: true },
     autoScroll: true,
     disclaimer: null,

@@ -111,10 +111,14 @@ const composer = new Composer(
     attach: $("#attach"),
     fileInput: $("#file-input"),
     pending: $("#pending-attachments"),
+    modelPicker: $("#model-picker"),
+    toolPicker: $("#tool-picker"),
   },
   {
     placeholder: SETTINGS.placeholder,
     attachments: SETTINGS.attachments,
+    models: SETTINGS.models,
+    tools: SETTINGS.tools,
     busy: () => answer.busy,
     onSend: (draft) => sendDraft(draft),
     onStop: () => answer.stopClicked(),
@@ -195,7 +199,7 @@ async function runPendingClientTool() {
 // Sends what the composer held; a message the server did not take goes back into the composer.
 async function sendDraft(draft) {
   try {
-    await sendMessage(messageContent(draft.text), draft.ids);
+    await sendMessage(messageContent(draft.text), draft.ids, draft.inferenceOptions);
   } catch (error) {
     const lost = error instanceof RequestFailed && error.code === "stream_lost";
     // A message the server never took goes back to the composer; one it took is in the thread.
@@ -204,9 +208,9 @@ async function sendDraft(draft) {
   }
 }
 
-async function sendMessage(content, attachmentIds = []) {
+async function sendMessage(content, attachmentIds = [], inference = {}) {
   banner.hide();
-  const input = userInput(content, attachmentIds);
+  const input = userInput(content, attachmentIds, inference);
   conversation.pin();
   if (navigation.threadId) await stream("threads.add_user_message", { thread_id: navigation.threadId, input });
   else await stream("threads.create", { input });

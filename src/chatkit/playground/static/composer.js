@@ -29,8 +29,22 @@ export function messageContent(prompt) {
 }
 
 // The `input` of a user message.
-export function userInput(content, attachmentIds) {
-  return { content, attachments: attachmentIds, quoted_text: null, inference_options: {} };
+export function userInput(content, attachmentIds, inferenceOptions = {}) {
+  return { content, attachments: attachmentIds, quoted_text: null, inference_options: inferenceOptions };
+}
+
+// The `inference_options` of a message: the model and the tool chosen in the composer, if any.
+export function inferenceOptions(model, tool) {
+  const options = {};
+  if (model) options.model = model;
+  if (tool) options.tool_choice = { id: tool };
+  return options;
+}
+
+// The model picked at first: the one marked `default`, else the first that may be chosen.
+export function defaultModel(models) {
+  const usable = models.filter((model) => !model.disabled);
+  return (usable.find((model) => model.default) ?? usable[0])?.id ?? null;
 }
 
 // A failed upload, said with the file's name; errors of the page itself stay as they are.
@@ -42,9 +56,16 @@ export class Composer {
   // `elements`: form, input, send, stop, attach, fileInput, pending. Callbacks: `onSend(draft)` (see
   // `takeDraft`; give it back with `restoreDraft` if it could not be sent),
   // `onStop()`, `upload(file)` (the attachment), `onRemoveUploaded(attachment)`, `onError(error)`;
-  // `busy()` says whether an answer streams (nothing is sent then).
-  constructor(elements, { placeholder, attachments, busy, onSend, onStop, upload, onRemoveUploaded, onError }) {
+  // `busy()` says whether an answer streams (nothing is sent then). `models` and `tools` are the
+  // component's `composer.models` and `composer.tools` options.
+  constructor(
+    elements,
+    { placeholder, attachments, models = [], tools = [], busy, onSend, onStop, upload, onRemoveUploaded, onError },
+  ) {
     this.el = elements;
+    this.placeholder = placeholder;
+    this.tools = tools;
+    this.buildPickers(models, tools);
     this.busy = busy;
     this.upload = upload;
     this.onError = onError;
@@ -90,6 +111,41 @@ export class Composer {
     this.el.input.focus();
   }
 
+  // The model and tool pickers, shown only when the options offer a choice.
+  buildPickers(models, tools) {
+    const { modelPicker, toolPicker } = this.el;
+    if (!modelPicker || !toolPicker) return;
+    modelPicker.hidden = models.length === 0;
+    modelPicker.replaceChildren(
+      ...models.map((model) => {
+        const option = new Option(model.label, model.id);
+        option.disabled = Boolean(model.disabled);
+        if (model.description) option.title = model.description;
+        return option;
+      }),
+    );
+    modelPicker.value = defaultModel(models) ?? "";
+    toolPicker.hidden = tools.length === 0;
+    toolPicker.replaceChildren(new Option("No tool", ""), ...tools.map((tool) => new Option(tool.label, tool.id)));
+    toolPicker.addEventListener("change", () => {
+      const tool = this.tools.find((candidate) => candidate.id === toolPicker.value);
+      this.el.input.placeholder = tool?.placeholderOverride ?? this.placeholder;
+    });
+  }
+
+  // The choices to send with the next message; a tool that is not `persistent` is cleared for the one after.
+  takeInferenceOptions() {
+    const { modelPicker, toolPicker } = this.el;
+    const model = modelPicker && !modelPicker.hidden ? modelPicker.value : null;
+    const tool = toolPicker && !toolPicker.hidden ? toolPicker.value : null;
+    const chosen = this.tools.find((candidate) => candidate.id === tool);
+    if (toolPicker && chosen && !chosen.persistent) {
+      toolPicker.value = "";
+      this.el.input.placeholder = this.placeholder;
+    }
+    return inferenceOptions(model, tool);
+  }
+
   // Shows or hides the attach button (the server may take no files).
   enableAttachments(enabled) {
     this.el.attach.hidden = !enabled;
@@ -98,7 +154,12 @@ export class Composer {
   // The message being sent: its text and its uploaded attachments (`ids`, and the chips' `entries`).
   // The box and the chips empty.
   takeDraft() {
-    const draft = { text: this.el.input.value.trim(), ids: this.pending.uploadedIds(), entries: this.pending.entries };
+    const draft = {
+      text: this.el.input.value.trim(),
+      ids: this.pending.uploadedIds(),
+      entries: this.pending.entries,
+      inferenceOptions: this.takeInferenceOptions(),
+    };
     this.el.input.value = "";
     this.pending.clear();
     this.fit();

@@ -18,6 +18,9 @@ export function pageSettings(options) {
     prompts: options.startScreen?.prompts ?? [],
     placeholder: options.composer?.placeholder ?? "Message the AI",
     attachments: options.composer?.attachments?.enabled ?? true,
+    // Sent with each message as `inference_options` (`model`, `tool_choice`).
+    models: options.composer?.models ?? [],
+    tools: options.composer?.tools ?? [],
     itemActions: {
       feedback: options.threadItemActions?.feedback ?? true,
       retry: options.threadItemActions?.retry ?? true,
