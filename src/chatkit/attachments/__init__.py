@@ -8,8 +8,9 @@ preview URLs the browser uses to show images. The HTTP endpoints that use it liv
 SDK) turns stored images and files into Responses-API input.
 
 Modules: `_checks` (ids, names, types, sniffing), `_signing` (tenants and signed URLs, no bytes),
-`_local` (files on disk), `_postgres` (files in PostgreSQL), `_streams` (uploads and downloads in
-slices, as the HTTP routes in `chatkit.asgi` use them) and `_converter` (the Agents SDK bridge).
+`_local` (files on disk), `_postgres` (files in PostgreSQL), `_s3` (files in an S3 bucket),
+`_streams` (uploads and downloads in slices, as the HTTP routes in `chatkit.asgi` use them) and
+`_converter` (the Agents SDK bridge).
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ from chatkit.attachments._signing import SignedAttachmentStore as SignedAttachme
 if TYPE_CHECKING:
     from chatkit.attachments._converter import LocalAttachmentConverter
     from chatkit.attachments._postgres import PostgresAttachmentStore
+    from chatkit.attachments._s3 import S3AttachmentStore
 
 
 def __getattr__(name: str) -> Any:
-    # Both are imported on first use: the converter needs the Agents SDK, which is slow to import, and
-    # the PostgreSQL store loads the PostgreSQL plumbing of chatkit.stores, which disk users never need.
+    # Imported on first use: the converter needs the Agents SDK, which is slow to import, the
+    # PostgreSQL store loads the PostgreSQL plumbing of chatkit.stores, and the S3 store needs the
+    # `s3` extra; disk users need none of them.
     if name == "LocalAttachmentConverter":
         from chatkit.attachments._converter import LocalAttachmentConverter
 
@@ -45,6 +48,10 @@ def __getattr__(name: str) -> Any:
         from chatkit.attachments._postgres import PostgresAttachmentStore
 
         return PostgresAttachmentStore
+    if name == "S3AttachmentStore":
+        from chatkit.attachments._s3 import S3AttachmentStore
+
+        return S3AttachmentStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -57,6 +64,7 @@ __all__ = [
     "LocalAttachmentConverter",
     "LocalAttachmentStore",
     "PostgresAttachmentStore",
+    "S3AttachmentStore",
     "StoredFile",
     "is_valid_attachment_id",
     "safe_file_name",
