@@ -60,7 +60,7 @@ class S3AttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
     Two-phase uploads are answered with a presigned `PUT` to the bucket, valid for `upload_ttl`
     seconds; `confirm_upload` (or the first read of the file) checks what arrived against
     `max_bytes` and the allowed types, and deletes it if refused. Direct uploads through the app
-    are streamed to the bucket in parts of `part_size` bytes. `download_url` gives a presigned
+    are streamed to the bucket in parts of `part_size` bytes. `attachment_url` gives a presigned
     `GET` valid for `url_ttl` seconds. Connection settings (`endpoint_url`, `region_name`, keys)
     default to botocore's usual sources (environment, `~/.aws`, instance roles). Preview URLs stay
     the app's signed `/files/` URLs, so they can be refreshed without asking the bucket.
@@ -384,7 +384,7 @@ class S3AttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
 
         return FileStream(record["name"], record["mime_type"], int(record["size"]), read)
 
-    async def download_url(self, attachment: Attachment) -> str | None:
+    async def attachment_url(self, attachment: Attachment) -> str | None:
         """A presigned `GET` of the attachment's bytes, valid for `url_ttl` seconds; None if not uploaded."""
         scope_key = (attachment.metadata or {}).get(SCOPE_METADATA_KEY)
         if not isinstance(scope_key, str):
