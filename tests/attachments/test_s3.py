@@ -127,7 +127,7 @@ async def test_a_presigned_get_serves_the_bytes_for_a_while(s3: Files) -> None:
     store = bucket_store(s3)
     image = png(8, 8)
     attachment = await s3.streams.add_upload("red.png", None, stream([image]), ALICE)
-    url = await store.download_url(attachment)
+    url = await store.attachment_url(attachment)
     assert url is not None and "X-Amz-Expires=300" in url
     async with httpx.AsyncClient() as client:
         response = await client.get(url)
