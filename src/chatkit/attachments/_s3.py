@@ -244,8 +244,10 @@ class S3AttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
 
     # -- two-phase uploads into the bucket ---------------------------------------------------
 
-    async def confirm_upload(self, attachment_id: str, context: Any) -> Attachment:
+    async def confirm_upload(self, attachment_id: str, context: Any, base_url: str | None = None) -> Attachment:
         """Accept the bytes the browser put in the bucket: the attachment record, with the checked type.
+
+        An image's preview URL hangs below `base_url` unless one is configured.
 
         `AttachmentRejectedError` if they are over the limit (413) or not an accepted type (415):
         the object is deleted, and the browser may put other bytes while its URL lasts.
@@ -255,7 +257,7 @@ class S3AttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
         record = await self._confirm(attachment_id, scope_key)
         if record is None:
             raise NotFoundError(f"attachment {attachment_id} was not uploaded")
-        return self.describe(attachment_id, record["name"], record["mime_type"], scope_key)
+        return self.describe(attachment_id, record["name"], record["mime_type"], scope_key, base_url=base_url)
 
     async def _confirm(self, attachment_id: str, scope_key: str) -> dict[str, Any] | None:
         """The record of an uploaded file, checking and taking a browser's upload first; None if none."""
