@@ -8,10 +8,12 @@ from typing import Any, cast
 
 import httpx
 import pytest
+from agents import Agent, RunConfig, Runner
 
 from chatkit.attachments import AttachmentConverter, AttachmentReader, LocalAttachmentConverter
 from chatkit.attachments._s3 import S3AttachmentStore
 from chatkit.store import AttachmentStore
+from chatkit.testing import Script, ScriptedModel
 from chatkit.types import (
     Attachment,
     AttachmentCreateParams,
@@ -24,6 +26,7 @@ from chatkit.types import (
 from .backends import Files, stream
 from .test_contract import ALICE, pieces, png, text
 
+NO_TRACING = RunConfig(tracing_disabled=True)
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 8 + b"\n%%EOF\n"
 
 
@@ -56,7 +59,11 @@ async def test_the_model_gets_the_bytes_uploaded_to_each_store(files: Files) -> 
     readme = await files.streams.add_upload("notes.txt", "text/plain", stream(pieces(notes, 900)), ALICE)
     converter = AttachmentConverter(files.store)
 
-    [entry] = await converter.to_agent_input(message(photo, report, readme))
+    # What the model is given, as a scripted model records it from an ordinary run of an agent.
+    model = ScriptedModel(Script().text("msg_2", "Seen."))
+    agent = Agent(name="Reader", model=model)
+    await Runner.run(agent, await converter.to_agent_input(message(photo, report, readme)), run_config=NO_TRACING)
+    [entry] = model.inputs[0]
     content: list[Any] = cast(Any, entry)["content"]
     parts = {part["type"]: part for part in content if part.get("text") != "see attached"}
     assert await given_to_the_model(parts["input_image"]["image_url"]) == image
