@@ -30,6 +30,11 @@ async def s3(tmp_path: Path) -> AsyncIterator[Files]:
         yield opened
 
 
+def tenant(files: Files) -> str:
+    """Alice's tenant key."""
+    return files.streams.scope_key(ALICE)
+
+
 def bucket_store(files: Files) -> S3AttachmentStore[Any]:
     """The S3 store under test."""
     assert isinstance(files.store, S3AttachmentStore)
@@ -78,6 +83,10 @@ async def test_a_second_put_on_the_same_url_cannot_replace_checked_bytes(s3: Fil
     async with httpx.AsyncClient() as client:
         await client.put(str(attachment.upload_descriptor.url), content=b"PK\x03\x04" + bytes(600))
     assert await read(s3, attachment.id, ALICE) == b"first version"
+    # Nor can an upload through the app's own route: the attachment had its single upload.
+    with pytest.raises(AttachmentRejectedError) as again:
+        await s3.streams.save_upload(attachment.id, "notes.txt", "text/plain", stream([b"other"]), tenant(s3))
+    assert again.value.status_code == 409
 
 
 async def test_what_the_bucket_received_but_the_store_does_not_allow_is_refused_and_deleted(s3: Files) -> None:

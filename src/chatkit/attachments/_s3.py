@@ -304,9 +304,11 @@ class S3AttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
         accepted type (415). `NotFoundError`: no such attachment, or deleted before the upload ended.
         A refused upload stores nothing and leaves the attachment ready for another try.
         """
-        if await self._record(scope_key, attachment_id) is None:
+        record = await self._record(scope_key, attachment_id)
+        if record is None:
             raise NotFoundError(f"attachment {attachment_id} not found")
-        if not await self._put_new(self._key(scope_key, attachment_id, "claim"), b""):
+        # Bytes the browser put in the bucket and were confirmed count as the single upload too.
+        if record["ready"] or not await self._put_new(self._key(scope_key, attachment_id, "claim"), b""):
             raise AttachmentRejectedError(f"attachment {attachment_id} was uploaded already", status_code=409)
         try:
             return await self._receive(scope_key, attachment_id, name, declared_mime_type, chunks)
