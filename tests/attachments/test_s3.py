@@ -16,6 +16,8 @@ from chatkit.attachments import AttachmentRejectedError
 from chatkit.attachments._s3 import MIN_PART_SIZE, S3AttachmentStore
 from chatkit.store import NotFoundError
 from chatkit.types import Attachment, AttachmentCreateParams
+from tests.stores.backends import make_store
+from tests.stores.samples import thread, user_message
 
 from .backends import MAX_BYTES, Files, make_files, read, stream
 from .test_contract import ALICE, BOB, pieces, png, text
@@ -152,6 +154,22 @@ async def test_deleting_removes_every_object_of_the_attachment(s3: Files) -> Non
     await s3.store.delete_attachment(attachment.id, ALICE)
     assert all(f"/{kept.id}/" in key for key in await keys(store))
     assert await read(s3, kept.id, BOB) == b"kept"
+
+
+async def test_deleting_a_thread_deletes_its_objects_through_the_linked_store(s3: Files, tmp_path: Path) -> None:
+    store = bucket_store(s3)
+    async with make_store("memory", tmp_path) as threads:
+        threads.link_attachment_store(store)
+        await threads.save_thread(thread("thr_1"), ALICE)
+        await threads.add_thread_item("thr_1", user_message("thr_1", "msg_1"), ALICE)
+        for name in ("a.txt", "b.txt"):
+            attachment = await s3.streams.add_upload(name, "text/plain", stream([b"in the thread"]), ALICE)
+            await threads.save_attachment(attachment.model_copy(update={"thread_id": "thr_1"}), ALICE)
+        elsewhere = await s3.streams.add_upload("c.txt", "text/plain", stream([b"kept"]), ALICE)
+        assert len(await keys(store)) == 6
+        await threads.delete_thread("thr_1", ALICE)
+    assert all(f"/{elsewhere.id}/" in key for key in await keys(store))
+    assert len(await keys(store)) == 2
 
 
 async def test_ping_answers_for_the_bucket_and_fails_without_it(tmp_path: Path) -> None:
