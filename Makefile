@@ -12,7 +12,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints/test.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints/test.txt -e ".[dev,postgres,serve,docs,examples,metrics]"
+	$(PY) -m pip install -q -c constraints/test.txt -e ".[dev,postgres,serve,docs,examples,metrics,s3]"
 	touch $(STAMP)
 
 # The browser tests drive Debian's Chromium (never a downloaded browser build).
@@ -83,7 +83,7 @@ MATRIX_RUNS := $(addprefix matrix-,$(MATRIX_PYTHONS))
 MATRIX_STAMPS := $(foreach version,$(MATRIX_PYTHONS),.venv-$(version)/.installed-stamp)
 QUICK_PYTEST := -q -p no:cacheprovider
 FIND_PYTHON := compat/find-python.sh
-EXTRAS := ".[dev,postgres,serve,metrics]"
+EXTRAS := ".[dev,postgres,serve,metrics,s3]"
 
 # Both ends of the supported dependency range: the lowest releases on the oldest Python, the
 # newest releases (no pins) on the newest. The golden transcripts hold for the test pins only,

@@ -20,7 +20,7 @@ from tests.stores.backends import make_store
 
 _TIERS = ("service", "process", "browser", "nginx", "stress")
 _STRESS = Path(__file__).parent / "reliability"
-_SERVICE_PARAMS = ("postgres", "pgbouncer")
+_SERVICE_PARAMS = ("postgres", "pgbouncer", "s3")
 
 
 @pytest.fixture

@@ -24,6 +24,9 @@ def test_public_names() -> None:
         "uvicorn_config",
     ]
     assert sorted(chatkit.attachments.__all__) == [
+        "AttachmentConverter",
+        "AttachmentLinker",
+        "AttachmentReader",
         "AttachmentRejectedError",
         "DEFAULT_ALLOWED_MIME_TYPES",
         "DEFAULT_PREVIEW_TTL",
@@ -31,6 +34,7 @@ def test_public_names() -> None:
         "LocalAttachmentStore",
         "MAX_NAME_LENGTH",
         "PostgresAttachmentStore",
+        "S3AttachmentStore",
         "SCOPE_METADATA_KEY",
         "StoredFile",
         "is_valid_attachment_id",

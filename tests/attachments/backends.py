@@ -7,24 +7,29 @@
 
 Stores made again for the same `tmp_path` share their files, as processes of one deployment do:
 `LocalAttachmentStore` on one directory, `PostgresAttachmentStore` on one schema (each with its
-own pool). The PostgreSQL schema is dropped when the last of them closes.
+own pool). The PostgreSQL schema is dropped when the last of them closes. `S3AttachmentStore`
+runs against moto's S3 server (one for the test session, over real HTTP on a free port), one
+bucket per `tmp_path`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import socket
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chatkit.attachments import LocalAttachmentStore, SignedAttachmentStore
 from chatkit.attachments._postgres import PostgresAttachmentStore
+from chatkit.attachments._s3 import S3AttachmentStore
 from chatkit.attachments._streams import AttachmentFiles, streaming_files
 from tests.stores.backends import PGBOUNCER_BACKEND, drop_postgres_schema, postgres_schema, require_postgres
 
-ATTACHMENT_BACKENDS = ["local", "postgres"]
+ATTACHMENT_BACKENDS = ["local", "postgres", "s3"]
 SECRET = "test-secret"
 BASE_URL = "https://chat.example/chatkit"
 MAX_BYTES = 64 * 1024
@@ -32,6 +37,7 @@ MAX_BYTES = 64 * 1024
 CHUNK_SIZE = 4096
 
 _schema_users: dict[str, int] = {}
+_moto: list[Any] = []
 
 
 @dataclass
@@ -70,6 +76,43 @@ def postgres_attachment_store(tmp_path: Path, dsn: str | None = None, **options:
     return PostgresAttachmentStore(dsn or require_postgres(), **settings)
 
 
+def moto_endpoint() -> str:
+    """The URL of the session's moto S3 server, started on a free port on first use."""
+    if not _moto:
+        from moto.server import ThreadedMotoServer
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        _moto.extend([server, f"http://127.0.0.1:{port}"])
+    return _moto[1]
+
+
+def stop_moto() -> None:
+    """Stop the session's moto server, if one was started."""
+    if _moto:
+        _moto[0].stop()
+        _moto.clear()
+
+
+def s3_attachment_store(tmp_path: Path, **options: Any) -> S3AttachmentStore[Any]:
+    """An S3 attachment store on the bucket of the test owning `tmp_path` (created on first use)."""
+    settings: dict[str, Any] = {
+        "endpoint_url": moto_endpoint(),
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+        "secret": SECRET,
+        "base_url": BASE_URL,
+        "max_bytes": MAX_BYTES,
+        **options,
+    }
+    bucket = "t-" + hashlib.sha256(str(tmp_path).encode()).hexdigest()[:32]
+    return S3AttachmentStore(bucket, **settings)
+
+
 @asynccontextmanager
 async def make_files(backend: str, tmp_path: Path, **options: Any) -> AsyncIterator[Files]:
     """A ready attachment store of `backend`, sharing its files with the others of `tmp_path`."""
@@ -77,6 +120,14 @@ async def make_files(backend: str, tmp_path: Path, **options: Any) -> AsyncItera
         settings = {"secret": SECRET, "base_url": BASE_URL, "max_bytes": MAX_BYTES, **options}
         local: LocalAttachmentStore[Any] = LocalAttachmentStore(tmp_path / "files", **settings)
         yield Files(local, streaming_files(local))
+        return
+    if backend == "s3":
+        s3: S3AttachmentStore[Any] = s3_attachment_store(tmp_path, **options)
+        async with s3:
+            client = await s3._s3()  # pyright: ignore[reportPrivateUsage]
+            with suppress(client.exceptions.BucketAlreadyOwnedByYou):
+                await client.create_bucket(Bucket=s3.bucket)
+            yield Files(s3, streaming_files(s3))
         return
     if backend == PGBOUNCER_BACKEND:
         from tests.deploy.pgbouncer import require_pgbouncer

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from .backends import ATTACHMENT_BACKENDS, Files, make_files
+from .backends import ATTACHMENT_BACKENDS, Files, make_files, stop_moto
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _moto_server() -> Iterator[None]:
+    """Stop moto's S3 server at the end of the session, if a test started it."""
+    yield
+    stop_moto()
 
 
 @pytest.fixture(params=ATTACHMENT_BACKENDS)
