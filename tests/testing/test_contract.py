@@ -56,15 +56,6 @@ class TestLeakyStore(StoreContract):
         return LeakyStore()
 '''
 
-
-@pytest.mark.process
-def test_a_store_that_leaks_between_users_fails_with_a_readable_message(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_leaky=LEAKY_STORE)
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "-p", "asyncio", "-o", "asyncio_mode=auto")
-    result.assert_outcomes(failed=1, passed=10)
-    assert "bob lists alice's thread" in result.stdout.str()
-
-
 FORGETFUL_ATTACHMENT_STORE = '''
 import pytest
 
@@ -94,8 +85,18 @@ class TestOneIdStore(AttachmentStoreContract):
 
 
 @pytest.mark.process
-def test_an_attachment_store_repeating_ids_fails_with_a_readable_message(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_one_id=FORGETFUL_ATTACHMENT_STORE)
+@pytest.mark.parametrize(
+    ("source", "passed", "message"),
+    [
+        (LEAKY_STORE, 10, "bob lists alice's thread"),
+        (FORGETFUL_ATTACHMENT_STORE, 3, "create_attachment repeated an id"),
+    ],
+    ids=["store-leaking-between-users", "attachment-store-repeating-ids"],
+)
+def test_a_broken_store_fails_one_test_with_a_readable_message(
+    pytester: pytest.Pytester, source: str, passed: int, message: str
+) -> None:
+    pytester.makepyfile(test_broken=source)
     result = pytester.runpytest_subprocess("-p", "no:randomly", "-p", "asyncio", "-o", "asyncio_mode=auto")
-    result.assert_outcomes(failed=1, passed=3)
-    assert "create_attachment repeated an id" in result.stdout.str()
+    result.assert_outcomes(failed=1, passed=passed)
+    assert message in result.stdout.str()

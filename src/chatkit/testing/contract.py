@@ -88,18 +88,22 @@ async def _walk(load: Any, limit: int, order: str) -> list[str]:
 
 
 @pytest.mark.asyncio
-class StoreContract:
+class _TwoUsers:
+    """What both contracts share: coroutine tests, and the contexts of two users."""
+
+    @pytest.fixture
+    def contexts(self) -> tuple[Any, Any]:
+        """Two request contexts of two different users (override for contexts of your own)."""
+        return {"user_id": "alice"}, {"user_id": "bob"}
+
+
+class StoreContract(_TwoUsers):
     """The contract every `Store` is held to; subclass it and give the `store` fixture."""
 
     @pytest.fixture
     def store(self) -> Store[Any]:
         """Your store, open and empty; override this fixture."""
         raise NotImplementedError("give the contract your store: override the `store` fixture")
-
-    @pytest.fixture
-    def contexts(self) -> tuple[Any, Any]:
-        """Two request contexts of two different users (override for contexts of your own)."""
-        return {"user_id": "alice"}, {"user_id": "bob"}
 
     async def test_a_thread_round_trips(self, store: Store[Any], contexts: tuple[Any, Any]) -> None:
         alice, _ = contexts
@@ -230,7 +234,7 @@ class StoreContract:
 _ATTACHMENT = TypeAdapter[Attachment](Attachment)
 
 
-class AttachmentStoreContract:
+class AttachmentStoreContract(_TwoUsers):
     """The contract every `AttachmentStore` is held to; subclass it and give the `attachment_store` fixture.
 
     It checks what `attachments.create` and `attachments.delete` rely on, through the abstract
@@ -241,11 +245,6 @@ class AttachmentStoreContract:
     def attachment_store(self) -> AttachmentStore[Any]:
         """Your attachment store, ready and empty; override this fixture."""
         raise NotImplementedError("give the contract your attachment store: override the `attachment_store` fixture")
-
-    @pytest.fixture
-    def contexts(self) -> tuple[Any, Any]:
-        """Two request contexts of two different users (override for contexts of your own)."""
-        return {"user_id": "alice"}, {"user_id": "bob"}
 
     async def test_create_answers_with_the_name_and_type_asked(
         self, attachment_store: AttachmentStore[Any], contexts: tuple[Any, Any]
