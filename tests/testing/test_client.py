@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chatkit.asgi import create_app
+from chatkit.attachments import LocalAttachmentStore
 from chatkit.store import NotFoundError
 from chatkit.stores import MemoryStore
 from chatkit.testing import ChatKitRequestError, ChatKitTestClient
-from chatkit.types import AssistantMessageItem, UserMessageItem
+from chatkit.types import AssistantMessageItem, StructuredInputItem, UserMessageItem
 from tests.asgi.conftest import user_context
 from tests.asgi.scripted import ScriptedServer
 from tests.http import serving
@@ -112,3 +114,49 @@ async def test_stop_after_leaves_mid_answer_and_the_partial_answer_is_kept(trans
             await asyncio.sleep(0.05)
     words = "".join(f"slow:{index} " for index in range(10))
     assert saved and words.startswith(saved) and saved != words
+
+
+@pytest.mark.parametrize("direct", [False, True])
+@pytest.mark.parametrize("transport", ["app", "url"])
+async def test_upload_sends_the_bytes_and_the_attachment_goes_with_a_message(
+    transport: str, direct: bool, tmp_path: Path
+) -> None:
+    files: LocalAttachmentStore[Any] = LocalAttachmentStore(tmp_path / "files", secret="test-secret")
+    server = ScriptedServer(MemoryStore(), files, words=1)
+    async with clients(transport, server) as client_for:
+        alice = client_for("alice")
+        attachment = await alice.upload(b"meeting notes", "notes.txt", "text/plain", direct=direct)
+        assert (attachment["name"], attachment["mime_type"]) == ("notes.txt", "text/plain")
+        assert "upload_descriptor" not in attachment, "the bytes were not uploaded"
+        turn = await alice.send("read this", attachments=[attachment["id"]])
+        message = turn.items[0]
+        assert isinstance(message, UserMessageItem)
+        assert [sent.id for sent in message.attachments] == [attachment["id"]]
+
+
+async def test_in_process_an_upload_is_registered_and_a_direct_one_refused(tmp_path: Path) -> None:
+    # Outside a request the store needs its own base URL for the upload descriptor.
+    files: LocalAttachmentStore[Any] = LocalAttachmentStore(
+        tmp_path / "files", secret="test-secret", base_url="https://chat.example/chatkit"
+    )
+    server = ScriptedServer(MemoryStore(), files)
+    client = ChatKitTestClient.in_process(server, {"user_id": "alice"})
+    attachment = await client.upload(b"notes", "notes.txt", "text/plain")
+    assert attachment["upload_descriptor"]["method"] in ("PUT", "POST")
+    with pytest.raises(TypeError, match="/upload route"):
+        await client.upload(b"notes", "notes.txt", "text/plain", direct=True)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_structured_input_answers_the_pending_question(transport: str) -> None:
+    server = ScriptedServer(MemoryStore(), words=1)
+    async with clients(transport, server) as client_for:
+        alice = client_for("alice")
+        asked = await alice.send("ask me")
+        assert asked.thread_id is not None
+        question = asked.items[-1]
+        assert isinstance(question, StructuredInputItem)
+        answered = await alice.structured_input(asked.thread_id, question.id, {"q1": ["because"]})
+        assert answered.error is None
+        stored = await alice.items(asked.thread_id)
+        assert any(isinstance(item, StructuredInputItem) and item.id == question.id for item in stored)

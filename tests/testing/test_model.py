@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from typing import Any
 
 import pytest
 from agents import Agent, RunConfig, Runner, function_tool
@@ -59,3 +61,20 @@ async def test_one_call_too_many_fails_the_test_plainly() -> None:
     await Runner.run(agent, "first", run_config=NO_TRACING)
     with pytest.raises(AssertionError, match="called 2 times, with only 1 scripts"):
         await Runner.run(agent, "second", run_config=NO_TRACING)
+
+
+async def test_a_planner_answers_each_call_from_its_input_at_its_pace() -> None:
+    def echo(model_input: str | list[Any]) -> Script:
+        heard = "again" if "again" in json.dumps(model_input) else "once"
+        return Script().text("msg_1", "you ", "said ", heard, pace=0.01)
+
+    model = ScriptedModel(planner=echo, record=False)
+    agent = Agent(name="Echo", model=model)
+    started = asyncio.get_running_loop().time()
+    first = Runner.run_streamed(agent, "hello", run_config=NO_TRACING)
+    async for _ in first.stream_events():
+        pass
+    assert asyncio.get_running_loop().time() - started >= 0.03, "the three deltas were not paced"
+    second = await Runner.run(agent, "hello again", run_config=NO_TRACING)
+    assert (first.final_output, second.final_output) == ("you said once", "you said again")
+    assert (model.calls, model.inputs) == (2, []), "calls are counted, and not recorded when asked not to"

@@ -1,4 +1,4 @@
-"""The demo's offline model: a scripted `agents.Model` that needs no API key and no network.
+"""The demo's offline model: a `chatkit.testing.ScriptedModel` that needs no API key and no network.
 
 It reads the conversation the Agents SDK hands it and plays one step of a fixed script per call:
 look the topic up (progress and a workflow), show a summary card (a widget), then stream a
@@ -8,40 +8,18 @@ client tool instead. The answer says plainly that it comes from the offline mode
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import json
 import re
-import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agents import Handoff, Model, ModelResponse, ModelSettings, ModelTracing, Tool, Usage
-from agents.agent_output import AgentOutputSchemaBase
-from agents.items import TResponseInputItem, TResponseOutputItem, TResponseStreamEvent
-from openai.types.responses import (
-    Response,
-    ResponseCompletedEvent,
-    ResponseContentPartAddedEvent,
-    ResponseContentPartDoneEvent,
-    ResponseCreatedEvent,
-    ResponseFunctionCallArgumentsDeltaEvent,
-    ResponseFunctionCallArgumentsDoneEvent,
-    ResponseFunctionToolCall,
-    ResponseOutputItemAddedEvent,
-    ResponseOutputItemDoneEvent,
-    ResponseOutputMessage,
-    ResponseOutputText,
-    ResponseTextDeltaEvent,
-    ResponseTextDoneEvent,
-)
-from openai.types.responses.response_prompt_param import ResponsePromptParam
+from agents.items import TResponseInputItem
 
 from chatkit._json import json_object
+from chatkit.testing import Script, ScriptedModel
 
-MODEL_NAME = "chatkit-demo-offline"
 RESEARCH_TOOL = "research_topic"
 WIDGET_TOOL = "show_summary_card"
 CLIENT_TOOL = "get_browser_info"
@@ -62,142 +40,21 @@ class _TextStep:
     text: str
 
 
-class OfflineModel(Model):
+class OfflineModel(ScriptedModel):
     """A scripted model that streams a realistic turn offline; `delay` paces the text deltas."""
 
     def __init__(self, *, delay: float = 0.02) -> None:
+        # Nothing is recorded: the demo server runs for as long as someone keeps it open.
+        super().__init__(planner=self._plan, record=False)
         self.delay = delay
 
-    async def get_response(
-        self,
-        system_instructions: str | None,
-        input: str | list[TResponseInputItem],
-        model_settings: ModelSettings,
-        tools: list[Tool],
-        output_schema: AgentOutputSchemaBase | None,
-        handoffs: list[Handoff],
-        tracing: ModelTracing,
-        *,
-        previous_response_id: str | None,
-        conversation_id: str | None,
-        prompt: ResponsePromptParam | None,
-    ) -> ModelResponse:
-        """Answer the next step of the script in one piece."""
+    def _plan(self, input: str | list[TResponseInputItem]) -> Script:
+        script = Script(_next_id("resp"))
         step = plan_step(input)
-        item = _function_call(step) if isinstance(step, _ToolStep) else _message(_next_id("msg"), step.text)
-        return ModelResponse(output=[item], usage=Usage(requests=1), response_id=_next_id("resp"))
-
-    def stream_response(
-        self,
-        system_instructions: str | None,
-        input: str | list[TResponseInputItem],
-        model_settings: ModelSettings,
-        tools: list[Tool],
-        output_schema: AgentOutputSchemaBase | None,
-        handoffs: list[Handoff],
-        tracing: ModelTracing,
-        *,
-        previous_response_id: str | None,
-        conversation_id: str | None,
-        prompt: ResponsePromptParam | None,
-    ) -> AsyncIterator[TResponseStreamEvent]:
-        """Stream the next step of the script as Responses API events."""
-        return self._stream(plan_step(input))
-
-    async def _stream(self, step: _ToolStep | _TextStep) -> AsyncIterator[TResponseStreamEvent]:
-        sequence = itertools.count()
-        response_id = _next_id("resp")
-        yield ResponseCreatedEvent(
-            type="response.created", response=_response(response_id, []), sequence_number=next(sequence)
-        )
         if isinstance(step, _ToolStep):
-            item: TResponseOutputItem = _function_call(step)
-            async for event in _stream_function_call(item, sequence):
-                yield event
-        else:
-            item = _message(_next_id("msg"), step.text)
-            async for event in self._stream_message(item, step.text, sequence):
-                yield event
-        yield ResponseCompletedEvent(
-            type="response.completed", response=_response(response_id, [item]), sequence_number=next(sequence)
-        )
-
-    async def _stream_message(
-        self, item: ResponseOutputMessage, text: str, sequence: itertools.count[int]
-    ) -> AsyncIterator[TResponseStreamEvent]:
-        in_progress = item.model_copy(update={"content": [], "status": "in_progress"})
-        yield ResponseOutputItemAddedEvent(
-            type="response.output_item.added", item=in_progress, output_index=0, sequence_number=next(sequence)
-        )
-        yield ResponseContentPartAddedEvent(
-            type="response.content_part.added",
-            item_id=item.id,
-            output_index=0,
-            content_index=0,
-            part=ResponseOutputText(type="output_text", text="", annotations=[]),
-            sequence_number=next(sequence),
-        )
-        for chunk in _CHUNK.findall(text):
-            # Pacing makes the demo read like a live model and gives a person time to press stop.
-            await asyncio.sleep(self.delay)
-            yield ResponseTextDeltaEvent(
-                type="response.output_text.delta",
-                item_id=item.id,
-                output_index=0,
-                content_index=0,
-                delta=chunk,
-                logprobs=[],
-                sequence_number=next(sequence),
-            )
-        yield ResponseTextDoneEvent(
-            type="response.output_text.done",
-            item_id=item.id,
-            output_index=0,
-            content_index=0,
-            text=text,
-            logprobs=[],
-            sequence_number=next(sequence),
-        )
-        yield ResponseContentPartDoneEvent(
-            type="response.content_part.done",
-            item_id=item.id,
-            output_index=0,
-            content_index=0,
-            part=item.content[0],
-            sequence_number=next(sequence),
-        )
-        yield ResponseOutputItemDoneEvent(
-            type="response.output_item.done", item=item, output_index=0, sequence_number=next(sequence)
-        )
-
-
-async def _stream_function_call(
-    item: ResponseFunctionToolCall, sequence: itertools.count[int]
-) -> AsyncIterator[TResponseStreamEvent]:
-    item_id = item.id or item.call_id
-    yield ResponseOutputItemAddedEvent(
-        type="response.output_item.added",
-        item=item.model_copy(update={"arguments": "", "status": "in_progress"}),
-        output_index=0,
-        sequence_number=next(sequence),
-    )
-    yield ResponseFunctionCallArgumentsDeltaEvent(
-        type="response.function_call_arguments.delta",
-        item_id=item_id,
-        output_index=0,
-        delta=item.arguments,
-        sequence_number=next(sequence),
-    )
-    yield ResponseFunctionCallArgumentsDoneEvent(
-        type="response.function_call_arguments.done",
-        item_id=item_id,
-        output_index=0,
-        arguments=item.arguments,
-        sequence_number=next(sequence),
-    )
-    yield ResponseOutputItemDoneEvent(
-        type="response.output_item.done", item=item, output_index=0, sequence_number=next(sequence)
-    )
+            return script.call(_next_id("fc"), _next_id("call"), step.name, step.arguments)
+        # Pacing makes the demo read like a live model and gives a person time to press stop.
+        return script.text(_next_id("msg"), *_CHUNK.findall(step.text), pace=self.delay)
 
 
 def plan_step(input: str | Sequence[TResponseInputItem]) -> _ToolStep | _TextStep:
@@ -324,38 +181,3 @@ _ATTACHMENT_PARTS = ("input_image", "input_file", "input_text")
 def _next_id(prefix: str) -> str:
     # Unique across restarts: the bridge may keep these ids for the thread's items.
     return f"{prefix}_{uuid.uuid4().hex[:16]}"
-
-
-def _function_call(step: _ToolStep) -> ResponseFunctionToolCall:
-    call_id = _next_id("call")
-    return ResponseFunctionToolCall(
-        type="function_call",
-        id=_next_id("fc"),
-        call_id=call_id,
-        name=step.name,
-        arguments=json.dumps(step.arguments),
-        status="completed",
-    )
-
-
-def _message(item_id: str, text: str) -> ResponseOutputMessage:
-    return ResponseOutputMessage(
-        type="message",
-        id=item_id,
-        role="assistant",
-        status="completed",
-        content=[ResponseOutputText(type="output_text", text=text, annotations=[])],
-    )
-
-
-def _response(response_id: str, output: list[TResponseOutputItem]) -> Response:
-    return Response(
-        id=response_id,
-        object="response",
-        created_at=time.time(),
-        model=MODEL_NAME,
-        output=output,
-        parallel_tool_calls=False,
-        tool_choice="auto",
-        tools=[],
-    )

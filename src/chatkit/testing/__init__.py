@@ -5,7 +5,9 @@
 `ChatKitTestClient` talks to a server as the web client does, in process or over HTTP;
 `ScriptedModel` stands in for the model of an Agents SDK agent; the pytest plugin
 (`chatkit.pytest_plugin`, registered automatically) adds the `chatkit_store` and
-`chatkit_snapshot` fixtures. See the "Testing your server" guide.
+`chatkit_snapshot` fixtures; `chatkit.testing.contract` holds the `StoreContract` and
+`AttachmentStoreContract` base classes (it imports pytest, so it is not imported here). See the
+"Testing your server" guide.
 """
 
 from chatkit.testing._client import ChatKitRequestError, ChatKitTestClient, InProcess, OverHTTP, Transport, Turn

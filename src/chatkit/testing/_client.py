@@ -192,6 +192,15 @@ class OverHTTP:
                 _raise_for(response.status_code, await response.aread())
             return [frame async for frame in _frames(response.aiter_bytes(), stop_after)]
 
+    async def send_file(self, url: str, method: str, data: bytes, name: str, mime_type: str) -> dict[str, Any]:
+        """Send a file's bytes to an upload URL: raw with `PUT`, as a multipart form with `POST`."""
+        if method == "PUT":
+            response = await self.client.put(url, content=data, headers={"content-type": mime_type})
+        else:
+            response = await self.client.post(url, files={"file": (name, data, mime_type)})
+        _raise_for(response.status_code, response.content)
+        return response.json()
+
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self.client.aclose()
@@ -300,6 +309,23 @@ class ChatKitTestClient:
         params = {"thread_id": thread_id, "result": result}
         return await self.stream("threads.add_client_tool_output", params, stop_after=stop_after)
 
+    async def structured_input(
+        self,
+        thread_id: str,
+        item_id: str,
+        answers: Mapping[str, Sequence[str]],
+        *,
+        skipped: bool = False,
+        stop_after: int | None = None,
+    ) -> Turn:
+        """Answer a structured-input item (`threads.add_structured_input`): question id to chosen values."""
+        submission = {
+            "status": "skipped" if skipped else "answered",
+            "answers": {question: {"values": list(values)} for question, values in answers.items()},
+        }
+        params = {"thread_id": thread_id, "item_id": item_id, "input": submission}
+        return await self.stream("threads.add_structured_input", params, stop_after=stop_after)
+
     async def stream(self, request_type: str, params: Mapping[str, Any], *, stop_after: int | None = None) -> Turn:
         """Any streaming request, by its `type` and `params`."""
         frames = await self.transport.stream({"type": request_type, "params": dict(params)}, stop_after)
@@ -328,6 +354,23 @@ class ChatKitTestClient:
     async def create_attachment(self, name: str, mime_type: str, size: int) -> dict[str, Any]:
         """Register an upload (`attachments.create`); the attachment, with its upload descriptor if two-phase."""
         return await self.call("attachments.create", {"name": name, "mime_type": mime_type, "size": size})
+
+    async def upload(self, data: bytes, name: str, mime_type: str, *, direct: bool = False) -> dict[str, Any]:
+        """Upload a file as the web client does; the attachment to send with a message.
+
+        Two-phase (the default): `attachments.create`, then the bytes to the upload descriptor's
+        URL when there is one. `direct=True` posts them to the endpoint's `/upload` route at once.
+        Bytes travel over HTTP only: in process the attachment comes back as registered.
+        """
+        if direct:
+            if not isinstance(self.transport, OverHTTP):
+                raise TypeError("direct uploads go to the /upload route: use for_app or for_url")
+            return await self.transport.send_file(f"{self.transport.path}/upload", "POST", data, name, mime_type)
+        attachment = await self.create_attachment(name, mime_type, len(data))
+        descriptor = attachment.get("upload_descriptor")
+        if descriptor is None or not isinstance(self.transport, OverHTTP):
+            return attachment
+        return await self.transport.send_file(descriptor["url"], descriptor["method"], data, name, mime_type)
 
     async def call(self, request_type: str, params: Mapping[str, Any]) -> Any:
         """Any plain request, by its `type` and `params`; its JSON answer."""

@@ -45,23 +45,37 @@ class ScriptedModel(Model):
     """Answers the n-th model call with the n-th script, and records what each call was given.
 
     Give `Script` objects (or lists of stream events): `ScriptedModel(Script().text("m1", "Hi ",
-    "there"))`. A call with no script left fails the test with a clear message.
+    "there"))`. A call with no script left fails the test with a clear message. A model whose
+    answer depends on what it was asked takes a `planner` instead, building each call's `Script`.
     """
 
-    def __init__(self, *scripts: Script | list[Step]) -> None:
+    def __init__(
+        self,
+        *scripts: Script | list[Step],
+        planner: Callable[[str | list[TResponseInputItem]], Script] | None = None,
+        record: bool = True,
+    ) -> None:
         self.scripts: list[Script | list[Step]] = list(scripts)
+        self.planner = planner
+        """Builds each call's script from its input instead of taking the next prepared one."""
+        self.record = record
+        """Whether calls are recorded; a long-running server playing a planner turns it off."""
         self.inputs: list[str | list[TResponseInputItem]] = []
         """The input of every call, in order: what the model saw (messages, attachments, widgets)."""
         self.instructions: list[str | None] = []
         """The system instructions of every call."""
+        self.calls = 0
+        """How many times the model was called."""
 
     def _next(self, system_instructions: str | None, input: str | list[TResponseInputItem]) -> Script | list[Step]:
-        self.inputs.append(input)
-        self.instructions.append(system_instructions)
+        self.calls += 1
+        if self.record:
+            self.inputs.append(input)
+            self.instructions.append(system_instructions)
+        if self.planner is not None:
+            return self.planner(input)
         if not self.scripts:
-            raise AssertionError(
-                f"the model was called {len(self.inputs)} times, with only {len(self.inputs) - 1} scripts"
-            )
+            raise AssertionError(f"the model was called {self.calls} times, with only {self.calls - 1} scripts")
         return self.scripts.pop(0)
 
     async def get_response(
@@ -141,14 +155,16 @@ class Script:
         self._add(ResponseOutputItemDoneEvent, "response.output_item.done", output_index=index, item=item)
         self.output.append(item)
 
-    def text(self, item_id: str, *chunks: str, annotations: list[Any] | None = None) -> Script:
-        """An assistant message streamed as `chunks`, with citations announced after the text."""
+    def text(self, item_id: str, *chunks: str, annotations: list[Any] | None = None, pace: float = 0.0) -> Script:
+        """An assistant message streamed as `chunks` (`pace` seconds before each), then its citations."""
         pending = ResponseOutputMessage(id=item_id, type="message", role="assistant", status="in_progress", content=[])
         index = self._open(pending)
         at = {"item_id": item_id, "output_index": index, "content_index": 0}
         empty = ResponseOutputText(type="output_text", text="", annotations=[])
         self._add(ResponseContentPartAddedEvent, "response.content_part.added", **at, part=empty)
         for chunk in chunks:
+            if pace:
+                self.pause(pace)
             self._add(ResponseTextDeltaEvent, "response.output_text.delta", **at, delta=chunk, logprobs=[])
         for position, annotation in enumerate(annotations or []):
             self._add(

@@ -1,4 +1,5 @@
-"""The store contract as a base class: hold a `Store` of your own to what the server relies on.
+"""The store contracts as base classes: hold a `Store` (or an `AttachmentStore`) of your own to
+what the server relies on.
 
     from chatkit.testing.contract import StoreContract
 
@@ -11,7 +12,9 @@
 pytest then runs every test of the contract against your store: threads and items round trip,
 paging in both orders, upserts, deletes, attachments, not-found errors, and isolation between
 two users (`contexts`, by default `{"user_id": "alice"}` and `{"user_id": "bob"}`; override the
-fixture for contexts of your own). The tests are coroutines: run them with pytest-asyncio (in
+fixture for contexts of your own). `AttachmentStoreContract` does the same for an attachment
+store given by the `attachment_store` fixture: what `attachments.create` answers, distinct ids,
+and deletes that may be retried. The tests are coroutines: run them with pytest-asyncio (in
 `auto` mode, or the class's `asyncio` mark). This module imports pytest: it is kept out of
 `chatkit.testing` so that the kit itself does not need it.
 """
@@ -24,11 +27,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter
 
-from chatkit.store import NotFoundError, Store
+from chatkit.store import AttachmentStore, NotFoundError, Store
 from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageItem,
+    Attachment,
+    AttachmentCreateParams,
     FileAttachment,
     InferenceOptions,
     Page,
@@ -82,18 +88,22 @@ async def _walk(load: Any, limit: int, order: str) -> list[str]:
 
 
 @pytest.mark.asyncio
-class StoreContract:
+class _TwoUsers:
+    """What both contracts share: coroutine tests, and the contexts of two users."""
+
+    @pytest.fixture
+    def contexts(self) -> tuple[Any, Any]:
+        """Two request contexts of two different users (override for contexts of your own)."""
+        return {"user_id": "alice"}, {"user_id": "bob"}
+
+
+class StoreContract(_TwoUsers):
     """The contract every `Store` is held to; subclass it and give the `store` fixture."""
 
     @pytest.fixture
     def store(self) -> Store[Any]:
         """Your store, open and empty; override this fixture."""
         raise NotImplementedError("give the contract your store: override the `store` fixture")
-
-    @pytest.fixture
-    def contexts(self) -> tuple[Any, Any]:
-        """Two request contexts of two different users (override for contexts of your own)."""
-        return {"user_id": "alice"}, {"user_id": "bob"}
 
     async def test_a_thread_round_trips(self, store: Store[Any], contexts: tuple[Any, Any]) -> None:
         alice, _ = contexts
@@ -219,3 +229,62 @@ class StoreContract:
         item_ids = {store.generate_item_id("message", thread, alice) for _ in range(200)}
         assert len(thread_ids) == 200 and len(item_ids) == 200, "generated ids repeat"
         assert not thread_ids & item_ids
+
+
+_ATTACHMENT = TypeAdapter[Attachment](Attachment)
+
+
+class AttachmentStoreContract(_TwoUsers):
+    """The contract every `AttachmentStore` is held to; subclass it and give the `attachment_store` fixture.
+
+    It checks what `attachments.create` and `attachments.delete` rely on, through the abstract
+    interface only; how bytes are uploaded, limited and served is the store's own business.
+    """
+
+    @pytest.fixture
+    def attachment_store(self) -> AttachmentStore[Any]:
+        """Your attachment store, ready and empty; override this fixture."""
+        raise NotImplementedError("give the contract your attachment store: override the `attachment_store` fixture")
+
+    async def test_create_answers_with_the_name_and_type_asked(
+        self, attachment_store: AttachmentStore[Any], contexts: tuple[Any, Any]
+    ) -> None:
+        alice, _ = contexts
+        for name, mime_type in (("notes.txt", "text/plain"), ("photo.png", "image/png")):
+            params = AttachmentCreateParams(name=name, size=12, mime_type=mime_type)
+            attachment = await attachment_store.create_attachment(params, alice)
+            assert attachment.id, "create_attachment gave an attachment without an id"
+            assert (attachment.name, attachment.mime_type) == (name, mime_type), "name or type changed"
+
+    async def test_a_created_attachment_survives_the_wire_and_the_store(
+        self, attachment_store: AttachmentStore[Any], contexts: tuple[Any, Any]
+    ) -> None:
+        # The server saves what create_attachment returns in the Store and sends it to the
+        # browser as JSON, so it must come back from its JSON unchanged.
+        alice, _ = contexts
+        params = AttachmentCreateParams(name="report.pdf", size=2048, mime_type="application/pdf")
+        attachment = await attachment_store.create_attachment(params, alice)
+        again = _ATTACHMENT.validate_json(_ATTACHMENT.dump_json(attachment))
+        assert again == attachment, "the attachment does not round-trip through its JSON"
+
+    async def test_ids_are_distinct(self, attachment_store: AttachmentStore[Any], contexts: tuple[Any, Any]) -> None:
+        alice, bob = contexts
+        params = AttachmentCreateParams(name="a.txt", size=1, mime_type="text/plain")
+        created = [await attachment_store.create_attachment(params, alice) for _ in range(20)]
+        created += [await attachment_store.create_attachment(params, bob) for _ in range(20)]
+        assert len({attachment.id for attachment in created}) == 40, "create_attachment repeated an id"
+        generated = {attachment_store.generate_attachment_id("text/plain", alice) for _ in range(200)}
+        assert len(generated) == 200, "generate_attachment_id repeated an id"
+
+    async def test_delete_removes_and_deleting_again_is_harmless(
+        self, attachment_store: AttachmentStore[Any], contexts: tuple[Any, Any]
+    ) -> None:
+        alice, _ = contexts
+        params = AttachmentCreateParams(name="a.txt", size=1, mime_type="text/plain")
+        attachment = await attachment_store.create_attachment(params, alice)
+        await attachment_store.delete_attachment(attachment.id, alice)
+        # A retried delete, or one racing another, must not fail in any other way.
+        with contextlib.suppress(NotFoundError):
+            await attachment_store.delete_attachment(attachment.id, alice)
+        with contextlib.suppress(NotFoundError):
+            await attachment_store.delete_attachment("atc_never_created", alice)
