@@ -594,6 +594,9 @@ async def test_a_streaming_answer_keeps_the_view_at_the_bottom(browser: Browser,
     jump = page.locator("#jump-latest")
     assert await jump.is_visible()
     assert await jump.inner_text() == "↓ Jump to latest"
+    # On the right half, clear of the answers' action buttons at the left.
+    pill = await jump.bounding_box()
+    assert pill is not None and pill["x"] > box["x"] + box["width"] / 2
     await tab.screenshot("09-scrolled-up-while-streaming.png")
 
     # The button goes back to the end, and the view follows again.
