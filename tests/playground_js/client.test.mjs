@@ -140,3 +140,20 @@ test("stopTurn posts to the thread's stop route with the person's headers", asyn
   assert.equal(await client.stopTurn("thr_2"), false);
   assert.equal(await client.stopTurn("thr_3"), false);
 });
+
+test("the package's own GET routes are niceties: their JSON, or nothing on a failure", async () => {
+  const { client, requests } = scripted([
+    json({ attachments: null }),
+    json({}, 404),
+    new TypeError("Failed to fetch"),
+    json({ items: ["msg_1"] }),
+    json({ items: "nonsense" }),
+  ]);
+  assert.deepEqual(await client.capabilities(), { attachments: null });
+  assert.equal(requests[0].url, "/chatkit/capabilities");
+  assert.equal(await client.capabilities(), null);
+  assert.equal(await client.capabilities(), null);
+  assert.deepEqual(await client.stoppedItems("thr/1"), ["msg_1"]);
+  assert.equal(requests[3].url, "/chatkit/threads/thr%2F1/stopped");
+  assert.deepEqual(await client.stoppedItems("thr_2"), []);
+});

@@ -97,35 +97,30 @@ export class Client {
   }
 
   // What the server supports (this package's capabilities route); null when it does not say.
-  async capabilities() {
-    try {
-      const response = await this.reach(`${this.endpoint}/capabilities`, { headers: this.headers() });
-      if (!response.ok) {
-        await this.discard(response);
-        return null;
-      }
-      return await response.json();
-    } catch {
-      return null;
-    }
+  capabilities() {
+    return this.optionalJson(`${this.endpoint}/capabilities`);
   }
 
   // The ids of the items a stopped answer ended on (this package's route); none when it cannot tell.
   async stoppedItems(threadId) {
-    const url = `${this.endpoint}/threads/${encodeURIComponent(threadId)}/stopped`;
+    const body = await this.optionalJson(`${this.endpoint}/threads/${encodeURIComponent(threadId)}/stopped`);
+    return Array.isArray(body?.items) ? body.items : [];
+  }
+
+  // GETs a nicety of this package's own routes: its JSON, or null on any failure (the page does without).
+  async optionalJson(url) {
     this.inspect("→", { GET: url });
     try {
       const response = await this.reach(url, { headers: this.headers() });
       if (!response.ok) {
         await this.discard(response);
-        return [];
+        return null;
       }
       const body = await response.json();
       this.inspect("←", body);
-      return Array.isArray(body.items) ? body.items : [];
+      return body;
     } catch {
-      // Marking stopped answers is a nicety: a thread still shows without it.
-      return [];
+      return null;
     }
   }
 
