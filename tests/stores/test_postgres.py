@@ -55,7 +55,7 @@ async def schema(postgres_dsn: str, tmp_path: Path) -> AsyncIterator[str]:
 
 async def test_the_schema_version_is_recorded_and_a_newer_one_refused(postgres_dsn: str, schema: str) -> None:
     async with PostgresStore(postgres_dsn, schema=schema) as store:
-        assert await store.schema_version() == 2
+        assert await store.schema_version() == 3
     async with await psycopg.AsyncConnection.connect(postgres_dsn, autocommit=True) as conn:
         await conn.execute(f'UPDATE "{schema}".schema_version SET version = 7'.encode())
     with pytest.raises(StoreError, match="version 7"):
@@ -305,7 +305,7 @@ async def test_a_version_1_database_is_migrated_to_hashed_scope_keys(postgres_ds
         )
     long_user = {"user_id": "".join(chr(0x4E00 + (index * 7919) % 20000) for index in range(4000))}
     async with PostgresStore(postgres_dsn, schema=schema) as store:
-        assert await store.schema_version() == 2
+        assert await store.schema_version() == 3
         assert (await store.load_thread("thr_1", ALICE)).title == "old"
         assert [row.id for row in (await store.load_thread_items("thr_1", None, 10, "asc", ALICE)).data] == ["msg_1"]
         with pytest.raises(NotFoundError):

@@ -67,10 +67,10 @@ async def test_waiting_on_sqlite_does_not_block_the_event_loop(tmp_path: Path) -
 async def test_the_file_is_in_wal_mode_with_a_recorded_schema_version(tmp_path: Path) -> None:
     path = tmp_path / "chatkit.db"
     async with SQLiteStore(path) as store:
-        assert await store.schema_version() == 1
+        assert await store.schema_version() == 2
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert db.execute("SELECT version FROM chatkit_schema_version").fetchall() == [(1,)]
+        assert db.execute("SELECT version FROM chatkit_schema_version").fetchall() == [(2,)]
     db.close()
 
 

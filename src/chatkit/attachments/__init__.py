@@ -30,19 +30,18 @@ from chatkit.attachments._checks import (
 )
 from chatkit.attachments._local import LocalAttachmentStore, StoredFile
 from chatkit.attachments._signing import SignedAttachmentStore as SignedAttachmentStore
+from chatkit.attachments._streams import AttachmentLinker, AttachmentReader
 
 if TYPE_CHECKING:
     from chatkit.attachments._converter import (
         AttachmentConverter,
-        AttachmentLinker,
-        AttachmentReader,
         LocalAttachmentConverter,
     )
     from chatkit.attachments._postgres import PostgresAttachmentStore
     from chatkit.attachments._s3 import S3AttachmentStore
 
 
-_CONVERTER_NAMES = ("AttachmentConverter", "AttachmentLinker", "AttachmentReader", "LocalAttachmentConverter")
+_CONVERTER_NAMES = ("AttachmentConverter", "LocalAttachmentConverter")
 
 
 def __getattr__(name: str) -> Any:

@@ -7,33 +7,15 @@ first use: it needs the Agents SDK.
 from __future__ import annotations
 
 import base64
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from openai.types.responses import ResponseInputContentParam
 
 from chatkit.agents import ThreadItemConverter
 from chatkit.attachments._checks import SCOPE_METADATA_KEY, TEXT_LIKE_TYPES
-from chatkit.attachments._streams import AttachmentFiles, streaming_files
+from chatkit.attachments._streams import AttachmentFiles, AttachmentLinker, AttachmentReader, streaming_files
 from chatkit.store import AttachmentStore
 from chatkit.types import Attachment
-
-
-@runtime_checkable
-class AttachmentReader(Protocol):
-    """A store of your own that can hand over an attachment's bytes."""
-
-    async def read_attachment(self, attachment: Attachment) -> bytes | None:
-        """The bytes uploaded for `attachment`, or None if there are none."""
-        ...
-
-
-@runtime_checkable
-class AttachmentLinker(Protocol):
-    """A store that can give the model a short-lived URL to fetch an attachment from (a presigned `GET`)."""
-
-    async def attachment_url(self, attachment: Attachment) -> str | None:
-        """A URL the model can fetch the bytes of `attachment` from, or None if there are none."""
-        ...
 
 
 class AttachmentConverter(ThreadItemConverter):

@@ -113,8 +113,18 @@ class LocalAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
 
     async def delete_attachment(self, attachment_id: str, context: TContext) -> None:
         """Remove the attachment's files, if the caller's tenant has any; another tenant's stay."""
-        if is_valid_attachment_id(attachment_id):
-            await asyncio.to_thread(self._remove, self.scope_key(context), attachment_id)
+        await self.delete_file(attachment_id, self.scope_key(context))
+
+    async def delete_file(self, attachment_id: str, scope_key: str) -> None:
+        """Remove the files of one attachment of the tenant `scope_key`, if there are any."""
+        if is_valid_attachment_id(attachment_id) and SCOPE_KEY_PATTERN.fullmatch(scope_key):
+            await asyncio.to_thread(self._remove, scope_key, attachment_id)
+
+    async def delete_tenant_files(self, scope_key: str) -> int:
+        """Remove every file of the tenant `scope_key`, uploads in flight included; how many attachments had some."""
+        if not SCOPE_KEY_PATTERN.fullmatch(scope_key):
+            return 0
+        return await asyncio.to_thread(self._remove_tenant, scope_key)
 
     # -- files -------------------------------------------------------------------------------------
 
@@ -222,6 +232,17 @@ class LocalAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
         except (FileNotFoundError, NotADirectoryError, ValueError):
             return None
         return StoredFile(directory / _DATA, str(meta["mime_type"]), str(meta["name"]), size)
+
+    def _remove_tenant(self, scope_key: str) -> int:
+        directory = self.root / scope_key
+        try:
+            count = sum(1 for entry in directory.iterdir() if is_valid_attachment_id(entry.name))
+        except FileNotFoundError:
+            return 0
+        trash = self.root / f".deleted-{scope_key}-{secrets.token_hex(4)}"
+        directory.rename(trash)
+        shutil.rmtree(trash, ignore_errors=True)
+        return count
 
     def _remove(self, scope_key: str, attachment_id: str) -> None:
         directory = self._path(scope_key, attachment_id)

@@ -117,6 +117,7 @@ _QUERIES = {
     "read_chunk": """SELECT data FROM {s}.attachment_chunks
         WHERE scope_key = %s AND id = %s AND attempt = %s AND seq = %s""",
     "delete": "DELETE FROM {s}.attachment_files WHERE scope_key = %s AND id = %s",
+    "delete_tenant": "DELETE FROM {s}.attachment_files WHERE scope_key = %s",
     "purge_direct": f"""DELETE FROM {{s}}.attachment_files
         WHERE state = 'uploading' AND NOT announced AND {_STALE}""",
     "purge_announced": f"""WITH stale AS (
@@ -302,7 +303,15 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
 
     async def delete_attachment(self, attachment_id: str, context: TContext) -> None:
         """Delete the file and its bytes, and stop an upload of it still in flight; another tenant's stay."""
-        await self._execute("delete", (self.scope_key(context), attachment_id))
+        await self.delete_file(attachment_id, self.scope_key(context))
+
+    async def delete_file(self, attachment_id: str, scope_key: str) -> None:
+        """Delete one file of the tenant `scope_key` and its bytes, if there is one."""
+        await self._execute("delete", (scope_key, attachment_id))
+
+    async def delete_tenant_files(self, scope_key: str) -> int:
+        """Delete every file of the tenant `scope_key`, uploads in flight included; how many there were."""
+        return await self._execute("delete_tenant", (scope_key,))
 
     # -- uploads -----------------------------------------------------------------------------
 

@@ -239,8 +239,29 @@ class S3AttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
 
     async def delete_attachment(self, attachment_id: str, context: TContext) -> None:
         """Delete the attachment's objects, if the caller's tenant has any; another tenant's stay."""
-        if is_valid_attachment_id(attachment_id):
-            await self._delete(self.scope_key(context), attachment_id, "record", "claim", "incoming", "data")
+        await self.delete_file(attachment_id, self.scope_key(context))
+
+    async def delete_file(self, attachment_id: str, scope_key: str) -> None:
+        """Delete the objects of one attachment of the tenant `scope_key`, if there are any."""
+        if is_valid_attachment_id(attachment_id) and SCOPE_KEY_PATTERN.fullmatch(scope_key):
+            await self._delete(scope_key, attachment_id, "record", "claim", "incoming", "data")
+
+    async def delete_tenant_files(self, scope_key: str) -> int:
+        """Delete every object under the tenant `scope_key`'s prefix; how many attachments had some."""
+        if not SCOPE_KEY_PATTERN.fullmatch(scope_key):
+            return 0
+        client = await self._s3()
+        attachments: set[str] = set()
+        prefix = f"{self.prefix}{scope_key}/"
+        paginator = client.get_paginator("list_objects_v2")
+        async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            keys = [entry["Key"] for entry in page.get("Contents", []) if "Key" in entry]
+            if keys:
+                attachments.update(key[len(prefix) :].partition("/")[0] for key in keys)
+                # One page holds at most 1,000 keys, the most one DeleteObjects takes.
+                objects: list[Any] = [{"Key": key} for key in keys]
+                await client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
+        return len(attachments)
 
     # -- two-phase uploads into the bucket ---------------------------------------------------
 

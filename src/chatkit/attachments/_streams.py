@@ -107,6 +107,24 @@ class AttachmentFiles(Protocol):
         ...
 
 
+@runtime_checkable
+class AttachmentReader(Protocol):
+    """A store of your own that can hand over an attachment's bytes."""
+
+    async def read_attachment(self, attachment: Attachment) -> bytes | None:
+        """The bytes uploaded for `attachment`, or None if there are none."""
+        ...
+
+
+@runtime_checkable
+class AttachmentLinker(Protocol):
+    """A store that can give the model a short-lived URL to fetch an attachment from (a presigned `GET`)."""
+
+    async def attachment_url(self, attachment: Attachment) -> str | None:
+        """A URL the model can fetch the bytes of `attachment` from, or None if there are none."""
+        ...
+
+
 def streaming_files(store: AttachmentStore[Any]) -> AttachmentFiles:
     """`store` as the routes use it: itself if it streams, a `LocalAttachmentStore` through an adapter."""
     if isinstance(store, LocalAttachmentStore):

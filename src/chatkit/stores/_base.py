@@ -6,6 +6,7 @@ import asyncio
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -43,6 +44,22 @@ class PreviewSigner(Protocol):
     def refresh_preview(self, attachment: Attachment) -> Attachment:
         """`attachment` with a newly signed preview URL."""
         ...
+
+
+@dataclass
+class Removal:
+    """What one removal batch took out of a store: rows counted, attachment records returned.
+
+    The records (with the tenant scope each was stored under) say which files to delete next;
+    `chatkit.data` does that, since a store holds rows, not bytes.
+    """
+
+    threads: int = 0
+    items: int = 0
+    attachments: list[tuple[str, Attachment]] = field(default_factory=list[tuple[str, Attachment]])
+
+    def __bool__(self) -> bool:
+        return bool(self.threads or self.attachments)
 
 
 class ScopedStore(Store[Any]):
@@ -116,6 +133,47 @@ class ScopedStore(Store[Any]):
     def turn_scope(self, context: Any) -> str:
         """The tenant scope of `context`, which names its turns as it names its rows."""
         return self._scope(context)
+
+    # -- data upkeep: retention, erasure, export (driven by `chatkit.data`) ------------------
+
+    async def remove_idle(self, idle_for: float, limit: int) -> Removal:
+        """Delete up to `limit` threads of any tenant written to `idle_for` seconds ago or longer.
+
+        A thread's last write is the latest save of the thread or of any of its items; its items
+        and attachment records go with it. Up to `limit` attachment records that never reached a
+        thread (abandoned uploads) and are as old go too. One short transaction, so live traffic
+        waits for one batch at most; an empty `Removal` means nothing was left to remove.
+        """
+        await self._ready()
+        return await self._remove_idle(max(0.0, idle_for), max(1, limit))
+
+    async def remove_tenant(self, context: Any, limit: int) -> Removal:
+        """Delete up to `limit` of the context's threads (with items and attachment records); once none
+        are left, up to `limit` of its remaining attachment records. Empty when nothing is left."""
+        await self._ready()
+        return await self._remove_tenant(self._scope(context), max(1, limit))
+
+    async def load_tenant_attachments(self, context: Any) -> list[Attachment]:
+        """Every attachment record of the context's tenant, in threads or not, oldest first."""
+        await self._ready()
+        return [self._load_attachment(data) for data in await self._tenant_attachments(self._scope(context))]
+
+    async def scopes(self) -> list[str]:
+        """The tenant scopes that own at least one thread or attachment record, in sorted order."""
+        await self._ready()
+        return sorted(await self._scopes())
+
+    @abstractmethod
+    async def _remove_idle(self, idle_for: float, limit: int) -> Removal: ...
+
+    @abstractmethod
+    async def _remove_tenant(self, scope: str, limit: int) -> Removal: ...
+
+    @abstractmethod
+    async def _tenant_attachments(self, scope: str) -> list[str]: ...
+
+    @abstractmethod
+    async def _scopes(self) -> set[str]: ...
 
     @abstractmethod
     async def _open(self) -> None: ...

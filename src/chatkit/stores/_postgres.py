@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatkit.store import NotFoundError
 from chatkit.stores import _codec
-from chatkit.stores._base import ScopedStore, clamp_limit, page_of
+from chatkit.stores._base import Removal, ScopedStore, clamp_limit, page_of
 from chatkit.stores._database import PostgresDatabase, database_for
 from chatkit.stores._errors import IdConflictError, TurnLockLostError
 from chatkit.stores._locks import KeyedLocks
@@ -88,6 +88,16 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX items_page ON {s}.items (scope_key, thread_key, seq)",
         "CREATE INDEX attachments_thread ON {s}.attachments (scope_key, thread_key)",
     ],
+    # When each row was last written, for retention; rows from before the upgrade get the upgrade's
+    # time (a constant default: no table rewrite).
+    [
+        *(
+            f"ALTER TABLE {{s}}.{table} ADD COLUMN touched_at timestamptz NOT NULL DEFAULT now()"
+            for table in ("threads", "items", "attachments")
+        ),
+        "CREATE INDEX threads_touched ON {s}.threads (touched_at)",
+        "CREATE INDEX attachments_loose ON {s}.attachments (touched_at) WHERE thread_key IS NULL",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -100,12 +110,16 @@ _STORED, _EXCLUDED = _READABLE.format(row="stored"), _READABLE.format(row="exclu
 _SAME_ROW = f"""({_STORED} ->> 'created_at') IS NOT DISTINCT FROM ({_EXCLUDED} ->> 'created_at')
     AND ({_STORED} ->> 'type') IS NOT DISTINCT FROM ({_EXCLUDED} ->> 'type')"""
 _UPSERT_ITEM = """INSERT INTO {s}.items AS stored (scope_key, thread_key, key, scope, thread_id, id, data)
-    VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (scope_key, thread_key, key) DO UPDATE SET data = excluded.data"""
+    VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (scope_key, thread_key, key)
+    DO UPDATE SET data = excluded.data, touched_at = now()"""
+# The threads a removal takes, as parallel arrays of scope keys and keys.
+_CHOSEN = "(scope_key, {key}) IN (SELECT * FROM unnest(%s::bytea[], %s::bytea[]))"
+_AGO = "now() - make_interval(secs => %s)"
 
 _QUERIES = {
     "load_thread": "SELECT data FROM {s}.threads WHERE scope_key = %s AND key = %s",
     "save_thread": """INSERT INTO {s}.threads AS stored (scope_key, key, scope, id, data) VALUES (%s, %s, %s, %s, %s)
-        ON CONFLICT (scope_key, key) DO UPDATE SET data = excluded.data WHERE """
+        ON CONFLICT (scope_key, key) DO UPDATE SET data = excluded.data, touched_at = now() WHERE """
     + _SAME_ROW,
     "thread_seq": "SELECT seq FROM {s}.threads WHERE scope_key = %s AND key = %s",
     "threads_asc": "SELECT data FROM {s}.threads WHERE scope_key = %s AND seq > %s ORDER BY seq ASC LIMIT %s",
@@ -127,9 +141,27 @@ _QUERIES = {
     "save_attachment": """INSERT INTO {s}.attachments (scope_key, key, thread_key, scope, id, thread_id, data)
         VALUES (%s, %s, %s, %s, %s, %s, %s)
         ON CONFLICT (scope_key, key) DO UPDATE SET thread_key = excluded.thread_key, thread_id = excluded.thread_id,
-        data = excluded.data""",
+        data = excluded.data, touched_at = now()""",
     "load_attachment": "SELECT data FROM {s}.attachments WHERE scope_key = %s AND key = %s",
     "delete_attachment": "DELETE FROM {s}.attachments WHERE scope_key = %s AND key = %s",
+    # Data upkeep. Rows other sweeps hold are skipped, so processes may sweep at once.
+    "idle_threads": f"""SELECT scope_key, key FROM {{s}}.threads AS t WHERE touched_at < {_AGO}
+        AND NOT EXISTS (SELECT 1 FROM {{s}}.items AS i WHERE i.scope_key = t.scope_key AND i.thread_key = t.key
+            AND i.touched_at >= {_AGO})
+        ORDER BY touched_at LIMIT %s FOR UPDATE SKIP LOCKED""",
+    "tenant_threads": "SELECT scope_key, key FROM {s}.threads WHERE scope_key = %s ORDER BY seq LIMIT %s FOR UPDATE",
+    "count_items": "SELECT count(*) FROM {s}.items WHERE " + _CHOSEN.format(key="thread_key"),
+    "remove_thread_attachments": "DELETE FROM {s}.attachments WHERE "
+    + _CHOSEN.format(key="thread_key")
+    + " RETURNING scope, data",
+    "remove_threads": "DELETE FROM {s}.threads WHERE " + _CHOSEN.format(key="key"),
+    "remove_loose_attachments": f"""DELETE FROM {{s}}.attachments WHERE ctid IN (SELECT ctid FROM {{s}}.attachments
+        WHERE thread_key IS NULL AND touched_at < {_AGO} ORDER BY touched_at LIMIT %s FOR UPDATE SKIP LOCKED)
+        RETURNING scope, data""",
+    "remove_tenant_attachments": """DELETE FROM {s}.attachments WHERE ctid IN (SELECT ctid FROM {s}.attachments
+        WHERE scope_key = %s LIMIT %s FOR UPDATE) RETURNING scope, data""",
+    "tenant_attachments": "SELECT data FROM {s}.attachments WHERE scope_key = %s ORDER BY touched_at, key",
+    "scopes": "SELECT scope FROM {s}.threads UNION SELECT scope FROM {s}.attachments",
 }
 
 
@@ -471,3 +503,49 @@ class PostgresStore(ScopedStore):
         """Delete the attachment record; `NotFoundError` if the caller has none."""
         if not await self._execute("delete_attachment", (_key(self._scope(context)), _key(attachment_id))):
             raise NotFoundError(f"Attachment {attachment_id!r} not found")
+
+    # -- data upkeep -------------------------------------------------------------------------
+
+    async def _remove_idle(self, idle_for: float, limit: int) -> Removal:
+        async def work(conn: AsyncConnection[Any]) -> Removal:
+            threads = await (await conn.execute(self._sql["idle_threads"], (idle_for, idle_for, limit))).fetchall()
+            removal = await self._remove_threads(conn, threads)
+            loose = await conn.execute(self._sql["remove_loose_attachments"], (idle_for, limit))
+            removal.attachments += _loaded(await loose.fetchall())
+            return removal
+
+        return await self._run(work, transaction=True)
+
+    async def _remove_tenant(self, scope: str, limit: int) -> Removal:
+        scope_key = _key(scope)
+
+        async def work(conn: AsyncConnection[Any]) -> Removal:
+            threads = await (await conn.execute(self._sql["tenant_threads"], (scope_key, limit))).fetchall()
+            removal = await self._remove_threads(conn, threads)
+            if len(threads) < limit:
+                rest = await conn.execute(self._sql["remove_tenant_attachments"], (scope_key, limit))
+                removal.attachments += _loaded(await rest.fetchall())
+            return removal
+
+        return await self._run(work, transaction=True)
+
+    async def _remove_threads(self, conn: AsyncConnection[Any], threads: list[Any]) -> Removal:
+        """Delete these (scope key, key) threads with their items and attachment records, in the open transaction."""
+        if not threads:
+            return Removal()
+        chosen = ([scope_key for scope_key, _ in threads], [key for _, key in threads])
+        items = await (await conn.execute(self._sql["count_items"], chosen)).fetchone()
+        attachments = await (await conn.execute(self._sql["remove_thread_attachments"], chosen)).fetchall()
+        # The items go with the threads: ON DELETE CASCADE.
+        await conn.execute(self._sql["remove_threads"], chosen)
+        return Removal(threads=len(threads), items=int(items[0]) if items else 0, attachments=_loaded(attachments))
+
+    async def _tenant_attachments(self, scope: str) -> list[str]:
+        return [data for (data,) in await self._fetch("tenant_attachments", (_key(scope),))]
+
+    async def _scopes(self) -> set[str]:
+        return {scope for (scope,) in await self._fetch("scopes", ())}
+
+
+def _loaded(rows: list[Any]) -> list[tuple[str, Attachment]]:
+    return [(scope, _codec.load_attachment(data)) for scope, data in rows]

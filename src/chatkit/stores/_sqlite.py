@@ -14,13 +14,16 @@ from typing import Any, TypeVar
 from chatkit.logger import logger
 from chatkit.store import NotFoundError
 from chatkit.stores import _codec
-from chatkit.stores._base import ScopedStore, clamp_limit, page_of
+from chatkit.stores._base import Removal, ScopedStore, clamp_limit, page_of
 from chatkit.stores._errors import IdConflictError, StoreError, StoreRejectedError, StoreUnavailableError
 from chatkit.stores._locks import KeyedLocks
 from chatkit.stores._scope import ScopeFunction, default_scope
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 
 T = TypeVar("T")
+
+# The current time in Unix seconds, in SQL (julianday works on every SQLite; unixepoch needs 3.38).
+_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 
 # Each entry migrates the schema from version `index` to `index + 1`.
 MIGRATIONS: list[list[str]] = [
@@ -52,21 +55,42 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX chatkit_attachments_thread ON chatkit_attachments (scope, thread_id)",
     ],
+    # When each row was last written (Unix seconds), for retention. SQLite adds a column only with
+    # a constant default, so rows from before the upgrade are stamped with the upgrade's time.
+    [
+        *(
+            statement.format(table=table)
+            for table in ("chatkit_threads", "chatkit_items", "chatkit_attachments")
+            for statement in (
+                "ALTER TABLE {table} ADD COLUMN touched_at REAL NOT NULL DEFAULT 0",
+                "UPDATE {table} SET touched_at = " + _NOW,
+            )
+        ),
+        "CREATE INDEX chatkit_threads_touched ON chatkit_threads (touched_at)",
+        "CREATE INDEX chatkit_attachments_loose ON chatkit_attachments (touched_at) WHERE thread_id IS NULL",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_UPSERT_ITEM = """INSERT INTO chatkit_items (scope, thread_id, id, data) VALUES (?, ?, ?, ?)
-    ON CONFLICT (scope, thread_id, id) DO UPDATE SET data = excluded.data"""
+_UPSERT_ITEM = f"""INSERT INTO chatkit_items (scope, thread_id, id, data, touched_at) VALUES (?, ?, ?, ?, {_NOW})
+    ON CONFLICT (scope, thread_id, id) DO UPDATE SET data = excluded.data, touched_at = excluded.touched_at"""
 # An update only when the stored row is the same one (same creation time and kind): a new row
 # that reuses its id changes nothing, and the count of changed rows says so.
 _SAME_ROW = """json_extract(data, '$.created_at') IS json_extract(excluded.data, '$.created_at')
     AND json_extract(data, '$.type') IS json_extract(excluded.data, '$.type')"""
 _ADD_ITEM = _UPSERT_ITEM + " WHERE " + _SAME_ROW
 _SAVE_THREAD = (
-    """INSERT INTO chatkit_threads (scope, id, data) VALUES (?, ?, ?)
-    ON CONFLICT (scope, id) DO UPDATE SET data = excluded.data WHERE """
+    f"""INSERT INTO chatkit_threads (scope, id, data, touched_at) VALUES (?, ?, ?, {_NOW})
+    ON CONFLICT (scope, id) DO UPDATE SET data = excluded.data, touched_at = excluded.touched_at WHERE """
     + _SAME_ROW
 )
+# Threads of any tenant whose last write (the thread's or any item's) is `?` seconds old or older.
+_IDLE_THREADS = f"""SELECT scope, id FROM chatkit_threads AS t WHERE touched_at < {_NOW} - ?1
+    AND NOT EXISTS (SELECT 1 FROM chatkit_items AS i WHERE i.scope = t.scope AND i.thread_id = t.id
+        AND i.touched_at >= {_NOW} - ?1)
+    ORDER BY touched_at LIMIT ?2"""
+_LOOSE_ATTACHMENTS = f"""DELETE FROM chatkit_attachments WHERE rowid IN (SELECT rowid FROM chatkit_attachments
+    WHERE thread_id IS NULL AND touched_at < {_NOW} - ? ORDER BY touched_at LIMIT ?) RETURNING scope, data"""
 # SQLite result codes (the low byte of the extended code) of failures that may pass: busy or
 # locked files, I/O, a full disk, a file that cannot be opened, memory.
 _TRANSIENT_CODES = {5, 6, 7, 10, 13, 14, 15}
@@ -356,8 +380,9 @@ class SQLiteStore(ScopedStore):
         row = (self._scope(context), attachment.id, attachment.thread_id, _codec.dump_attachment(attachment))
         await self._run(
             lambda db: db.execute(
-                """INSERT INTO chatkit_attachments (scope, id, thread_id, data) VALUES (?, ?, ?, ?)
-                ON CONFLICT (scope, id) DO UPDATE SET thread_id = excluded.thread_id, data = excluded.data""",
+                f"""INSERT INTO chatkit_attachments (scope, id, thread_id, data, touched_at) VALUES (?, ?, ?, ?, {_NOW})
+                ON CONFLICT (scope, id) DO UPDATE SET thread_id = excluded.thread_id, data = excluded.data,
+                touched_at = excluded.touched_at""",
                 row,
             )
         )
@@ -382,6 +407,66 @@ class SQLiteStore(ScopedStore):
         )
         if not deleted:
             raise NotFoundError(f"Attachment {attachment_id!r} not found")
+
+    # -- data upkeep -------------------------------------------------------------------------
+
+    async def _remove_idle(self, idle_for: float, limit: int) -> Removal:
+        def work(db: sqlite3.Connection) -> Removal:
+            removal = _remove_threads(db, db.execute(_IDLE_THREADS, (idle_for, limit)).fetchall())
+            removal.attachments += _loaded(db.execute(_LOOSE_ATTACHMENTS, (idle_for, limit)))
+            return removal
+
+        return await self._write(work)
+
+    async def _remove_tenant(self, scope: str, limit: int) -> Removal:
+        def work(db: sqlite3.Connection) -> Removal:
+            threads = db.execute(
+                "SELECT scope, id FROM chatkit_threads WHERE scope = ? ORDER BY seq LIMIT ?", (scope, limit)
+            ).fetchall()
+            removal = _remove_threads(db, threads)
+            if len(threads) < limit:
+                removal.attachments += _loaded(
+                    db.execute(
+                        """DELETE FROM chatkit_attachments WHERE rowid IN
+                        (SELECT rowid FROM chatkit_attachments WHERE scope = ? LIMIT ?) RETURNING scope, data""",
+                        (scope, limit),
+                    )
+                )
+            return removal
+
+        return await self._write(work)
+
+    async def _tenant_attachments(self, scope: str) -> list[str]:
+        def work(db: sqlite3.Connection) -> list[str]:
+            rows = db.execute("SELECT data FROM chatkit_attachments WHERE scope = ? ORDER BY rowid", (scope,))
+            return [data for (data,) in rows]
+
+        return await self._run(work)
+
+    async def _scopes(self) -> set[str]:
+        def work(db: sqlite3.Connection) -> set[str]:
+            rows = db.execute("SELECT scope FROM chatkit_threads UNION SELECT scope FROM chatkit_attachments")
+            return {scope for (scope,) in rows}
+
+        return await self._run(work)
+
+
+def _remove_threads(db: sqlite3.Connection, threads: list[tuple[str, str]]) -> Removal:
+    """Delete these (scope, id) threads with their items and attachment records, in the open transaction."""
+    removal = Removal(threads=len(threads))
+    for key in threads:
+        removal.items += db.execute(
+            "SELECT count(*) FROM chatkit_items WHERE scope = ? AND thread_id = ?", key
+        ).fetchone()[0]
+        removal.attachments += _loaded(
+            db.execute("DELETE FROM chatkit_attachments WHERE scope = ? AND thread_id = ? RETURNING scope, data", key)
+        )
+        db.execute("DELETE FROM chatkit_threads WHERE scope = ? AND id = ?", key)
+    return removal
+
+
+def _loaded(rows: sqlite3.Cursor) -> list[tuple[str, Attachment]]:
+    return [(scope, _codec.load_attachment(data)) for scope, data in rows.fetchall()]
 
 
 def _require_thread(db: sqlite3.Connection, scope: str, thread_id: str) -> None:

@@ -1,0 +1,22 @@
+"""Living with the data: retention sweeps, a tenant's export and its erasure.
+
+`remove_idle(store, days)` deletes the threads nobody wrote to for `days` days, in short
+batches; `erase_tenant(store, context)` deletes everything one tenant owns and reports what went;
+`export_tenant(store, context, directory)` writes it all out as JSON Lines in the wire format plus
+the files. Each takes the server's `attachment_store=` so files go (or come) with their rows.
+`RetentionSweeper` runs `remove_idle` periodically (`chatkit serve --retain-days N`). The same
+operations are on the command line: `chatkit retention`, `chatkit export`, `chatkit erase`.
+"""
+
+from chatkit.data._export import ExportReport, export_tenant
+from chatkit.data._removal import DEFAULT_BATCH_SIZE, RemovalReport, TenantFiles, erase_tenant, remove_idle
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "ExportReport",
+    "RemovalReport",
+    "TenantFiles",
+    "erase_tenant",
+    "export_tenant",
+    "remove_idle",
+]
