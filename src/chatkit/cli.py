@@ -10,24 +10,34 @@ import argparse
 import asyncio
 import errno
 import importlib
-import inspect
 import logging
 import os
 import socket
 import sys
-import sysconfig
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
+
+from chatkit._data_commands import COMMANDS
+from chatkit._data_commands import add_commands as add_data_commands
+from chatkit._data_commands import run as run_data_command
+from chatkit._targets import (
+    EXIT_USAGE,
+    UnreachableError,
+    UsageError,
+    load_target,
+    resolve_server,
+    store_argument,
+)
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
     from starlette.requests import Request
 
     from chatkit.asgi import Drain
+    from chatkit.data import RetentionSweeper
     from chatkit.server import ChatKitServer
-    from chatkit.store import Store
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -41,22 +51,8 @@ LOCAL_USER = "local"
 
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
-EXIT_USAGE = 2
-EXIT_UNREACHABLE = 3
 # How long `serve` waits for PostgreSQL to answer before saying it timed out.
 STORE_CONNECT_TIMEOUT = 5
-
-
-class UsageError(Exception):
-    """A command line that cannot be carried out; reported as one line and exit status 2."""
-
-    status = EXIT_USAGE
-
-
-class UnreachableError(UsageError):
-    """A service the command line names does not answer; reported as one line and exit status 3."""
-
-    status = EXIT_UNREACHABLE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args, list(sys.argv[1:] if argv is None else argv))
         if args.command == "demo":
             return _demo(args)
+        if args.command in COMMANDS:
+            return run_data_command(args)
     except UsageError as error:
         if getattr(args, "log_level", None) in ("debug", "trace"):
             traceback.print_exception(error)
@@ -148,6 +146,14 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         help="under --disconnect-policy grace, how long a turn whose client left waits for one to rejoin (default: 10)",
     )
     _from_environment(disconnect_grace, environ)
+    retain_days = serve.add_argument(
+        "--retain-days",
+        type=float,
+        metavar="N",
+        help="delete threads nobody wrote to for N days, with their files, in an hourly background sweep "
+        "(see chatkit retention) (default: keep everything)",
+    )
+    _from_environment(retain_days, environ)
     _add_bind_options(serve, environ)
     reload = serve.add_argument("--reload", action="store_true", help="restart when Python files change (development)")
     _from_environment(reload, environ)
@@ -170,6 +176,7 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         "storing threads in ./chatkit-demo.db, with the playground at /.",
     )
     _add_bind_options(demo, environ)
+    add_data_commands(commands, environ)
     return parser
 
 
@@ -354,7 +361,9 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
         return _supervise(args, argv)
     if args.disconnect_grace < 0:
         raise UsageError(f"--disconnect-grace must be seconds, zero or more, not {args.disconnect_grace:g}")
-    policies = Policies(args.turn_policy, args.disconnect_policy, args.disconnect_grace)
+    if args.retain_days is not None and args.retain_days < 0:
+        raise UsageError(f"--retain-days must be zero or more, not {args.retain_days:g}")
+    policies = Policies(args.turn_policy, args.disconnect_policy, args.disconnect_grace, args.retain_days)
     if args.reload:
         # Fail here, with a clear message, rather than in every reloaded worker.
         build_app(args.target, args.store, args.context, policies)
@@ -396,7 +405,7 @@ def _require_shared_store(args: argparse.Namespace) -> None:
     from chatkit.stores import PostgresStore
 
     if args.store:
-        store = _store_from_url(args.store)
+        store = store_argument(args.store)
     else:
         loaded = load_target(args.target)
         if isinstance(loaded, Starlette):
@@ -411,23 +420,25 @@ def _require_shared_store(args: argparse.Namespace) -> None:
 
 @dataclass(frozen=True)
 class Policies:
-    """What a request finds when its thread is busy, and what a turn does when its client leaves."""
+    """What a request finds when its thread is busy, what a turn does when its client leaves, and
+    how long idle threads are kept (None: for ever)."""
 
     turn: str = "wait"
     disconnect: str = "cancel"
     grace: float = 10.0
+    retain_days: float | None = None
 
     def text(self) -> str:
         """The policies as one line (how `--reload` hands them to its worker processes)."""
-        return f"{self.turn},{self.disconnect},{self.grace!r}"
+        return f"{self.turn},{self.disconnect},{self.grace!r},{'' if self.retain_days is None else self.retain_days!r}"
 
     @classmethod
     def parse(cls, text: str) -> Policies:
         """The policies `text()` wrote; the defaults for an empty line."""
         if not text:
             return cls()
-        turn, disconnect, grace = text.split(",")
-        return cls(turn, disconnect, float(grace))
+        turn, disconnect, grace, retain_days = text.split(",")
+        return cls(turn, disconnect, float(grace), float(retain_days) if retain_days else None)
 
 
 def build_app(
@@ -454,7 +465,7 @@ def build_app(
             if value:
                 print(f"chatkit: warning: {flag} is not used: {target} is a ready app", file=sys.stderr)
         return loaded
-    store = _store_from_url(store_url) if store_url else None
+    store = store_argument(store_url) if store_url else None
     server = resolve_server(loaded, store)
     context = load_target(context_target) if context_target else local_context
     if not callable(context):
@@ -467,7 +478,20 @@ def build_app(
         disconnect_policy=policies.disconnect,
         disconnect_grace=policies.grace,
         drain=drain,
+        retention=_retention(server, policies.retain_days),
     )
+
+
+def _retention(server: ChatKitServer[Any], days: float | None) -> RetentionSweeper | None:
+    """The background sweep `--retain-days` asks for, over the server's store and attachment store."""
+    if days is None:
+        return None
+    from chatkit.data import RetentionSweeper
+
+    try:
+        return RetentionSweeper(server.store, days, attachment_store=server.attachment_store)
+    except TypeError as error:
+        raise UsageError(f"--retain-days: {error}") from error
 
 
 def local_context(request: Request) -> dict[str, Any]:
@@ -485,113 +509,11 @@ def app_from_environment() -> Starlette:
     )
 
 
-def load_target(target: str) -> Any:
-    """Import `MODULE:ATTR` (ATTR may be dotted), looking in the current directory first, as uvicorn does."""
-    module_name, _, attribute = target.partition(":")
-    if not module_name or not attribute:
-        raise UsageError(f"expected MODULE:ATTR, e.g. myapp.server:server, not {target!r}")
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
-    try:
-        value: Any = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name is not None and module_name.startswith(error.name):
-            raise UsageError(f"cannot import module {module_name!r}: {error}") from error
-        raise user_code_failure(f"importing {module_name!r}", error) from error
-    except Exception as error:
-        raise user_code_failure(f"importing {module_name!r}", error) from error
-    for name in attribute.split("."):
-        try:
-            value = getattr(value, name)
-        except AttributeError:
-            raise UsageError(f"module {module_name!r} has no attribute {attribute!r}") from None
-    return value
-
-
-def resolve_server(value: Any, store: Store[Any] | None = None) -> ChatKitServer[Any]:
-    """The server a target names: the instance itself, or what the factory returns (given `store` if set)."""
-    from chatkit.server import ChatKitServer
-
-    if isinstance(value, ChatKitServer):
-        if store is not None:
-            raise UsageError("--store needs a factory (a callable taking the store), not a ready server instance")
-        return value  # pyright: ignore[reportUnknownVariableType]
-    if not callable(value):
-        raise UsageError(f"the target is {_kind(value)}, not a ChatKitServer or a factory returning one")
-    arguments = () if store is None else (store,)
-    _check_factory_arguments(value, arguments)
-    try:
-        server = value(*arguments)
-    except Exception as error:
-        raise user_code_failure("the factory", error) from error
-    if inspect.isawaitable(server):
-        if inspect.iscoroutine(server):
-            server.close()
-        raise UsageError("the factory must return a ChatKitServer, not an awaitable (use a plain function)")
-    if not isinstance(server, ChatKitServer):
-        raise UsageError(f"the factory returned {_kind(server)}, not a ChatKitServer")
-    return server  # pyright: ignore[reportUnknownVariableType]
-
-
-def _check_factory_arguments(factory: Any, arguments: tuple[Any, ...]) -> None:
-    """Refuse a factory that cannot take what `chatkit serve` passes: nothing, or the `--store` store."""
-    try:
-        signature = inspect.signature(factory)
-    except (TypeError, ValueError):
-        return  # a builtin or C callable: calling it is the only test
-    try:
-        signature.bind(*arguments)
-    except TypeError:
-        described = (
-            f"{getattr(factory, '__qualname__', 'factory')}{signature.replace(return_annotation=signature.empty)}"
-        )
-        if arguments:
-            raise UsageError(f"the factory {described} cannot take the --store store as its one argument") from None
-        raise UsageError(f"the factory {described} needs arguments; give it a store with --store") from None
-
-
-def user_code_failure(action: str, error: BaseException) -> UsageError:
-    """One line for an exception the user's code raised: what failed, why, and where in their files."""
-    location = _user_location(error)
-    where = f" ({location})" if location else ""
-    return UsageError(f"{action} failed: {type(error).__name__}: {error}{where}")
-
-
-def _user_location(error: BaseException) -> str | None:
-    """`file:line` of the innermost frame outside the standard library, installed packages and chatkit."""
-    if isinstance(error, SyntaxError) and error.filename:
-        return f"{error.filename}:{error.lineno}"
-    outside = tuple({sysconfig.get_paths()[name] for name in ("stdlib", "platstdlib", "purelib", "platlib")})
-    package = os.path.dirname(os.path.abspath(__file__))
-    frames = [
-        frame
-        for frame in traceback.extract_tb(error.__traceback__)
-        if not frame.filename.startswith(("<", package, *outside))
-    ]
-    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None
-
-
-def _kind(value: object) -> str:
-    """`a str`, `an int`: the type of `value` with its article."""
-    name = type(value).__name__
-    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
-
-
-def _store_from_url(url: str) -> Store[Any]:
-    from chatkit.stores import store_from_url
-
-    try:
-        return store_from_url(url)
-    except ValueError as error:
-        raise UsageError(f"--store: {error}") from error
-
-
 def check_store(url: str) -> None:
     """Raise `UsageError` (bad URL) or `UnreachableError` (no answer) unless the store at `url` opens now."""
     from chatkit.stores import PostgresStore, SQLiteStore
 
-    store = _store_from_url(url)
+    store = store_argument(url)
     logging.getLogger(__name__).debug("checking the store at %s", url)
     if isinstance(store, PostgresStore):
         asyncio.run(_check_postgres(url))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 from starlette.applications import Starlette
@@ -28,6 +28,7 @@ from chatkit.asgi._uploads import UploadEndpoints, problem_response
 from chatkit.attachments import LocalAttachmentStore
 from chatkit.attachments._streams import AttachmentFiles, streaming_files
 from chatkit.coordination import Coordination
+from chatkit.data import RetentionSweeper
 from chatkit.server import ChatKitServer
 from chatkit.store import AttachmentStore
 from chatkit.stores import PostgresStore
@@ -50,6 +51,7 @@ def create_app(
     ready_path: str | None = "/readyz",
     drain: Drain | None = None,
     metrics_path: str | None = "/metrics",
+    retention: RetentionSweeper | None = None,
 ) -> Starlette:
     """A Starlette app serving `server` at `POST {path}`, plus upload and file routes for `attachment_store`.
 
@@ -87,6 +89,9 @@ def create_app(
 
     `GET {metrics_path}` answers the app's Prometheus metrics when `prometheus-client` is installed
     (the `metrics` extra); None turns it off.
+
+    `retention` (a `chatkit.data.RetentionSweeper`) deletes idle threads in the background while
+    the app's lifespan runs; an app mounted in another runs it in that app's lifespan instead.
 
     `drain` says how the app stops (`chatkit serve` starts it on SIGTERM); at the latest it begins
     when the ASGI lifespan ends, which then lets running turns end, or stops them, before closing.
@@ -156,7 +161,7 @@ def create_app(
         probes={"/" + route.strip("/"): answer for route, answer in probe_routes.items() if route is not None},
         routes=routes,
         middleware=middleware,
-        lifespan=_closing(endpoint.coordination, drain),
+        lifespan=_closing(endpoint.coordination, drain, retention),
         exception_handlers={HTTPException: _route_problem},
     )
 
@@ -172,13 +177,17 @@ def _route_problem(request: Request, error: Exception) -> Response:
     return problem_response(request, problem)
 
 
-def _closing(coordination: Coordination, drain: Drain) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
-    """A lifespan that drains the app, then releases the coordination's connections, at shutdown."""
+def _closing(
+    coordination: Coordination, drain: Drain, retention: RetentionSweeper | None
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """A lifespan that runs the retention sweep, and at shutdown drains the app, then releases the
+    coordination's connections."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            yield
+            async with retention if retention is not None else nullcontext():
+                yield
         finally:
             await drain.settle()
             await coordination.aclose()

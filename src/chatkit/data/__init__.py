@@ -10,11 +10,13 @@ operations are on the command line: `chatkit retention`, `chatkit export`, `chat
 
 from chatkit.data._export import ExportReport, export_tenant
 from chatkit.data._removal import DEFAULT_BATCH_SIZE, RemovalReport, TenantFiles, erase_tenant, remove_idle
+from chatkit.data._sweeper import RetentionSweeper
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "ExportReport",
     "RemovalReport",
+    "RetentionSweeper",
     "TenantFiles",
     "erase_tenant",
     "export_tenant",

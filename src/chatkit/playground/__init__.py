@@ -21,7 +21,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from chatkit.asgi import ContextBuilder
     from chatkit.attachments import LocalAttachmentStore
+    from chatkit.data import RetentionSweeper
     from chatkit.server import ChatKitServer
 
 PLAYGROUND_DIR = Path(__file__).resolve().parent / "static"
@@ -89,8 +90,9 @@ def playground_app(
 ) -> Starlette:
     """`chatkit.asgi.create_app(server, ...)` with the playground at `/`; the app opens and closes the store.
 
-    `playground_options` go to the page (see `playground_routes`), the other options to `create_app`.
-    At shutdown the app drains (the `drain` option, or a default `Drain`) before closing the store.
+    `playground_options` go to the page (see `playground_routes`), the other options to `create_app`
+    (its `retention` sweep runs in this app's lifespan). At shutdown the app drains (the `drain`
+    option, or a default `Drain`) before closing the store.
     """
     from starlette.applications import Starlette
     from starlette.routing import Mount
@@ -98,6 +100,7 @@ def playground_app(
     from chatkit.asgi import Drain, create_app
 
     drain: Drain = options.pop("drain", None) or Drain()
+    retention: RetentionSweeper | None = options.pop("retention", None)
     api = create_app(server, context=context, path=path, attachment_store=attachment_store, drain=drain, **options)
 
     @asynccontextmanager
@@ -107,7 +110,9 @@ def playground_app(
         if isinstance(store, _Lifecycle):
             await store.open()
         try:
-            yield
+            # A mounted app's own lifespan never runs: its retention sweep runs here.
+            async with retention if retention is not None else nullcontext():
+                yield
         finally:
             # A mounted app's own lifespan never runs: its turns are finished (or stopped) here.
             await drain.settle()

@@ -1,0 +1,135 @@
+"""What a command line names: `MODULE:ATTR` targets, the servers and store URLs they stand for, and
+the one-line errors (`UsageError`, exit status 2; `UnreachableError`, 3) the `chatkit` commands report.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import sys
+import sysconfig
+import traceback
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chatkit.server import ChatKitServer
+    from chatkit.store import Store
+
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+
+class UsageError(Exception):
+    """A command line that cannot be carried out; reported as one line and exit status 2."""
+
+    status = EXIT_USAGE
+
+
+class UnreachableError(UsageError):
+    """A service the command line names does not answer; reported as one line and exit status 3."""
+
+    status = EXIT_UNREACHABLE
+
+
+def load_target(target: str) -> Any:
+    """Import `MODULE:ATTR` (ATTR may be dotted), looking in the current directory first, as uvicorn does."""
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise UsageError(f"expected MODULE:ATTR, e.g. myapp.server:server, not {target!r}")
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        value: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name is not None and module_name.startswith(error.name):
+            raise UsageError(f"cannot import module {module_name!r}: {error}") from error
+        raise user_code_failure(f"importing {module_name!r}", error) from error
+    except Exception as error:
+        raise user_code_failure(f"importing {module_name!r}", error) from error
+    for name in attribute.split("."):
+        try:
+            value = getattr(value, name)
+        except AttributeError:
+            raise UsageError(f"module {module_name!r} has no attribute {attribute!r}") from None
+    return value
+
+
+def resolve_server(value: Any, store: Store[Any] | None = None) -> ChatKitServer[Any]:
+    """The server a target names: the instance itself, or what the factory returns (given `store` if set)."""
+    from chatkit.server import ChatKitServer
+
+    if isinstance(value, ChatKitServer):
+        if store is not None:
+            raise UsageError("--store needs a factory (a callable taking the store), not a ready server instance")
+        return value  # pyright: ignore[reportUnknownVariableType]
+    if not callable(value):
+        raise UsageError(f"the target is {_kind(value)}, not a ChatKitServer or a factory returning one")
+    arguments = () if store is None else (store,)
+    _check_factory_arguments(value, arguments)
+    try:
+        server = value(*arguments)
+    except Exception as error:
+        raise user_code_failure("the factory", error) from error
+    if inspect.isawaitable(server):
+        if inspect.iscoroutine(server):
+            server.close()
+        raise UsageError("the factory must return a ChatKitServer, not an awaitable (use a plain function)")
+    if not isinstance(server, ChatKitServer):
+        raise UsageError(f"the factory returned {_kind(server)}, not a ChatKitServer")
+    return server  # pyright: ignore[reportUnknownVariableType]
+
+
+def _check_factory_arguments(factory: Any, arguments: tuple[Any, ...]) -> None:
+    """Refuse a factory that cannot take what `chatkit serve` passes: nothing, or the `--store` store."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return  # a builtin or C callable: calling it is the only test
+    try:
+        signature.bind(*arguments)
+    except TypeError:
+        described = (
+            f"{getattr(factory, '__qualname__', 'factory')}{signature.replace(return_annotation=signature.empty)}"
+        )
+        if arguments:
+            raise UsageError(f"the factory {described} cannot take the --store store as its one argument") from None
+        raise UsageError(f"the factory {described} needs arguments; give it a store with --store") from None
+
+
+def user_code_failure(action: str, error: BaseException) -> UsageError:
+    """One line for an exception the user's code raised: what failed, why, and where in their files."""
+    location = _user_location(error)
+    where = f" ({location})" if location else ""
+    return UsageError(f"{action} failed: {type(error).__name__}: {error}{where}")
+
+
+def _user_location(error: BaseException) -> str | None:
+    """`file:line` of the innermost frame outside the standard library, installed packages and chatkit."""
+    if isinstance(error, SyntaxError) and error.filename:
+        return f"{error.filename}:{error.lineno}"
+    outside = tuple({sysconfig.get_paths()[name] for name in ("stdlib", "platstdlib", "purelib", "platlib")})
+    package = os.path.dirname(os.path.abspath(__file__))
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if not frame.filename.startswith(("<", package, *outside))
+    ]
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None
+
+
+def _kind(value: object) -> str:
+    """`a str`, `an int`: the type of `value` with its article."""
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def store_argument(url: str) -> Store[Any]:
+    """The store a `--store` URL names; `UsageError` for a URL no store understands."""
+    from chatkit.stores import store_from_url
+
+    try:
+        return store_from_url(url)
+    except ValueError as error:
+        raise UsageError(f"--store: {error}") from error
