@@ -253,14 +253,19 @@ class S3AttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
         client = await self._s3()
         attachments: set[str] = set()
         prefix = f"{self.prefix}{scope_key}/"
-        paginator = client.get_paginator("list_objects_v2")
-        async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+        while True:
+            # Keys just deleted are gone from the next listing, so each page starts from the top;
+            # one page holds at most 1,000 keys, the most one DeleteObjects takes.
+            page = await client.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
             keys = [entry["Key"] for entry in page.get("Contents", []) if "Key" in entry]
-            if keys:
-                attachments.update(key[len(prefix) :].partition("/")[0] for key in keys)
-                # One page holds at most 1,000 keys, the most one DeleteObjects takes.
-                objects: list[Any] = [{"Key": key} for key in keys]
-                await client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
+            if not keys:
+                break
+            attachments.update(key[len(prefix) :].partition("/")[0] for key in keys)
+            objects: list[Any] = [{"Key": key} for key in keys]
+            answer = await client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
+            if answer.get("Errors"):
+                # Listing again would find the same keys for ever.
+                raise RuntimeError(f"the bucket refused to delete objects: {answer['Errors'][:3]}")
         return len(attachments)
 
     # -- two-phase uploads into the bucket ---------------------------------------------------
