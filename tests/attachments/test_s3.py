@@ -5,6 +5,7 @@ Run against moto's S3 server over HTTP (see `backends.py`); moto stands in for S
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,19 @@ async def test_ping_answers_for_the_bucket_and_fails_without_it(tmp_path: Path) 
 
 def _connection(store: S3AttachmentStore[Any]) -> dict[str, Any]:
     return dict(store._client_options)  # pyright: ignore[reportPrivateUsage]
+
+
+async def test_reads_of_a_new_upload_at_once_all_get_it(s3: Files) -> None:
+    # The preview route and the converter may both read a file the browser just put in the bucket:
+    # each starts confirming it, and all but one find the upload taken when they come to copy it.
+    data = b"read by several at once\n"
+
+    async def read_after(delay: float, attachment_id: str) -> bytes | None:
+        await asyncio.sleep(delay)
+        return await read(s3, attachment_id, ALICE)
+
+    for _ in range(3):
+        attachment = await browser_upload(s3, "notes.txt", "text/plain", data)
+        # Staggered, so that some start while another is between its copy and its cleanup.
+        reads = await asyncio.gather(*(read_after(n * 0.004, attachment.id) for n in range(8)))
+        assert reads == [data] * 8

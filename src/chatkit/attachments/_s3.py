@@ -297,22 +297,35 @@ class S3AttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
         try:
             self.check_size(size, record["name"])
             head = await self._get(incoming, f"bytes=0-{SNIFF_BYTES - 1}") if size else b""
-            mime_type = self.verify_content(record["mime_type"], head or b"")
+            if head is None:
+                return await self._confirmed_meanwhile(scope_key, attachment_id)
+            mime_type = self.verify_content(record["mime_type"], head)
         except AttachmentRejectedError:
             await self._delete(scope_key, attachment_id, "incoming")
             raise
         # Copied, not served in place: a second PUT on the same URL cannot replace checked bytes.
-        await (await self._s3()).copy_object(
-            Bucket=self.bucket,
-            Key=self._key(scope_key, attachment_id, "data"),
-            CopySource={"Bucket": self.bucket, "Key": incoming},
-            ContentType=mime_type,
-            MetadataDirective="REPLACE",
-        )
+        try:
+            await (await self._s3()).copy_object(
+                Bucket=self.bucket,
+                Key=self._key(scope_key, attachment_id, "data"),
+                CopySource={"Bucket": self.bucket, "Key": incoming},
+                ContentType=mime_type,
+                MetadataDirective="REPLACE",
+            )
+        except Exception as error:
+            if _error_code(error) not in ("NoSuchKey", "404", "NotFound"):
+                raise
+            return await self._confirmed_meanwhile(scope_key, attachment_id)
         record = {**record, "mime_type": mime_type, "ready": True, "size": size}
         await self._write_record(scope_key, attachment_id, record)
         await self._delete(scope_key, attachment_id, "incoming")
         return record
+
+    async def _confirmed_meanwhile(self, scope_key: str, attachment_id: str) -> dict[str, Any] | None:
+        """The record after the upload vanished mid-confirmation: another confirmation (the preview
+        route and the converter may both read a new file at once) took it, or it was deleted."""
+        record = await self._record(scope_key, attachment_id)
+        return record if record is not None and record["ready"] else None
 
     # -- uploads through the app, streamed to the bucket -------------------------------------
 

@@ -105,10 +105,11 @@ def playground_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # Stores may open lazily, but opening at startup reports a bad database before the first request.
-        store = server.store
-        if isinstance(store, _Lifecycle):
-            await store.open()
+        # Stores may open lazily, but opening at startup reports a bad database (or bucket) before the
+        # first request; closing them releases their connections (an S3 client's session) at shutdown.
+        stores = [part for part in (server.store, server.attachment_store) if isinstance(part, _Lifecycle)]
+        for part in stores:
+            await part.open()
         try:
             # A mounted app's own lifespan never runs: its retention sweep runs here.
             async with retention if retention is not None else nullcontext():
@@ -116,8 +117,8 @@ def playground_app(
         finally:
             # A mounted app's own lifespan never runs: its turns are finished (or stopped) here.
             await drain.settle()
-            if isinstance(store, _Lifecycle):
-                await store.aclose()
+            for part in stores:
+                await part.aclose()
 
     policy = str(options.get("disconnect_policy", "cancel"))
     routes = [*playground_routes(path, playground_options, disconnect_policy=policy), Mount("/", app=api)]
