@@ -9,6 +9,11 @@ Fixtures:
   gives a `SQLiteStore` in the test's temporary folder, `--chatkit-store postgresql://...` a
   `PostgresStore` in a schema of its own, dropped after the test (the `CHATKIT_TEST_STORE`
   variable does the same as the option).
+- `chatkit_server`: the server named by `--chatkit-server MODULE:ATTR` (or the `chatkit_server`
+  ini option): a `ChatKitServer`, or a factory called with `chatkit_store` when it takes one
+  argument. Override the fixture to build the server yourself.
+- `chatkit_client`: a `ChatKitTestClient` of `chatkit_server`, in process, as the user
+  `{"user_id": "test-user"}`; build more with `ChatKitTestClient.in_process(chatkit_server, ...)`.
 - `chatkit_snapshot`: `chatkit_snapshot(turn)` compares the turn's events, normalized (see
   `chatkit.testing.normalized`), with `__snapshots__/<module>/<test>.json` beside the test file;
   `--chatkit-update-snapshots` writes them instead.
@@ -27,7 +32,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from chatkit.server import ChatKitServer
     from chatkit.store import Store
+    from chatkit.testing import ChatKitTestClient
+
+TEST_USER = "test-user"
+"""The user of the `chatkit_client` fixture's context."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,6 +48,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="store of the chatkit_store fixture: memory (default), sqlite, or a postgresql:// URL",
     )
+    group.addoption(
+        "--chatkit-server",
+        default=None,
+        help="MODULE:ATTR of the chatkit_server fixture: a ChatKitServer, or a factory taking the store",
+    )
+    parser.addini("chatkit_server", "MODULE:ATTR of the chatkit_server fixture (as --chatkit-server)", default="")
     group.addoption(
         "--chatkit-update-snapshots",
         action="store_true",
@@ -76,6 +92,42 @@ def _postgres_store(dsn: str) -> Iterator[Store[Any]]:
     yield PostgresStore(dsn, schema=schema)
     with psycopg.connect(dsn, autocommit=True) as admin:
         admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'.encode())
+
+
+@pytest.fixture
+def chatkit_server(request: pytest.FixtureRequest, chatkit_store: Store[Any]) -> ChatKitServer[Any]:
+    """The server `--chatkit-server` (or the `chatkit_server` ini option) names, on `chatkit_store`."""
+    import inspect
+
+    from chatkit._targets import UsageError, load_target, resolve_server
+    from chatkit.server import ChatKitServer
+
+    target = request.config.getoption("--chatkit-server") or request.config.getini("chatkit_server")
+    if not target:
+        raise pytest.UsageError(
+            "chatkit_server needs your server: set `chatkit_server = myapp.server:make_server` in the pytest "
+            "configuration, pass --chatkit-server, or override the chatkit_server fixture"
+        )
+    try:
+        loaded = load_target(str(target))
+        takes_store = False
+        if callable(loaded) and not isinstance(loaded, ChatKitServer):
+            try:
+                inspect.signature(loaded).bind(chatkit_store)
+                takes_store = True
+            except (TypeError, ValueError):
+                takes_store = False
+        return resolve_server(loaded, chatkit_store if takes_store else None)
+    except UsageError as error:
+        raise pytest.UsageError(f"chatkit_server {target}: {error}") from error
+
+
+@pytest.fixture
+def chatkit_client(chatkit_server: ChatKitServer[Any]) -> ChatKitTestClient:
+    """A client of `chatkit_server`, in process, as the user `test-user`."""
+    from chatkit.testing import ChatKitTestClient
+
+    return ChatKitTestClient.in_process(chatkit_server, {"user_id": TEST_USER})
 
 
 @pytest.fixture

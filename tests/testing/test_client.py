@@ -160,3 +160,31 @@ async def test_structured_input_answers_the_pending_question(transport: str) -> 
         assert answered.error is None
         stored = await alice.items(asked.thread_id)
         assert any(isinstance(item, StructuredInputItem) and item.id == question.id for item in stored)
+
+
+async def test_rejoin_follows_a_running_turn_and_stop_ends_one() -> None:
+    server = ScriptedServer(MemoryStore(), words=20, delay=0.03)
+    words = "".join(f"slow:{index} " for index in range(20))
+    app = create_app(server, context=user_context, disconnect_policy="finish")
+    async with serving(app) as url, ChatKitTestClient.for_url(url, headers={"x-user": "alice"}) as alice:
+        thread_id = (await alice.send("hi")).thread_id
+        assert thread_id is not None
+        assert await alice.rejoin(thread_id) is None  # no turn runs
+
+        left = await alice.send("slow", thread_id=thread_id, stop_after=4)
+        rest = await alice.rejoin(thread_id, after=4)
+        assert rest is not None and len(left.frames) == 4
+        assert rest.text == words  # the turn went on without its client, and the rejoin saw it end
+
+        running = asyncio.create_task(alice.send("slow", thread_id=thread_id))
+        while not await alice.stop(thread_id):
+            await asyncio.sleep(0.02)
+        stopped = await running
+        shown = "".join(stopped.deltas)  # a stopped answer is never finished: its deltas are what showed
+        assert stopped.text == "" and shown and words.startswith(shown) and shown != words
+        assert stopped.notices[-1].message == "Stopped."
+        assert not await alice.stop(thread_id)
+
+    in_process = ChatKitTestClient.in_process(server, {"user_id": "alice", "locale": None})
+    with pytest.raises(TypeError, match="for_app or for_url"):
+        await in_process.rejoin(thread_id)

@@ -68,3 +68,31 @@ def test_the_store_is_chosen_on_the_command_line(pytester: pytest.Pytester) -> N
     assert "SQLiteStore" in sqlite.stdout.str()
     wrong = run(pytester, "--chatkit-store", "mongodb://nope")
     assert "--chatkit-store must be memory, sqlite or a postgresql:// URL" in wrong.stdout.str() + wrong.stderr.str()
+
+
+SERVER_MODULE = USER_TESTS.split("@pytest.mark.asyncio")[0] + '''
+
+def make_server(store):
+    return HelloServer(store)
+'''
+
+CLIENT_TESTS = """
+import pytest
+
+
+@pytest.mark.asyncio
+async def test_hello(chatkit_client, chatkit_server, chatkit_store):
+    turn = await chatkit_client.send("Hi")
+    assert turn.text == "Hello, test-user!"
+    assert chatkit_server.store is chatkit_store
+"""
+
+
+def test_chatkit_client_talks_to_the_server_the_configuration_names(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(myserver=SERVER_MODULE, test_client=CLIENT_TESTS)
+    missing = run(pytester)
+    assert "chatkit_server needs your server" in missing.stdout.str() + missing.stderr.str()
+    pytester.makeini("[pytest]\nchatkit_server = myserver:make_server\n")
+    run(pytester).assert_outcomes(passed=1)
+    wrong = run(pytester, "--chatkit-server", "myserver:nowhere")
+    assert "has no attribute 'nowhere'" in wrong.stdout.str() + wrong.stderr.str()

@@ -192,6 +192,22 @@ class OverHTTP:
                 _raise_for(response.status_code, await response.aread())
             return [frame async for frame in _frames(response.aiter_bytes(), stop_after)]
 
+    async def follow(self, thread_id: str, after: int, stop_after: int | None) -> list[bytes] | None:
+        """Follow the thread's running turn from frame `after`; None when no turn runs (204)."""
+        url = f"{self.path}/threads/{thread_id}/stream"
+        async with self.client.stream("GET", url, params={"after": after}) as response:
+            if response.status_code == 204:
+                return None
+            if response.status_code != 200:
+                _raise_for(response.status_code, await response.aread())
+            return [frame async for frame in _frames(response.aiter_bytes(), stop_after)]
+
+    async def stop(self, thread_id: str) -> bool:
+        """Stop the thread's running turn, in whichever process runs it; whether one was running."""
+        response = await self.client.post(f"{self.path}/threads/{thread_id}/stop")
+        _raise_for(response.status_code, response.content)
+        return bool(response.json()["stopped"])
+
     async def send_file(self, url: str, method: str, data: bytes, name: str, mime_type: str) -> dict[str, Any]:
         """Send a file's bytes to an upload URL: raw with `PUT`, as a multipart form with `POST`."""
         if method == "PUT":
@@ -331,6 +347,21 @@ class ChatKitTestClient:
         frames = await self.transport.stream({"type": request_type, "params": dict(params)}, stop_after)
         return Turn([_EVENTS.validate_json(_data(frame)) for frame in frames], frames)
 
+    async def rejoin(self, thread_id: str, *, after: int = 0, stop_after: int | None = None) -> Turn | None:
+        """Follow the thread's running turn, as a reload or a second tab does: its frames after the
+        first `after`, to its end. None when no turn runs on the thread. Over HTTP only."""
+        frames = await self._http("rejoin").follow(thread_id, after, stop_after)
+        return None if frames is None else Turn([_EVENTS.validate_json(_data(frame)) for frame in frames], frames)
+
+    async def stop(self, thread_id: str) -> bool:
+        """Stop the thread's running turn (the stop button); whether one was running. Over HTTP only."""
+        return await self._http("stop").stop(thread_id)
+
+    def _http(self, what: str) -> OverHTTP:
+        if not isinstance(self.transport, OverHTTP):
+            raise TypeError(f"{what} goes to an HTTP route of create_app: use for_app or for_url")
+        return self.transport
+
     # -- plain requests ----------------------------------------------------------------------
 
     async def sync_action(
@@ -363,9 +394,8 @@ class ChatKitTestClient:
         Bytes travel over HTTP only: in process the attachment comes back as registered.
         """
         if direct:
-            if not isinstance(self.transport, OverHTTP):
-                raise TypeError("direct uploads go to the /upload route: use for_app or for_url")
-            return await self.transport.send_file(f"{self.transport.path}/upload", "POST", data, name, mime_type)
+            http = self._http("a direct upload (the /upload route)")
+            return await http.send_file(f"{http.path}/upload", "POST", data, name, mime_type)
         attachment = await self.create_attachment(name, mime_type, len(data))
         descriptor = attachment.get("upload_descriptor")
         if descriptor is None or not isinstance(self.transport, OverHTTP):
