@@ -66,7 +66,8 @@ async def fill_postgres(store: PostgresStore, threads: int) -> None:
             f"""INSERT INTO {schema}.threads (scope_key, key, scope, id, data, touched_at)
             SELECT sha256(convert_to(scope, 'UTF8')), sha256(convert_to(id, 'UTF8')), scope, id,
                 replace(%s, '"THREAD"', to_json(id)::text), now() - make_interval(days => %s)
-            FROM (SELECT 'idle-' || mod(g, 1000) AS scope, 'thr_idle_' || g AS id FROM generate_series(1, %s) g) AS t""".encode(),
+            FROM (SELECT 'idle-' || mod(g, 1000) AS scope, 'thr_idle_' || g AS id
+                FROM generate_series(1, %s) g) AS t""".encode(),
             (thread, IDLE_DAYS, threads),
         )
         await conn.execute(

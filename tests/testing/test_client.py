@@ -177,8 +177,12 @@ async def test_rejoin_follows_a_running_turn_and_stop_ends_one() -> None:
         assert rest.text == words  # the turn went on without its client, and the rejoin saw it end
 
         running = asyncio.create_task(alice.send("slow", thread_id=thread_id))
-        while not await alice.stop(thread_id):
+        for _ in range(100):  # until the turn has started and the stop finds it
+            if await alice.stop(thread_id):
+                break
             await asyncio.sleep(0.02)
+        else:
+            pytest.fail("the turn never started")
         stopped = await running
         shown = "".join(stopped.deltas)  # a stopped answer is never finished: its deltas are what showed
         assert stopped.text == "" and shown and words.startswith(shown) and shown != words

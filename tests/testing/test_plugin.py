@@ -70,11 +70,14 @@ def test_the_store_is_chosen_on_the_command_line(pytester: pytest.Pytester) -> N
     assert "--chatkit-store must be memory, sqlite or a postgresql:// URL" in wrong.stdout.str() + wrong.stderr.str()
 
 
-SERVER_MODULE = USER_TESTS.split("@pytest.mark.asyncio")[0] + '''
+SERVER_MODULE = (
+    USER_TESTS.split("@pytest.mark.asyncio")[0]
+    + """
 
 def make_server(store):
     return HelloServer(store)
-'''
+"""
+)
 
 CLIENT_TESTS = """
 import pytest
