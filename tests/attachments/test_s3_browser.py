@@ -30,16 +30,8 @@ __all__ = ["browser"]  # the fixture, imported to be found here
 @pytest.fixture(scope="module")
 def bucket() -> Iterator[str]:
     """An empty bucket on moto's S3 server; the server stops after the module."""
-    endpoint = moto_endpoint()
-    name = "browser-" + hashlib.sha256(endpoint.encode()).hexdigest()[:12]
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    client.create_bucket(Bucket=name)
+    name = "browser-" + hashlib.sha256(moto_endpoint().encode()).hexdigest()[:12]
+    _client().create_bucket(Bucket=name)
     yield name
     stop_moto()
 
@@ -72,6 +64,7 @@ def served(bucket: str, tmp_path: Path) -> Iterator[RunningProcess]:
 
 
 def _client():  # noqa: ANN202 - boto3's client type comes from stubs this project does not install
+    """A boto3 client of moto's S3 server, to look into the bucket from outside the app."""
     return boto3.client(
         "s3",
         endpoint_url=moto_endpoint(),
