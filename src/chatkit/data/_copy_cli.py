@@ -124,13 +124,14 @@ class _Plan:
     async def run(self, out: TextIO, err: TextIO) -> int:
         """Open everything, copy, print the summary; 0 if verified (or not asked to be), else 1."""
         async with AsyncExitStack() as stack:
+            # Everything that can be refused is, before the target is created.
             source = await _source(self.source, stack)
-            target = _store("TO", self.target, must_exist=False)
-            stack.push_async_callback(target.aclose)
-            await _open("TO", self.target, target)
             contexts = await self._contexts(source)
             source_files = _files("--from-files", self.from_files, stack, must_exist=True)
             target_files = _files("--to-files", self.to_files, stack, must_exist=False)
+            target = _store("TO", self.target, must_exist=False)
+            stack.push_async_callback(target.aclose)
+            await _open("TO", self.target, target)
             meter = _Meter(err)
             report = await copy_store(
                 source,
