@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import re
 import signal
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from chatkit.attachments._checks import AttachmentRejectedError
+from chatkit.attachments._s3 import S3AttachmentStore
 from chatkit.data import CopyProgress, copy_store
 from chatkit.data._copy import FileImporter
 from chatkit.data._copy_cli import main
@@ -31,7 +33,7 @@ from chatkit.types import (
     UserMessageItem,
     UserMessageTextContent,
 )
-from tests.attachments.backends import ATTACHMENT_BACKENDS, Files, make_files, read, stream
+from tests.attachments.backends import ATTACHMENT_BACKENDS, Files, make_files, moto_endpoint, read, stream
 from tests.stores.backends import make_store
 from tests.stores.reference_style import IdOnlyStore
 
@@ -328,6 +330,62 @@ def test_chatkit_copy_reads_a_store_of_your_own_named_by_module_and_attribute(
 
     assert main(["copy", *source, "--user", "bob", *files_options]) == 0
     assert "threads: 0 copied, 2 already there" in capsys.readouterr().out
+
+
+@pytest.mark.service
+def test_chatkit_copy_puts_the_files_in_an_s3_bucket_named_by_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = folder(tmp_path, "source")
+    tenants: list[Tenant] = []
+
+    async def prepare() -> str:
+        async with make_store("sqlite", source) as origin, make_files("local", source) as origin_files:
+            tenants.extend([await fill(origin, origin_files, user) for user in USERS[:2]])
+        async with make_files("s3", tmp_path) as bucket:
+            assert isinstance(bucket.store, S3AttachmentStore)
+            return bucket.store.bucket
+
+    bucket = asyncio.run(prepare())
+    for name, value in [("AWS_ENDPOINT_URL", moto_endpoint()), ("AWS_DEFAULT_REGION", "us-east-1")]:
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    argv = ["copy", f"sqlite:///{source / 'chatkit.db'}", f"sqlite:///{tmp_path / 'copy.db'}"]
+    argv += ["--from-files", f"file://{source / 'files'}", "--to-files", f"s3://{bucket}/chatkit"]
+
+    assert main(argv) == 0
+    assert "files: 6 copied" in capsys.readouterr().out
+
+    async def check() -> None:
+        async with make_files("s3", tmp_path) as copied:
+            for tenant in tenants:
+                for attachment_id, data in tenant.files.items():
+                    assert await read(copied, attachment_id, tenant.context) == data
+
+    asyncio.run(check())
+
+
+class Terminal(io.StringIO):
+    """Captured output that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_chatkit_copy_shows_its_progress_on_a_terminal_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, files = DictStore(), DictFiles()
+    fill_reference(store, files, "alice", threads=2)
+    monkeypatch.setattr(reference_source, "STORE", store)
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+
+    target = f"sqlite:///{tmp_path / 'copy.db'}"
+    assert main(["copy", "tests.data.reference_source:STORE", target, "--user", "alice"]) == 0
+    shown = terminal.getvalue()
+    assert "\rcopying: 0/2 threads (alice)" in shown and "\rcopying: 2/2 threads (alice)" in shown
+    assert shown.endswith("\n") and shown.count("\n") == 1
 
 
 # -- the command line ----------------------------------------------------------------------------

@@ -228,12 +228,13 @@ def _files(option: str, spec: str | None, stack: AsyncExitStack, *, must_exist: 
     scheme = scheme.lower()
     if not separator or scheme == "file":
         return _local_files(option, rest if separator else spec, must_exist=must_exist)
-    store: Any
     if scheme in ("postgresql", "postgres"):
         from chatkit.attachments._postgres import PostgresAttachmentStore
 
-        store = PostgresAttachmentStore(spec)
-    elif scheme == "s3":
+        in_database = PostgresAttachmentStore[Any](spec)
+        stack.push_async_callback(in_database.aclose)
+        return in_database
+    if scheme == "s3":
         from chatkit.attachments._s3 import S3AttachmentStore
 
         bucket, _, prefix = rest.partition("/")
@@ -241,13 +242,12 @@ def _files(option: str, spec: str | None, stack: AsyncExitStack, *, must_exist: 
             raise UsageError(f"{option}: {spec!r} names no bucket; expected s3://bucket/prefix")
         endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
         if prefix:
-            store = S3AttachmentStore(bucket, prefix=prefix.rstrip("/") + "/", endpoint_url=endpoint)
+            in_bucket = S3AttachmentStore[Any](bucket, prefix=prefix.rstrip("/") + "/", endpoint_url=endpoint)
         else:
-            store = S3AttachmentStore(bucket, endpoint_url=endpoint)
-    else:
-        raise UsageError(f"{option}: unknown scheme {scheme!r}; expected a directory, postgresql://… or s3://bucket")
-    stack.push_async_callback(store.aclose)
-    return store
+            in_bucket = S3AttachmentStore[Any](bucket, endpoint_url=endpoint)
+        stack.push_async_callback(in_bucket.aclose)
+        return in_bucket
+    raise UsageError(f"{option}: unknown scheme {scheme!r}; expected a directory, postgresql://… or s3://bucket")
 
 
 def _local_files(option: str, path: str, *, must_exist: bool) -> AttachmentStore[Any]:
