@@ -45,6 +45,7 @@ REPO = Path(__file__).resolve().parents[2]
 # `python -m chatkit copy` once the `chatkit` command dispatches to `run_copy`; the same parser until then.
 COPY_COMMAND = [sys.executable, "-m", "chatkit.data._copy_cli", "copy"]
 USERS = ("alice", "bob", "carol")
+FILES = "tests.data.reference_source:FILES"
 THREADS_PER_USER = 20
 
 
@@ -404,6 +405,7 @@ def test_chatkit_copy_shows_its_progress_on_a_terminal_only(tmp_path: Path, monk
         (["copy", "memory://", "sqlite:///copy.db", "--from-files", "nowhere", "--to-files", "x"], "no directory"),
         (["copy", "memory://", "sqlite:///copy.db", "--from-files", "ftp://x", "--to-files", "y"], "unknown scheme"),
         (["copy", "memory://", "sqlite:///copy.db", "--user", "a", "--users", "m:f"], "--user or --users, not both"),
+        (["copy", "memory://", "sqlite:///copy.db", "--from-files", FILES, "--to-files", FILES], "cannot take copied"),
         (["copy", "memory://"], "the following arguments are required: TO"),
     ],
 )

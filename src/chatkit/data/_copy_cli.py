@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from chatkit.cli import STORE_CONNECT_TIMEOUT, UnreachableError, UsageError, load_target
-from chatkit.data._copy import CopyProgress, CopyReport, copy_store
+from chatkit.data._copy import CopyProgress, CopyReport, FileImporter, copy_store
 from chatkit.store import AttachmentStore, Store
 from chatkit.stores._base import ScopedStore
 
@@ -74,7 +74,12 @@ def add_copy_command(commands: argparse._SubParsersAction[Any]) -> None:  # pyri
 def run_copy(args: argparse.Namespace) -> int:
     """Carry out `chatkit copy`: 0 when the copy verified, 1 when it did not; `UsageError` for bad input."""
     plan = _Plan.parse(args)
-    return asyncio.run(plan.run(sys.stdout, sys.stderr))
+    try:
+        return asyncio.run(plan.run(sys.stdout, sys.stderr))
+    except KeyboardInterrupt:
+        # Stopping a long copy is ordinary: say how to go on rather than print a traceback.
+        print("\nchatkit copy: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,9 +113,15 @@ class _Plan:
     def parse(cls, args: argparse.Namespace) -> _Plan:
         """The plan of `args`, or `UsageError` for what cannot be carried out, before anything is opened."""
         plan = cls(
-            args.source, args.target, args.from_files, args.to_files, args.user_ids, args.users, args.pause, True
+            args.source,
+            args.target,
+            args.from_files,
+            args.to_files,
+            args.user_ids,
+            args.users,
+            args.pause,
+            verify=not args.no_verify,
         )
-        plan.verify = not args.no_verify
         if (plan.from_files is None) != (plan.to_files is None):
             raise UsageError("give both --from-files and --to-files, or neither (then no file is copied)")
         if plan.user_ids is not None and plan.users is not None:
@@ -129,6 +140,8 @@ class _Plan:
             contexts = await self._contexts(source)
             source_files = _files("--from-files", self.from_files, stack, must_exist=True)
             target_files = _files("--to-files", self.to_files, stack, must_exist=False)
+            if target_files is not None and not isinstance(target_files, FileImporter):
+                raise UsageError(f"--to-files: {type(target_files).__name__} cannot take copied files (no import_file)")
             target = _store("TO", self.target, must_exist=False)
             stack.push_async_callback(target.aclose)
             await _open("TO", self.target, target)
