@@ -268,7 +268,7 @@ class LocalAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
             return False
         directory = self._path(scope_key, attachment_id)
         partial = directory / f"{_DATA}.{secrets.token_hex(4)}.part"
-        await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(_prepare_import, directory)
         out: BinaryIO = await asyncio.to_thread(partial.open, "wb")
         try:
             async for piece in chunks:
@@ -292,3 +292,10 @@ class LocalAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
 
 def _create_exclusively(path: Path) -> None:
     os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
+def _prepare_import(directory: Path) -> None:
+    """Make an attachment's directory, clearing what a copy killed mid-file left in it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for leftover in directory.glob(f"{_DATA}.*.part"):
+        leftover.unlink(missing_ok=True)
