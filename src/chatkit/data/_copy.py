@@ -10,7 +10,8 @@ killed half-way resumable: a thread's missing items are appended after the ones 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
+from contextlib import aclosing
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -84,7 +85,7 @@ class CopyReport:
         return sum(tally.copied + tally.updated for tally in (self.threads, self.items, self.attachments, self.files))
 
     def as_dict(self) -> dict[str, Any]:
-        """The counts by name, as the CLI prints them."""
+        """The counts by name, ready for a log line or JSON."""
         counts = {name: asdict(getattr(self, name)) for name in ("threads", "items", "attachments", "files")}
         return {"tenants": self.tenants, **counts, "bytes": self.bytes}
 
@@ -125,11 +126,13 @@ async def copy_store(
         tenant = target.turn_scope(context)
         if progress is not None:
             progress(CopyProgress(tenant, done, total))
-        async for _ in copier.tenant(context):
-            done += 1
-            if progress is not None:
-                progress(CopyProgress(tenant, done, total))
-            await asyncio.sleep(pause)
+        # Closed on the way out, so a progress callback that raises (to stop the copy) leaves nothing open.
+        async with aclosing(copier.tenant(context)) as threads:
+            async for _ in threads:
+                done += 1
+                if progress is not None:
+                    progress(CopyProgress(tenant, done, total))
+                await asyncio.sleep(pause)
     if verify:
         report.checked, report.mismatches = await verify_copy(
             source, target, tenants, FileReader(source_files), FileReader(target_files)
@@ -167,7 +170,7 @@ class _Copier:
         self.report = report
         self.seen: set[str] = set()
 
-    async def tenant(self, context: Any) -> AsyncIterator[ThreadMetadata]:
+    async def tenant(self, context: Any) -> AsyncGenerator[ThreadMetadata, None]:
         """Copy the context's attachments, then its threads oldest first, yielding each thread once done."""
         self.seen = set()
         if isinstance(self.source, ScopedStore):
