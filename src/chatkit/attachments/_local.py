@@ -7,10 +7,10 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import AsyncGenerator, Collection
+from collections.abc import AsyncGenerator, AsyncIterable, Collection
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Generic
+from typing import Any, BinaryIO, Generic
 
 from chatkit import _mime
 from chatkit.attachments._checks import (
@@ -254,6 +254,48 @@ class LocalAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
             return
         shutil.rmtree(trash, ignore_errors=True)
 
+    # -- copying between stores --------------------------------------------------------------------
+
+    async def import_file(
+        self, attachment_id: str, scope_key: str, name: str, mime_type: str, chunks: AsyncIterable[bytes]
+    ) -> bool:
+        """Put a file copied from another store at its own id and tenant key; False if one is there already.
+
+        The bytes were checked when first uploaded, so neither size nor type is checked again.
+        They are written to a partial file as they arrive, and renamed into place once complete.
+        """
+        if await self.load_file(attachment_id, scope_key) is not None:
+            return False
+        directory = self._path(scope_key, attachment_id)
+        partial = directory / f"{_DATA}.{secrets.token_hex(4)}.part"
+        await asyncio.to_thread(_prepare_import, directory)
+        out: BinaryIO = await asyncio.to_thread(partial.open, "wb")
+        try:
+            async for piece in chunks:
+                await asyncio.to_thread(out.write, piece)
+        except BaseException:
+            out.close()
+            await asyncio.to_thread(partial.unlink, missing_ok=True)
+            raise
+        out.close()
+        await asyncio.to_thread(self._place_import, directory, partial, name, mime_type)
+        return True
+
+    def _place_import(self, directory: Path, partial: Path, name: str, mime_type: str) -> None:
+        os.replace(partial, directory / _DATA)
+        meta = directory / f"{_META}.{secrets.token_hex(4)}.part"
+        meta.write_text(json.dumps({"mime_type": mime_type, "name": name}))
+        os.replace(meta, directory / _META)
+        # Spent, as after an upload: an upload URL still outstanding for this id cannot overwrite it.
+        (directory / _CLAIM).touch()
+
 
 def _create_exclusively(path: Path) -> None:
     os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
+def _prepare_import(directory: Path) -> None:
+    """Make an attachment's directory, clearing what a copy killed mid-file left in it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for leftover in directory.glob(f"{_DATA}.*.part"):
+        leftover.unlink(missing_ok=True)

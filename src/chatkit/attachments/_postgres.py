@@ -116,6 +116,12 @@ _QUERIES = {
         WHERE scope_key = %s AND id = %s AND state = 'ready'""",
     "read_chunk": """SELECT data FROM {s}.attachment_chunks
         WHERE scope_key = %s AND id = %s AND attempt = %s AND seq = %s""",
+    # A copied file takes its row whatever state an earlier, interrupted copy left it in; never a ready one.
+    "import": """INSERT INTO {s}.attachment_files AS f (scope_key, id, name, mime_type, announced, state, attempt)
+        VALUES (%s, %s, %s, %s, false, 'uploading', 1)
+        ON CONFLICT (scope_key, id) DO UPDATE SET state = 'uploading', attempt = f.attempt + 1,
+            name = excluded.name, mime_type = excluded.mime_type, touched_at = now()
+        WHERE f.state <> 'ready' RETURNING attempt""",
     "delete": "DELETE FROM {s}.attachment_files WHERE scope_key = %s AND id = %s",
     "delete_tenant": "DELETE FROM {s}.attachment_files WHERE scope_key = %s",
     "purge_direct": f"""DELETE FROM {{s}}.attachment_files
@@ -469,3 +475,47 @@ class PostgresAttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]
                 yield bytes(found[0][0])
 
         return FileStream(name, mime_type, int(size), read)
+
+    # -- copying between stores --------------------------------------------------------------
+
+    async def import_file(
+        self, attachment_id: str, scope_key: str, name: str, mime_type: str, chunks: AsyncIterable[bytes]
+    ) -> bool:
+        """Put a file copied from another store at its own id and tenant key; False if one is there already.
+
+        The bytes were checked when first uploaded, so neither size nor type is checked again; they
+        are written a slice at a time as they arrive. A copy interrupted half-way is taken over.
+        """
+        if not is_valid_attachment_id(attachment_id):
+            raise ValueError(f"invalid attachment id {attachment_id!r}")
+        rows = await self._fetch("import", (scope_key, attachment_id, name, mime_type), retry=False)
+        if not rows:
+            return False
+        attempt = int(rows[0][0])
+        try:
+            pending = bytearray()
+            size = seq = 0
+            async for piece in chunks:
+                size += len(piece)
+                pending += piece
+                while len(pending) >= self.chunk_size:
+                    await self._write_chunk(scope_key, attachment_id, attempt, seq, bytes(pending[: self.chunk_size]))
+                    del pending[: self.chunk_size]
+                    seq += 1
+            if pending or seq == 0:
+                await self._write_chunk(scope_key, attachment_id, attempt, seq, bytes(pending))
+                seq += 1
+
+            async def finish(conn: AsyncConnection[Any]) -> int:
+                row = (mime_type, size, seq, scope_key, attachment_id, attempt)
+                cursor = await conn.execute(self._sql["finish"], row)
+                if cursor.rowcount:
+                    await conn.execute(self._sql["drop_other_attempts"], (scope_key, attachment_id, attempt))
+                return cursor.rowcount
+
+            if not await self._use(finish, transaction=True, retry=False):
+                raise NotFoundError(f"attachment {attachment_id} was deleted while it was copied")
+        except BaseException:
+            await self._abandon(scope_key, attachment_id, attempt)
+            raise
+        return True

@@ -448,6 +448,42 @@ class S3AttachmentStore(SignedAttachmentStore[TContext], Generic[TContext]):
             ExpiresIn=int(self.url_ttl),
         )
 
+    # -- copying between stores --------------------------------------------------------------
+
+    async def import_file(
+        self, attachment_id: str, scope_key: str, name: str, mime_type: str, chunks: AsyncIterable[bytes]
+    ) -> bool:
+        """Put a file copied from another store at its own id and tenant key; False if one is there already.
+
+        The bytes were checked when first uploaded, so neither size nor type is checked again; they
+        are streamed to the bucket in parts of `part_size` bytes. The record, written last, makes
+        the file visible: a copy interrupted before it is simply written again.
+        """
+        record = await self._record(scope_key, attachment_id)
+        if record is not None and record["ready"]:
+            return False
+        upload = _PartUpload(self, self._key(scope_key, attachment_id, "data"), mime_type)
+        pending = bytearray()
+        size = 0
+        try:
+            async for piece in chunks:
+                size += len(piece)
+                pending += piece
+                if len(pending) >= self.part_size:
+                    await upload._part(bytes(pending[: self.part_size]))  # pyright: ignore[reportPrivateUsage]
+                    del pending[: self.part_size]
+            await upload._finish(bytes(pending), mime_type)  # pyright: ignore[reportPrivateUsage]
+        except BaseException:
+            if upload.upload_id is not None:
+                await (await self._s3()).abort_multipart_upload(
+                    Bucket=self.bucket, Key=upload.key, UploadId=upload.upload_id
+                )
+            raise
+        await self._write_record(
+            scope_key, attachment_id, {"name": name, "mime_type": mime_type, "ready": True, "size": size}
+        )
+        return True
+
 
 class _PartUpload:
     """One object written from a stream: a single `PUT` if it fits one part, else a multipart upload."""
