@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+STORE_CONNECT_TIMEOUT = 5
+"""How long a command waits for PostgreSQL to answer before saying it timed out."""
 
 
 class UsageError(Exception):

@@ -19,17 +19,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from chatkit._data_commands import COMMANDS
-from chatkit._data_commands import add_commands as add_data_commands
-from chatkit._data_commands import run as run_data_command
 from chatkit._targets import (
     EXIT_USAGE,
+    STORE_CONNECT_TIMEOUT,
     UnreachableError,
     UsageError,
     load_target,
     resolve_server,
     store_argument,
 )
+from chatkit.data._commands import COMMANDS
+from chatkit.data._commands import add_commands as add_data_commands
+from chatkit.data._commands import run as run_data_command
+from chatkit.data._copy_cli import add_copy_command, run_copy
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -51,8 +53,6 @@ LOCAL_USER = "local"
 
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
-# How long `serve` waits for PostgreSQL to answer before saying it timed out.
-STORE_CONNECT_TIMEOUT = 5
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(args)
         if args.command in COMMANDS:
             return run_data_command(args)
+        if args.command == "copy":
+            return run_copy(args)
     except UsageError as error:
         if getattr(args, "log_level", None) in ("debug", "trace"):
             traceback.print_exception(error)
@@ -177,6 +179,7 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     _add_bind_options(demo, environ)
     add_data_commands(commands, environ)
+    add_copy_command(commands)
     return parser
 
 
@@ -430,7 +433,8 @@ class Policies:
 
     def text(self) -> str:
         """The policies as one line (how `--reload` hands them to its worker processes)."""
-        return f"{self.turn},{self.disconnect},{self.grace!r},{'' if self.retain_days is None else self.retain_days!r}"
+        retain_days = "" if self.retain_days is None else repr(self.retain_days)
+        return f"{self.turn},{self.disconnect},{self.grace!r},{retain_days}"
 
     @classmethod
     def parse(cls, text: str) -> Policies:

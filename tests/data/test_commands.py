@@ -132,3 +132,9 @@ def test_serve_refuses_a_negative_retention(capsys: pytest.CaptureFixture[str]) 
     status = main(["serve", FACTORY, "--store", "memory://", "--retain-days", "-2", "--port", "1"])
     assert status == 2
     assert capsys.readouterr().err.strip() == "chatkit: error: --retain-days must be zero or more, not -2"
+
+
+@pytest.mark.parametrize("days", [None, 0.0, 30.0, 1.5])
+def test_the_policies_reach_a_reloaded_worker_unchanged(days: float | None) -> None:
+    policies = Policies("interrupt", "grace", 2.5, days)
+    assert Policies.parse(policies.text()) == policies

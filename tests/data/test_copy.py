@@ -20,9 +20,9 @@ import pytest
 
 from chatkit.attachments._checks import AttachmentRejectedError
 from chatkit.attachments._s3 import S3AttachmentStore
+from chatkit.cli import main
 from chatkit.data import CopyProgress, copy_store
 from chatkit.data._copy import FileImporter
-from chatkit.data._copy_cli import main
 from chatkit.stores import ScopedStore, _codec
 from chatkit.types import (
     AssistantMessageContent,
@@ -42,8 +42,7 @@ from .reference_source import DictFiles, DictStore
 from .tenants import Tenant, add_thread, fill, scope_key, upload
 
 REPO = Path(__file__).resolve().parents[2]
-# `python -m chatkit copy` once the `chatkit` command dispatches to `run_copy`; the same parser until then.
-COPY_COMMAND = [sys.executable, "-m", "chatkit.data._copy_cli", "copy"]
+COPY_COMMAND = [sys.executable, "-m", "chatkit", "copy"]
 USERS = ("alice", "bob", "carol")
 FILES = "tests.data.reference_source:FILES"
 THREADS_PER_USER = 20

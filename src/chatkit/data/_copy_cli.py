@@ -12,13 +12,13 @@ import inspect
 import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from chatkit.cli import STORE_CONNECT_TIMEOUT, UnreachableError, UsageError, load_target
+from chatkit._targets import STORE_CONNECT_TIMEOUT, UnreachableError, UsageError, load_target, user_code_failure
 from chatkit.data._copy import CopyProgress, CopyReport, FileImporter, copy_store
 from chatkit.store import AttachmentStore, Store
 from chatkit.stores._base import ScopedStore
@@ -80,20 +80,6 @@ def run_copy(args: argparse.Namespace) -> int:
         # Stopping a long copy is ordinary: say how to go on rather than print a traceback.
         print("\nchatkit copy: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run `copy FROM TO …` on its own, as `chatkit copy` does; the exit status."""
-    from chatkit.cli import _Parser  # pyright: ignore[reportPrivateUsage]
-
-    parser = _Parser(prog="chatkit")
-    add_copy_command(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return run_copy(args)
-    except UsageError as error:
-        print(f"chatkit: error: {error}", file=sys.stderr)
-        return error.status
 
 
 @dataclass
@@ -285,8 +271,6 @@ async def _load_contexts(target: str) -> list[Any]:
 
 async def _called(what: str, function: Any) -> Any:
     """What a factory of the user's returns, awaited if it is a coroutine function."""
-    from chatkit.cli import user_code_failure
-
     try:
         value = function()
         return await value if inspect.isawaitable(value) else value
@@ -337,7 +321,3 @@ def _summarize(report: CopyReport, *, copied_files: bool, out: TextIO) -> None:
         print(f"  {line}", file=out)
     if len(report.mismatches) > _SHOWN_MISMATCHES:
         print(f"  … and {len(report.mismatches) - _SHOWN_MISMATCHES} more", file=out)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

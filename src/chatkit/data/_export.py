@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from chatkit.attachments._checks import SCOPE_METADATA_KEY, safe_file_name
-from chatkit.attachments._streams import AttachmentFiles, AttachmentReader, streaming_files
+from chatkit.attachments._checks import safe_file_name
+from chatkit.data._reading import FileReader, all_items, all_threads
 from chatkit.store import AttachmentStore, Store
 from chatkit.stores import _codec
-from chatkit.stores._base import MAX_PAGE_SIZE, ScopedStore
+from chatkit.stores._base import ScopedStore
 from chatkit.types import Attachment, UserMessageItem
 
 FORMAT = "chatkit-export"
@@ -67,24 +65,25 @@ async def export_tenant(
     await asyncio.to_thread(archive.prepare)
     report = ExportReport()
     attachments: dict[str, Attachment] = {}
-    after: str | None = None
-    while True:
-        page = await store.load_threads(MAX_PAGE_SIZE, after, "asc", context)
-        await archive.append("threads.jsonl", [_codec.dump_thread(thread) for thread in page.data])
-        for thread in page.data:
-            report.threads += 1
-            report.items += await _export_items(store, thread.id, context, archive, attachments)
-        if not page.has_more:
-            break
-        after = page.after
+    async for thread in all_threads(store, context):
+        await archive.append("threads.jsonl", [_codec.dump_thread(thread)])
+        report.threads += 1
+        lines: list[str] = []
+        async for item in all_items(store, thread.id, context):
+            lines.append(_codec.dump_item(item))
+            if isinstance(item, UserMessageItem):
+                for attachment in item.attachments:
+                    attachments.setdefault(attachment.id, attachment)
+        await archive.append("items.jsonl", lines)
+        report.items += len(lines)
     if isinstance(store, ScopedStore):
         for attachment in await store.load_tenant_attachments(context):
             attachments.setdefault(attachment.id, attachment)
-    reader = _Reader(attachment_store)
-    lines: list[str] = []
+    reader = FileReader(attachment_store)
+    lines = []
     for attachment in attachments.values():
         entry: dict[str, Any] = {"attachment": json.loads(_codec.dump_attachment(attachment))}
-        entry.update(await reader.save(attachment, archive))
+        entry.update(await _save_file(reader, attachment, context, archive))
         if entry["file"] is not None:
             report.files += 1
             report.bytes += entry["size"]
@@ -96,23 +95,23 @@ async def export_tenant(
     return report
 
 
-async def _export_items(
-    store: Store[Any], thread_id: str, context: Any, archive: _Archive, attachments: dict[str, Attachment]
-) -> int:
-    """Write a thread's items in order; collect the attachments its messages carry. How many there were."""
-    count = 0
-    after: str | None = None
-    while True:
-        page = await store.load_thread_items(thread_id, after, MAX_PAGE_SIZE, "asc", context)
-        await archive.append("items.jsonl", [_codec.dump_item(item) for item in page.data])
-        count += len(page.data)
-        for item in page.data:
-            if isinstance(item, UserMessageItem):
-                for attachment in item.attachments:
-                    attachments.setdefault(attachment.id, attachment)
-        if not page.has_more:
-            return count
-        after = page.after
+async def _save_file(reader: FileReader, attachment: Attachment, context: Any, archive: _Archive) -> dict[str, Any]:
+    """Write an attachment's bytes under `files/`; its manifest fields (`file`, `size`, `sha256`), null if none."""
+    opened = await reader.open(attachment, context)
+    if opened is None:
+        return {"file": None, "size": 0, "sha256": None}
+    relative = Path("files") / attachment.id / safe_file_name(attachment.name)
+    digest = hashlib.sha256()
+    size = 0
+    out = await asyncio.to_thread(archive.create, relative)
+    try:
+        async for chunk in opened.chunks:
+            digest.update(chunk)
+            size += len(chunk)
+            await asyncio.to_thread(out.write, chunk)
+    finally:
+        out.close()
+    return {"file": relative.as_posix(), "size": size, "sha256": digest.hexdigest()}
 
 
 class _Archive:
@@ -145,46 +144,3 @@ class _Archive:
     def finish(self, manifest: str) -> None:
         (self.folder / "manifest.json").write_text(manifest + "\n", encoding="utf-8")
         (self.folder / "README.txt").write_text(README, encoding="utf-8")
-
-
-class _Reader:
-    """Copies an attachment's bytes out of whichever kind of attachment store holds them."""
-
-    def __init__(self, attachment_store: AttachmentStore[Any] | None) -> None:
-        self._store = attachment_store
-        self._files: AttachmentFiles | None = None
-        if attachment_store is not None and not isinstance(attachment_store, AttachmentReader):
-            with contextlib.suppress(TypeError):
-                self._files = streaming_files(attachment_store)
-
-    async def save(self, attachment: Attachment, archive: _Archive) -> dict[str, Any]:
-        """Write the bytes under `files/`; the manifest fields (`file`, `size`, `sha256`), null if none."""
-        chunks = await self._open(attachment)
-        if chunks is None:
-            return {"file": None, "size": 0, "sha256": None}
-        relative = Path("files") / attachment.id / safe_file_name(attachment.name)
-        digest = hashlib.sha256()
-        size = 0
-        out = await asyncio.to_thread(archive.create, relative)
-        try:
-            async for chunk in chunks:
-                digest.update(chunk)
-                size += len(chunk)
-                await asyncio.to_thread(out.write, chunk)
-        finally:
-            out.close()
-        return {"file": relative.as_posix(), "size": size, "sha256": digest.hexdigest()}
-
-    async def _open(self, attachment: Attachment) -> AsyncIterable[bytes] | None:
-        """The attachment's bytes as they are read, or None when the store has none."""
-        if isinstance(self._store, AttachmentReader):
-            data = await self._store.read_attachment(attachment)
-            return None if data is None else _once(data)
-        scope_key = (attachment.metadata or {}).get(SCOPE_METADATA_KEY)
-        if self._files is None or not isinstance(scope_key, str):
-            return None
-        return await self._files.stream_file(attachment.id, scope_key)
-
-
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data
