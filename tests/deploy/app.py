@@ -21,16 +21,16 @@ from tests.asgi.scripted import Context, ScriptedServer
 # Every answer is WORDS words; a "slow" one waits DELAY seconds between them.
 WORDS = 20
 DELAY = 0.1
-# Statement connections and turn-lock connections (so the turns a process runs at once) per process.
+# Statement connections per process.
 POOL_SIZE = 5
-# The sessions a process may hold under its `application_name`: statements plus turn locks (the
-# coordination's `LISTEN` session goes by a name of its own).
-MAX_SESSIONS = 2 * POOL_SIZE
+# The sessions a process may hold under its `application_name`: statements plus its one turn lock
+# session (the coordination's `LISTEN` session goes by a name of its own).
+MAX_SESSIONS = POOL_SIZE + 1
 
 
 def make_server() -> ScriptedServer:
     """The scripted server with threads and attachment bytes in the database `CHATKIT_DEPLOY_DSN` names."""
-    database = PostgresDatabase(os.environ["CHATKIT_DEPLOY_DSN"], max_size=POOL_SIZE, max_turns=POOL_SIZE)
+    database = PostgresDatabase(os.environ["CHATKIT_DEPLOY_DSN"], max_size=POOL_SIZE)
     files: PostgresAttachmentStore[Context] = PostgresAttachmentStore(
         database=database, secret=os.environ["CHATKIT_DEPLOY_SECRET"]
     )

@@ -343,3 +343,40 @@ async def test_text_with_a_nul_character_is_updated_like_any_other(postgres_dsn:
         await store.save_item("thr_nul", user_message("thr_nul", "msg_1", "e\x00f"), ALICE)
         (item,) = (await store.load_thread_items("thr_nul", None, 10, "asc", ALICE)).data
         assert item.model_dump()["content"][0]["text"] == "e\x00f"
+
+
+async def test_many_turns_at_once_share_one_lock_session_and_hold_no_connection(postgres_dsn: str, schema: str) -> None:
+    application = f"chatkit_test_{uuid.uuid4().hex[:8]}"
+    store = PostgresStore(f"{postgres_dsn}?application_name={application}", schema=schema, max_size=2)
+    turns = 40
+    async with store, await psycopg.AsyncConnection.connect(postgres_dsn, autocommit=True) as admin:
+        for number in range(turns):
+            await store.save_thread(thread(f"thr_{number}"), ALICE)
+        all_held = asyncio.Event()
+        holding = 0
+
+        async def run_turn(number: int) -> None:
+            nonlocal holding
+            async with store.turn_lock(f"thr_{number}", ALICE):
+                holding += 1
+                if holding == turns:
+                    all_held.set()
+                await asyncio.wait_for(all_held.wait(), 30)
+                # A fenced write of every turn, with the statements' pool of two.
+                await store.add_thread_item(f"thr_{number}", user_message(f"thr_{number}", f"msg_{number}"), ALICE)
+
+        async def sessions_while_held() -> int:
+            await all_held.wait()
+            cursor = await admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (application,)
+            )
+            row = await cursor.fetchone()
+            return int(row[0]) if row else 0
+
+        _, counted = await asyncio.gather(asyncio.gather(*(run_turn(n) for n in range(turns))), sessions_while_held())
+        # Forty turns held their locks at once on two statement connections and one lock session.
+        assert counted <= store.database.max_connections == 3
+        assert store.database.turn_locks.held == 0
+        for number in range(turns):
+            items = await store.load_thread_items(f"thr_{number}", None, 10, "asc", ALICE)
+            assert [item.id for item in items.data] == [f"msg_{number}"]

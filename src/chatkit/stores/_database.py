@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,6 +22,7 @@ from typing_extensions import Self
 from chatkit.logger import logger
 from chatkit.stores._errors import StoreError, StoreUnavailableError
 from chatkit.stores._pg import failure, migrate, pooled, quoted_schema, recorded_version, require_psycopg
+from chatkit.stores._turnlocks import TurnLockSession
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -37,9 +37,10 @@ class PostgresDatabase:
     """One PostgreSQL database and schema, shared by every PostgreSQL part of a process.
 
     Give a `dsn` (the database owns its pool) or an open `pool` of your own (left open). Statements
-    run on a pool of `min_size`..`max_size` connections; each running turn holds one of at most
-    `max_turns` lock connections for its length. Parts given the same database open it on first use
-    and release it when they close; the connections go when the last user releases it.
+    run on a pool of `min_size`..`max_size` connections; every turn lock of the process lives on one
+    more session (see `chatkit.stores._turnlocks`), so running turns hold no connection. Parts given
+    the same database open it on first use and release it when they close; the connections go when
+    the last user releases it. Connections idle for `max_idle` seconds are closed, down to `min_size`.
     """
 
     def __init__(
@@ -50,8 +51,8 @@ class PostgresDatabase:
         schema: str = "chatkit",
         min_size: int = 1,
         max_size: int = 10,
-        max_turns: int | None = None,
         timeout: float = 10.0,
+        max_idle: float = 5.0,
     ) -> None:
         require_psycopg(_INSTALL_HINT)
         if (dsn is None) == (pool is None):
@@ -61,17 +62,13 @@ class PostgresDatabase:
             raise ValueError("PostgresDatabase needs 0 <= min_size <= max_size and max_size >= 1")
         self.schema = schema
         self.max_size = pool.max_size if pool is not None else max_size
-        # Turn locks hold a connection for a whole turn: they get connections of their own, so
-        # holders never starve the statements of the turns they serialize.
-        self.max_turns = max_turns if max_turns is not None else self.max_size
-        if self.max_turns < 1:
-            raise ValueError("PostgresDatabase needs max_turns >= 1")
         self.timeout = timeout
+        self.max_idle = max_idle
         self._dsn = dsn
         self._given_pool = pool
         self._min_size = min_size
         self._pool: AsyncConnectionPool[Any] | None = None
-        self._lock_pool: AsyncConnectionPool[Any] | None = None
+        self._turn_locks: TurnLockSession | None = None
         self._users = 0
         self._open_lock = asyncio.Lock()
         # Set on open when a pooler (PgBouncer) stands between the process and PostgreSQL.
@@ -79,8 +76,8 @@ class PostgresDatabase:
 
     @property
     def max_connections(self) -> int:
-        """The most sessions this database holds at once: statements plus turn locks."""
-        return self.max_size + self.max_turns
+        """The most sessions this database holds at once: statements plus the turn lock session."""
+        return self.max_size + 1
 
     @property
     def conninfo(self) -> str:
@@ -93,7 +90,8 @@ class PostgresDatabase:
     def connections(self) -> tuple[int, int, int]:
         """Connections now: (open, lent out, requests waiting for one), statements and turn locks together."""
         opened = lent = waiting = 0
-        for pool in (self._pool, self._lock_pool):
+        locks = self._turn_locks
+        for pool in (self._pool, None if locks is None else locks.pool):
             if pool is not None:
                 stats = pool.get_stats()
                 size = stats.get("pool_size", 0)
@@ -145,6 +143,7 @@ class PostgresDatabase:
                 min_size=self._min_size,
                 max_size=self.max_size,
                 timeout=self.timeout,
+                max_idle=self.max_idle,
                 open=False,
                 name=f"chatkit-{self.schema}",
             )
@@ -153,17 +152,19 @@ class PostgresDatabase:
             except PoolTimeout as exc:
                 await pool.close()
                 raise StoreUnavailableError(f"PostgreSQL did not answer within {self.timeout} s: {exc}") from exc
-        # The lock connections reach the same server the same way.
+        # The turn lock session reaches the same server the same way, from a pool of its own (of
+        # one), so that holding it never takes a connection from the statements.
         lock_pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             pool.conninfo,
             kwargs=pool.kwargs,
             min_size=0,
-            max_size=self.max_turns,
+            max_size=1,
+            max_idle=self.max_idle,
             open=False,
             name=f"chatkit-{self.schema}-locks",
         )
         await lock_pool.open()
-        self._pool, self._lock_pool = pool, lock_pool
+        self._pool, self._turn_locks = pool, TurnLockSession(lock_pool, self.timeout, self._configure)
         try:
             self._behind_pooler = await self.run(pooled)
         except BaseException:
@@ -174,9 +175,9 @@ class PostgresDatabase:
 
     async def _disconnect(self) -> None:
         pool, self._pool = self._pool, None
-        lock_pool, self._lock_pool = self._lock_pool, None
-        if lock_pool is not None:
-            await lock_pool.close()
+        turn_locks, self._turn_locks = self._turn_locks, None
+        if turn_locks is not None:
+            await turn_locks.close()
         if pool is not None and pool is not self._given_pool:
             await pool.close()
 
@@ -228,22 +229,12 @@ class PostgresDatabase:
                 ) from exc
         raise StoreUnavailableError("PostgreSQL connections kept failing")
 
-    @asynccontextmanager
-    async def turn_connection(self) -> AsyncIterator[AsyncConnection[Any]]:
-        """A lock connection, in autocommit mode, held for a turn; `StoreUnavailableError` if none comes in time."""
-        from psycopg_pool import PoolTimeout
-
-        lock_pool = self._lock_pool
-        if lock_pool is None:
+    @property
+    def turn_locks(self) -> TurnLockSession:
+        """The session every turn lock of the process is held on."""
+        if self._turn_locks is None:
             raise StoreError("The PostgreSQL database is closed (open it, or the part using it, first)")
-        try:
-            async with lock_pool.connection(timeout=self.timeout) as conn:
-                self._configure(conn)
-                if not conn.autocommit:
-                    await conn.set_autocommit(True)
-                yield conn
-        except PoolTimeout as exc:
-            raise StoreUnavailableError(f"No PostgreSQL connection for a turn lock: {exc}") from exc
+        return self._turn_locks
 
     def _configure(self, conn: AsyncConnection[Any]) -> None:
         if self._behind_pooler:

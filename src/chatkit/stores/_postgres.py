@@ -14,7 +14,7 @@ from chatkit.stores._base import Removal, ScopedStore, clamp_limit, page_of
 from chatkit.stores._database import PostgresDatabase, database_for
 from chatkit.stores._errors import IdConflictError, TurnLockLostError
 from chatkit.stores._locks import KeyedLocks
-from chatkit.stores._pg import advisory_lock_id, failure, quoted_schema
+from chatkit.stores._pg import advisory_lock_id, quoted_schema
 from chatkit.stores._scope import ScopeFunction, default_scope
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 
@@ -165,13 +165,6 @@ _QUERIES = {
 }
 
 
-# The turn lock, taken in the transaction its connection holds open for the turn. Turns may run for
-# minutes between statements: the server's idle-in-transaction timeout, if set, must not end them.
-# The lock id (an int) is written into the text, so the statement goes by the simple protocol: a
-# parameterised one leaves its unnamed portal, and that portal's snapshot, open until the next
-# statement, and a snapshot held for a turn would hold back vacuum on the whole database.
-_TAKE_TURN_LOCK = """SELECT pg_backend_pid(), pg_advisory_xact_lock({lock_id}),
-    set_config('idle_in_transaction_session_timeout', '0', true)"""
 # Whether the session `pid` still holds an advisory lock; pg_locks splits a bigint advisory key
 # into two unsigned 32-bit halves.
 _LOCK_HELD = """SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = %s
@@ -313,43 +306,25 @@ class PostgresStore(ScopedStore):
     async def turn_lock(self, thread_id: str, context: Any) -> AsyncIterator[None]:
         """Serialize the turns run on one thread across tasks, processes and hosts (an advisory lock).
 
-        While it is held, writes to the thread check that the lock still is: if its session ended,
-        they raise `TurnLockLostError` instead of interleaving with the next holder's turn.
+        The lock lives on the process's one lock session (`PostgresDatabase.turn_locks`), so a
+        running turn holds no connection. While it is held, writes to the thread check that it
+        still is: if its session ended, they raise `TurnLockLostError` instead of interleaving with
+        the next holder's turn.
         """
-        import psycopg
-
         name = f"{self._scope(context)}\0{thread_id}"
         lock_id = advisory_lock_id(f"chatkit-turn\0{self.schema}\0{name}")
-        # Tasks of this process queue here first, so they hold one lock connection per thread, not one each.
+        # Tasks of this process queue here first, so only one of them asks PostgreSQL per thread.
         async with self._locks.hold(name):
             await self._ready()
+            locks = self.database.turn_locks
+            held = await locks.acquire(lock_id)
+            fence_key = (_key(self._scope(context)), _key(thread_id))
+            self._fences[fence_key] = (held.pid, lock_id)
             try:
-                async with self.database.turn_connection() as conn:
-                    # A transaction-level lock in a transaction held open for the turn: a pooler in
-                    # transaction mode (PgBouncer) keeps one server connection for the whole
-                    # transaction, where a session-level lock would stay behind on whichever server
-                    # connection took it. The pid is the server's, which `conn.info` is not there.
-                    try:
-                        await conn.execute(b"BEGIN")
-                        cursor = await conn.execute(_TAKE_TURN_LOCK.format(lock_id=int(lock_id)).encode())
-                        row = await cursor.fetchone()
-                    except BaseException:
-                        # Interrupted while waiting: ending the session drops the request and any lock.
-                        await conn.close()
-                        raise
-                    assert row is not None
-                    fence_key = (_key(self._scope(context)), _key(thread_id))
-                    self._fences[fence_key] = (int(row[0]), lock_id)
-                    try:
-                        yield
-                    finally:
-                        del self._fences[fence_key]
-                        try:
-                            await conn.execute(b"COMMIT")
-                        except psycopg.Error:
-                            await conn.close()
-            except psycopg.OperationalError as exc:
-                raise failure(exc, True) from exc
+                yield
+            finally:
+                del self._fences[fence_key]
+                await locks.release(held)
 
     # -- threads -----------------------------------------------------------------------------
 

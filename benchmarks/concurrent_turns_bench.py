@@ -1,0 +1,236 @@
+"""Hundreds of long turns at once on three processes sharing PostgreSQL: first frame, sessions, idle floor.
+
+    .venv/bin/python benchmarks/concurrent_turns_bench.py [--turns 500] [--seconds 4] [--processes 3]
+
+Three server processes (`create_app`, `PostgresStore` with the default pool of 10, the PostgreSQL
+coordination) each answer with 20 words spread over `--seconds`. The clients start `--turns` turns
+at once, round-robin over the processes, each on a new thread. Printed: first-frame latency
+p50/p99 and turn length against the same figures for 3 turns at once (the baseline, measured
+first in the same run); the most PostgreSQL sessions each process held during the load against
+its stated bound (`PostgresDatabase.max_connections` plus the coordination's `LISTEN` session);
+and how long after the load each process took to fall back to its floor (its pool's `min_size`,
+the lock session given back, the `LISTEN` session).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+DSN = os.environ.get("CHATKIT_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+WORDS = 20
+POOL_SIZE = 10
+# The floor: the statements pool's `min_size` (1) and the coordination's `LISTEN` session.
+FLOOR = 2
+
+
+def serve(fd: int, schema: str, name: str, seconds: float) -> None:
+    """Serve a slow word-streaming app on PostgreSQL under `application_name` `name`."""
+    import uvicorn
+
+    from chatkit.asgi import create_app
+    from chatkit.coordination import PostgresCoordination
+    from chatkit.server import ChatKitServer
+    from chatkit.stores import PostgresStore
+    from chatkit.types import (
+        AssistantMessageContent,
+        AssistantMessageContentPartAdded,
+        AssistantMessageContentPartTextDelta,
+        AssistantMessageItem,
+        ThreadItemAddedEvent,
+        ThreadItemDoneEvent,
+        ThreadItemUpdatedEvent,
+        ThreadMetadata,
+        ThreadStreamEvent,
+        UserMessageItem,
+    )
+
+    class SlowWords(ChatKitServer[None]):
+        async def respond(
+            self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: None
+        ) -> AsyncIterator[ThreadStreamEvent]:
+            item = AssistantMessageItem(
+                id=self.store.generate_item_id("message", thread, context),
+                thread_id=thread.id,
+                created_at=datetime.now(),
+                content=[],
+            )
+            yield ThreadItemAddedEvent(item=item)
+            yield ThreadItemUpdatedEvent(
+                item_id=item.id,
+                update=AssistantMessageContentPartAdded(content_index=0, content=AssistantMessageContent(text="")),
+            )
+            for index in range(WORDS):
+                await asyncio.sleep(seconds / WORDS)
+                yield ThreadItemUpdatedEvent(
+                    item_id=item.id, update=AssistantMessageContentPartTextDelta(content_index=0, delta=f"w{index} ")
+                )
+            item.content = [AssistantMessageContent(text="".join(f"w{index} " for index in range(WORDS)))]
+            yield ThreadItemDoneEvent(item=item)
+
+    dsn = f"{DSN}{'&' if '?' in DSN else '?'}application_name={name}"
+    store = PostgresStore(dsn, schema=schema, single_tenant=True, max_size=POOL_SIZE)
+    app = create_app(SlowWords(store), coordination=PostgresCoordination.for_store(store))
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", ws="none", backlog=4096)
+    uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
+
+
+class Server:
+    """One server process on a listening socket of its own."""
+
+    def __init__(self, schema: str, name: str, seconds: float) -> None:
+        self.args = (schema, name, str(seconds))
+        self.name = name
+        self.url = ""
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> Server:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(4096)
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self.process = await asyncio.create_subprocess_exec(
+            *(sys.executable, __file__, "--serve", str(sock.fileno()), *self.args), pass_fds=[sock.fileno()]
+        )
+        sock.close()
+        async with httpx.AsyncClient(timeout=30) as client:
+            for _ in range(300):
+                try:
+                    await client.post(f"{self.url}/chatkit", json={"type": "threads.list", "params": {}})
+                    return self
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self.process is not None
+        self.process.terminate()
+        await self.process.wait()
+
+
+def create(text: str) -> dict[str, Any]:
+    user_input = {"content": [{"type": "input_text", "text": text}], "attachments": [], "inference_options": {}}
+    return {"type": "threads.create", "params": {"input": user_input}}
+
+
+async def turn(client: httpx.AsyncClient, url: str) -> tuple[float, float, bool]:
+    """One turn: (first frame s, whole turn s, finished with the assistant's done item)."""
+    started = time.perf_counter()
+    first = 0.0
+    body = b""
+    async with client.stream("POST", f"{url}/chatkit", json=create("hi")) as response:
+        async for chunk in response.aiter_raw():
+            if not first:
+                first = time.perf_counter() - started
+            body += chunk
+    frames = [json.loads(frame[6:]) for frame in body.split(b"\n\n") if frame.startswith(b"data: ")]
+    done = any(f["type"] == "thread.item.done" and f["item"]["type"] == "assistant_message" for f in frames)
+    return first, time.perf_counter() - started, done
+
+
+async def sessions(names: list[str]) -> dict[str, int]:
+    async with await psycopg.AsyncConnection.connect(DSN, autocommit=True) as conn:
+        rows = await (
+            await conn.execute(
+                "SELECT application_name, count(*) FROM pg_stat_activity WHERE application_name = ANY(%s) GROUP BY 1",
+                (names,),
+            )
+        ).fetchall()
+    counts = dict.fromkeys(names, 0)
+    counts.update({name: int(count) for name, count in rows})
+    return counts
+
+
+async def load(servers: list[Server], turns: int) -> tuple[list[tuple[float, float, bool]], dict[str, int]]:
+    """`turns` turns at once; their results, and the most sessions each process held meanwhile."""
+    names = [server.name for server in servers]
+    peak = dict.fromkeys(names, 0)
+    running = True
+
+    async def sample() -> None:
+        while running:
+            for name, count in (await sessions(names)).items():
+                peak[name] = max(peak[name], count)
+            await asyncio.sleep(0.1)
+
+    limits = httpx.Limits(max_connections=turns + 10, max_keepalive_connections=turns + 10)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        sampler = asyncio.create_task(sample())
+        results = await asyncio.gather(*(turn(client, servers[n % len(servers)].url) for n in range(turns)))
+        running = False
+        await sampler
+    return list(results), peak
+
+
+def summary(results: list[tuple[float, float, bool]]) -> tuple[float, float, float, int]:
+    firsts = sorted(first for first, _, _ in results)
+    lengths = [length for _, length, _ in results]
+    p99 = firsts[min(len(firsts) - 1, int(0.99 * len(firsts)))]
+    return statistics.median(firsts), p99, statistics.median(lengths), sum(1 for *_, done in results if not done)
+
+
+async def main(turns: int, seconds: float, processes: int) -> int:
+    schema = f"bench_turns_{uuid.uuid4().hex[:8]}"
+    names = [f"bench-turns-{uuid.uuid4().hex[:6]}-{n}" for n in range(processes)]
+    servers = [Server(schema, name, seconds) for name in names]
+    try:
+        for server in servers:
+            await server.__aenter__()
+        print(f"{processes} processes, pool max_size {POOL_SIZE} each, turns of {WORDS} words over {seconds:g} s")
+        base = summary((await load(servers, processes))[0])
+        results, peak = await load(servers, turns)
+        loaded = summary(results)
+        bound = POOL_SIZE + 1 + 1  # statements, the turn lock session, LISTEN
+        print(f"{'':24}{'first frame p50':>16}{'p99':>10}{'turn p50':>10}{'unfinished':>12}")
+        for label, (p50, p99, length, unfinished) in (
+            (f"{processes} turns at once", base),
+            (f"{turns} turns at once", loaded),
+        ):
+            print(f"{label:24}{p50 * 1000:13.0f} ms{p99 * 1000:7.0f} ms{length:8.2f} s{unfinished:12}")
+        print(f"p99 first frame: x{loaded[1] / base[1]:.1f} the baseline's")
+        print(f"most sessions per process during the load: {sorted(peak.values())} (bound {bound})")
+        started = time.monotonic()
+        now = await sessions(names)
+        while time.monotonic() - started < 180:
+            now = await sessions(names)
+            if all(count <= FLOOR for count in now.values()):
+                break
+            await asyncio.sleep(1)
+        print(f"back to the floor ({FLOOR} sessions each) {time.monotonic() - started:.0f} s after the load: {now}")
+        return 1 if loaded[3] else 0
+    finally:
+        for server in servers:
+            if server.process is not None:
+                await server.__aexit__()
+        async with await psycopg.AsyncConnection.connect(DSN, autocommit=True) as conn:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'.encode())
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        serve(int(sys.argv[2]), sys.argv[3], sys.argv[4], float(sys.argv[5]))
+        sys.exit(0)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--turns", type=int, default=500)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--processes", type=int, default=3)
+    arguments = parser.parse_args()
+    sys.exit(asyncio.run(main(arguments.turns, arguments.seconds, arguments.processes)))
