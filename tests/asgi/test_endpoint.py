@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Any
 
 import httpx
 import pytest
@@ -15,7 +16,7 @@ from starlette.routing import Route
 from starlette.types import Message
 
 from chatkit.asgi import ChatKitEndpoint, HTTPAuthError
-from chatkit.stores import MemoryStore
+from chatkit.stores import MemoryStore, StoreUnavailableError
 from tests.asgi.scripted import ScriptedServer
 from tests.http import parse_events, serving, user_message
 
@@ -109,3 +110,21 @@ async def test_a_context_builder_may_read_the_body_itself() -> None:
     status, body, _ = await _call(endpoint, [b" " * 60, b" " * 60], [])
     assert (status, json.loads(body)["error"]["code"]) == (413, "payload_too_large")
     assert len(seen) == 1
+
+
+class _DownStore(MemoryStore):
+    """A store whose database is gone: every listing is unavailable."""
+
+    async def load_threads(self, limit: int, after: str | None, order: str, context: object) -> Any:
+        raise StoreUnavailableError("no connection within 10 s")
+
+
+async def test_an_unavailable_store_is_a_503_that_says_when_to_retry() -> None:
+    from chatkit.asgi import create_app
+
+    app = create_app(ScriptedServer(_DownStore()), context=lambda request: {"user_id": "alice"})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        response = await client.post("/chatkit", json={"type": "threads.list", "params": {}})
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "2"
+    assert response.json()["error"]["code"] == "unavailable"

@@ -56,6 +56,10 @@ def invalid_request(error: ValidationError) -> HTTPProblem:
     return HTTPProblem(400, "invalid_request", _summarize(error), details=details)
 
 
+RETRY_AFTER = "2"
+"""Seconds a 503 asks the client to wait before sending the request again."""
+
+
 def problem_from(error: BaseException) -> HTTPProblem:
     """The HTTP answer for an exception raised while handling a request.
 
@@ -67,7 +71,9 @@ def problem_from(error: BaseException) -> HTTPProblem:
     if isinstance(error, HTTPAuthError):
         return HTTPProblem(error.status, error.code, error.message, headers=error.headers)
     if isinstance(error, ChatKitError) and error.http_status != 500:
-        return HTTPProblem(error.http_status, error.http_code, error.public_message())
+        # Unavailable is temporary by definition: say when to come back, as load balancers and clients read it.
+        headers = {"retry-after": RETRY_AFTER} if error.http_status == 503 else None
+        return HTTPProblem(error.http_status, error.http_code, error.public_message(), headers=headers)
     if isinstance(error, NotImplementedError):
         # A store or hook of the integrator's that does not offer the request: not a failure.
         return HTTPProblem(501, "not_implemented", "the server does not support this request")
