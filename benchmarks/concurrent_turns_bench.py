@@ -3,10 +3,11 @@
     .venv/bin/python benchmarks/concurrent_turns_bench.py [--turns 500] [--seconds 4] [--processes 3]
 
 Three server processes (`create_app`, `PostgresStore` with the default pool of 10, the PostgreSQL
-coordination) each answer with 20 words spread over `--seconds`. The clients start `--turns` turns
-at once, round-robin over the processes, each on a new thread. Printed: first-frame latency
-p50/p99 and turn length against the same figures for 3 turns at once (the baseline, measured
-first in the same run); the most PostgreSQL sessions each process held during the load against
+coordination) each answer with 20 words spread over `--seconds`. `--turns` clients, round-robin over the processes,
+each turn on a new thread: once all at the same instant (a burst), then turn after turn so that
+about `--turns` run at any moment (steady). Printed: first-frame latency p50/p99 and turn length
+of both, against the same figures for 3 turns at once (the baseline, measured first in the same
+run); the most PostgreSQL sessions each process held during the load against
 its stated bound (`PostgresDatabase.max_connections` plus the coordination's `LISTEN` session);
 and how long after the load each process took to fall back to its floor (its pool's `min_size`,
 the lock session given back, the `LISTEN` session).
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import socket
 import statistics
 import sys
@@ -131,18 +133,31 @@ def create(text: str) -> dict[str, Any]:
     return {"type": "threads.create", "params": {"input": user_input}}
 
 
-async def turn(client: httpx.AsyncClient, url: str) -> tuple[float, float, bool]:
-    """One turn: (first frame s, whole turn s, finished with the assistant's done item)."""
+async def turn(url: str) -> tuple[float, float, bool]:
+    """One turn over a raw HTTP/1.1 connection: (first frame s, whole turn s, finished with the answer's done item).
+
+    A lean client (no HTTP library), so that on a small machine the clients' CPU is not what is measured.
+    """
+    host, port = url.removeprefix("http://").split(":")
+    body = json.dumps(create("hi")).encode()
+    head = (
+        f"POST /chatkit HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    ).encode()
     started = time.perf_counter()
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(head + body)
     first = 0.0
-    body = b""
-    async with client.stream("POST", f"{url}/chatkit", json=create("hi")) as response:
-        async for chunk in response.aiter_raw():
-            if not first:
-                first = time.perf_counter() - started
-            body += chunk
-    frames = [json.loads(frame[6:]) for frame in body.split(b"\n\n") if frame.startswith(b"data: ")]
-    done = any(f["type"] == "thread.item.done" and f["item"]["type"] == "assistant_message" for f in frames)
+    received = b""
+    while data := await reader.read(65536):
+        received += data
+        if not first and b"data: " in received:
+            first = time.perf_counter() - started
+    writer.close()
+    # Each frame arrives whole in one chunk, so the done item's type and kind sit together.
+    done = b'"type":"thread.item.done","item":{"type":"assistant_message"' in received or (
+        b'"thread.item.done"' in received and b'"assistant_message"' in received.rsplit(b"thread.item.done", 1)[-1]
+    )
     return first, time.perf_counter() - started, done
 
 
@@ -159,8 +174,17 @@ async def sessions(names: list[str]) -> dict[str, int]:
     return counts
 
 
-async def load(servers: list[Server], turns: int) -> tuple[list[tuple[float, float, bool]], dict[str, int]]:
-    """`turns` turns at once; their results, and the most sessions each process held meanwhile."""
+async def load(
+    servers: list[Server], turns: int, seconds: float, steady: float | None
+) -> tuple[list[tuple[float, float, bool]], dict[str, int]]:
+    """`turns` clients at once, round-robin over the servers; their turns' results, and the most sessions
+    each process held meanwhile.
+
+    With `steady` None every client sends one turn, all at the same instant (a burst). Otherwise each
+    client starts at a random moment of the first turn's length, then sends turn after turn for
+    `steady` seconds, so about `turns` turns run at any moment; the first turn's length is warm-up,
+    not counted.
+    """
     names = [server.name for server in servers]
     peak = dict.fromkeys(names, 0)
     running = True
@@ -171,13 +195,26 @@ async def load(servers: list[Server], turns: int) -> tuple[list[tuple[float, flo
                 peak[name] = max(peak[name], count)
             await asyncio.sleep(0.1)
 
-    limits = httpx.Limits(max_connections=turns + 10, max_keepalive_connections=turns + 10)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
-        sampler = asyncio.create_task(sample())
-        results = await asyncio.gather(*(turn(client, servers[n % len(servers)].url) for n in range(turns)))
-        running = False
-        await sampler
-    return list(results), peak
+    results: list[tuple[float, float, bool]] = []
+
+    async def client(number: int) -> None:
+        url = servers[number % len(servers)].url
+        if steady is None:
+            results.append(await turn(url))
+            return
+        begin = time.monotonic()
+        await asyncio.sleep(random.uniform(0, seconds))
+        while time.monotonic() - begin < steady:
+            started = time.monotonic()
+            outcome = await turn(url)
+            if started - begin >= seconds:
+                results.append(outcome)
+
+    sampler = asyncio.create_task(sample())
+    await asyncio.gather(*(client(n) for n in range(turns)))
+    running = False
+    await sampler
+    return results, peak
 
 
 def summary(results: list[tuple[float, float, bool]]) -> tuple[float, float, float, int]:
@@ -195,18 +232,24 @@ async def main(turns: int, seconds: float, processes: int) -> int:
         for server in servers:
             await server.__aenter__()
         print(f"{processes} processes, pool max_size {POOL_SIZE} each, turns of {WORDS} words over {seconds:g} s")
-        base = summary((await load(servers, processes))[0])
-        results, peak = await load(servers, turns)
-        loaded = summary(results)
+        base = summary((await load(servers, processes, seconds, None))[0])
+        burst, burst_peak = await load(servers, turns, seconds, None)
+        steady, steady_peak = await load(servers, turns, seconds, 4 * seconds)
         bound = POOL_SIZE + 1 + 1  # statements, the turn lock session, LISTEN
-        print(f"{'':24}{'first frame p50':>16}{'p99':>10}{'turn p50':>10}{'unfinished':>12}")
-        for label, (p50, p99, length, unfinished) in (
-            (f"{processes} turns at once", base),
-            (f"{turns} turns at once", loaded),
-        ):
-            print(f"{label:24}{p50 * 1000:13.0f} ms{p99 * 1000:7.0f} ms{length:8.2f} s{unfinished:12}")
-        print(f"p99 first frame: x{loaded[1] / base[1]:.1f} the baseline's")
+        print(f"{'':32}{'turns':>7}{'first frame p50':>17}{'p99':>9}{'turn p50':>10}{'unfinished':>12}")
+        rows = (
+            (f"{processes} at once (baseline)", base),
+            (f"{turns} at once (a burst)", summary(burst)),
+            (f"about {turns} running (steady)", summary(steady)),
+        )
+        counts = (processes, len(burst), len(steady))
+        for (label, (p50, p99, length, unfinished)), count in zip(rows, counts, strict=True):
+            print(f"{label:32}{count:7}{p50 * 1000:14.0f} ms{p99 * 1000:6.0f} ms{length:8.2f} s{unfinished:12}")
+        burst_ratio, steady_ratio = rows[1][1][1] / base[1], rows[2][1][1] / base[1]
+        print(f"p99 first frame against the baseline: burst x{burst_ratio:.1f}, steady x{steady_ratio:.1f}")
+        peak = {name: max(burst_peak[name], steady_peak[name]) for name in names}
         print(f"most sessions per process during the load: {sorted(peak.values())} (bound {bound})")
+        loaded = (summary(burst)[3] + summary(steady)[3],)
         started = time.monotonic()
         now = await sessions(names)
         while time.monotonic() - started < 180:
@@ -215,7 +258,7 @@ async def main(turns: int, seconds: float, processes: int) -> int:
                 break
             await asyncio.sleep(1)
         print(f"back to the floor ({FLOOR} sessions each) {time.monotonic() - started:.0f} s after the load: {now}")
-        return 1 if loaded[3] else 0
+        return 1 if loaded[0] else 0
     finally:
         for server in servers:
             if server.process is not None:
