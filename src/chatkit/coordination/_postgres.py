@@ -23,6 +23,7 @@ from chatkit.coordination._base import (
 )
 from chatkit.logger import logger
 from chatkit.stores._database import PostgresDatabase, database_for
+from chatkit.stores._errors import StoreError
 from chatkit.stores._pg import quoted_schema
 
 if TYPE_CHECKING:
@@ -69,10 +70,19 @@ _TABLES = [
     )""",
 ]
 
+# Version 2: the backend pid of the session holding the turn's lock in the owner process, so a
+# follower elsewhere learns of the owner's death when that session goes, not a heartbeat timeout later.
+_OWNER = ["ALTER TABLE {s}.turn_records ADD COLUMN IF NOT EXISTS owner_pid integer"]
+
+# A turn record still describes a live turn: its heartbeat is recent, and the session that holds
+# the turn's lock in the owner process (when known) still exists.
+_ALIVE = """{t}.beat > now() - make_interval(secs => %(stale)s)
+    AND ({t}.owner_pid IS NULL OR EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = {t}.owner_pid))"""
+
 _SQL = {
     "claim": """INSERT INTO {s}.turn_records
-            (turn_id, scope_key, thread_key, frames, closed, overflowed, running, interrupt, followed, beat)
-        VALUES (%(turn)s, %(scope)s, %(thread)s, 0, false, false, true, false, false, now())""",
+            (turn_id, scope_key, thread_key, frames, closed, overflowed, running, interrupt, followed, beat, owner_pid)
+        VALUES (%(turn)s, %(scope)s, %(thread)s, 0, false, false, true, false, false, now(), %(owner)s)""",
     # One round trip per flush: the new frames, the turn's state and heartbeat, the wake-up. Frames
     # are written once a follower anywhere asked for the turn (`followed`), not before; a turn that
     # ends with a follower it has not served yet stays `running` until its frames are written.
@@ -93,9 +103,13 @@ _SQL = {
     "follow": """UPDATE {s}.turn_records SET followed = true
         WHERE turn_id = (SELECT turn_id FROM {s}.turn_records
             WHERE scope_key = %(scope)s AND thread_key = %(thread)s AND running
-            AND beat > now() - make_interval(secs => %(stale)s) ORDER BY beat DESC LIMIT 1)
+            AND """
+    + _ALIVE.format(t="{s}.turn_records")
+    + """ ORDER BY beat DESC LIMIT 1)
         RETURNING turn_id, pg_notify(%(channel)s, 'w ' || turn_id::text)""",
-    "read": """SELECT t.frames, t.closed, t.overflowed, t.running, t.beat > now() - make_interval(secs => %(stale)s),
+    "read": """SELECT t.frames, t.closed, t.overflowed, t.running, """
+    + _ALIVE.format(t="t")
+    + """,
             ARRAY(SELECT data FROM {s}.turn_frames
                 WHERE turn_id = %(turn)s AND idx > %(have)s AND idx <= t.frames ORDER BY idx LIMIT %(batch)s)
         FROM {s}.turn_records t WHERE t.turn_id = %(turn)s""",
@@ -179,7 +193,8 @@ class _PostgresTurn(RunningTurn):
         base = {"scope": self.key.scope_key, "thread": self.key.thread_key, "turn": self.turn_id}
         flushed = 0
         try:
-            await owner.run(lambda conn: conn.execute(owner.sql["claim"], base))
+            claim = {**base, "owner": owner.lock_session_pid()}
+            await owner.run(lambda conn: conn.execute(owner.sql["claim"], claim))
             while True:
                 buffer = self.buffer
                 if not (self.followed and len(buffer.frames) > flushed) and not self._finished:
@@ -384,6 +399,13 @@ class PostgresCoordination(Coordination):
 
     # -- connections -------------------------------------------------------------------------
 
+    def lock_session_pid(self) -> int | None:
+        """The backend pid of this process's turn lock session, when turns lock on this database."""
+        try:
+            return self.database.turn_locks.pid
+        except StoreError:
+            return None
+
     def beat_interval(self) -> float:
         """How long a turn's flusher may stay silent: it polls for interrupts when nothing is listening."""
         return self.heartbeat if self._listening else min(self.poll_interval, self.heartbeat)
@@ -425,7 +447,7 @@ class PostgresCoordination(Coordination):
         try:
             await self.database.migrate(
                 version_table="coordination_schema_version",
-                migrations=[_TABLES],
+                migrations=[_TABLES, _OWNER],
                 lock_name="chatkit-coordination",
                 tables=f"The coordination tables in schema {self.schema!r} are",
             )

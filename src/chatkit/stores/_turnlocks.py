@@ -51,11 +51,17 @@ class TurnLockSession:
         self._configure = configure
         self._conn: AsyncConnection[Any] | None = None
         self._held = 0
+        self._pid = 0
         # Counts sessions, so a lock held on a session that has since been lost is never released on the next.
         self._session = 0
         self._mutex = asyncio.Lock()
         # Releases of locks taken by cancelled tries, kept referenced until they are done.
         self._returning: set[asyncio.Task[None]] = set()
+
+    @property
+    def pid(self) -> int | None:
+        """The backend pid of the lock session while it holds any lock (it ends with this process)."""
+        return self._pid if self._conn is not None else None
 
     @property
     def held(self) -> int:
@@ -113,9 +119,10 @@ class TurnLockSession:
                 await self._drop()
                 raise StoreUnavailableError(f"the turn lock session failed: {exc}") from exc
             assert row is not None
+            self._pid = int(row[0])
             if row[1]:
                 self._held += 1
-                return HeldLock(int(row[0]), lock_id, self._session)
+                return HeldLock(self._pid, lock_id, self._session)
             if self._held == 0:
                 await self._finish()
             return None
