@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -76,3 +77,49 @@ async def test_postgresql_connections_are_gauged(tmp_path: Path) -> None:
     finally:
         await store.aclose()
         await drop_postgres_schema(schema)
+
+
+async def test_uploads_and_followers_are_counted(tmp_path: Path) -> None:
+    import asyncio
+
+    from chatkit.attachments import LocalAttachmentStore
+
+    files: LocalAttachmentStore[Any] = LocalAttachmentStore(tmp_path / "files", secret="test-secret")
+    app = create_app(ScriptedServer(MemoryStore(), files, words=30, delay=0.02), context=user_context)
+    notes = b"minutes of the meeting\n" * 10
+    async with serving(app) as url, httpx.AsyncClient(base_url=url, headers=ALICE) as client:
+        announced = await client.post(
+            "/chatkit",
+            json={
+                "type": "attachments.create",
+                "params": {"name": "notes.txt", "size": len(notes), "mime_type": "text/plain"},
+            },
+        )
+        descriptor = announced.json()["upload_descriptor"]
+        assert (
+            await client.put(descriptor["url"], content=notes, headers={"content-type": "text/plain"})
+        ).status_code == 200
+        direct = await client.post("/chatkit/upload", files={"file": ("a.txt", b"hello there\n", "text/plain")})
+        refused = await client.post(
+            "/chatkit/upload", files={"file": ("a.exe", b"MZ\x90\x00" + b"\x00" * 60, "application/x-msdownload")}
+        )
+        assert (direct.status_code, refused.status_code) == (200, 415)
+
+        # A follower of a running turn is gauged while it follows.
+        created = await client.post("/chatkit", json=user_message("hi"))
+        thread_id = parse_events(created.content)[0]["thread"]["id"]
+        running = asyncio.create_task(client.post("/chatkit", json=user_message("slow", thread_id)))
+        await asyncio.sleep(0.2)
+        async with client.stream("GET", f"/chatkit/threads/{thread_id}/stream") as following:
+            assert following.status_code == 200
+            during = (await client.get("/metrics")).text
+            await following.aread()
+        await running
+        after = (await client.get("/metrics")).text
+    assert sample(after, 'chatkit_uploads_total{status="200",strategy="two_phase"}') == 1
+    assert sample(after, 'chatkit_uploads_total{status="200",strategy="direct"}') == 1
+    assert sample(after, 'chatkit_uploads_total{status="415",strategy="direct"}') == 1
+    assert sample(after, 'chatkit_upload_bytes_total{strategy="two_phase"}') == len(notes)
+    assert sample(after, 'chatkit_upload_bytes_total{strategy="direct"}') == len(b"hello there\n")
+    assert sample(during, "chatkit_followers") == 1
+    assert sample(after, "chatkit_followers") == 0

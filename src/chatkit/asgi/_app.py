@@ -119,7 +119,8 @@ def create_app(
     if attachment_store is None and isinstance(server.attachment_store, (LocalAttachmentStore, AttachmentFiles)):
         attachment_store = server.attachment_store
     if attachment_store is not None:
-        routes.extend(UploadEndpoints(streaming_files(attachment_store), server.store, context).routes(path))
+        uploads = UploadEndpoints(streaming_files(attachment_store), server.store, context, metrics)
+        routes.extend(uploads.routes(path))
     capabilities = describe(server, direct_upload=attachment_store is not None)
     routes.append(Route(path + "/capabilities", CapabilitiesEndpoint(capabilities), methods=["GET"]))
     middleware = [Middleware(AccessLogMiddleware, metrics=metrics)]

@@ -73,6 +73,20 @@ class Metrics:
         )
         self.turns_in_flight = Gauge("chatkit_turns_in_flight", "Turns running in this process.", registry=registry)
         self.draining = Gauge("chatkit_draining", "1 once the process drains, else 0.", registry=registry)
+        self.followers = Gauge(
+            "chatkit_followers",
+            "Clients following a running turn through this process (a reload, a second tab: the rejoin route).",
+            registry=registry,
+        )
+        self.uploads = Counter(
+            "chatkit_uploads",
+            "File uploads answered, by strategy (two_phase, direct) and HTTP status (413, 415: refused).",
+            ["strategy", "status"],
+            registry=registry,
+        )
+        self.upload_bytes = Counter(
+            "chatkit_upload_bytes", "Bytes of uploads stored, by strategy.", ["strategy"], registry=registry
+        )
         self.database_connections = Gauge(
             "chatkit_database_connections",
             "PostgreSQL connections of the process: open, lent out (in use), requests waiting for one.",
@@ -104,6 +118,12 @@ class Metrics:
             self.first_event_seconds.observe(first_event)
         self.events.inc(events)
         self.stream_bytes.inc(sent)
+
+    def upload_done(self, strategy: str, status: int, stored_bytes: int) -> None:
+        """Count an upload answered with `status`, and the bytes it stored (none when refused)."""
+        self.uploads.labels(strategy, str(status)).inc()
+        if stored_bytes:
+            self.upload_bytes.labels(strategy).inc(stored_bytes)
 
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         """`GET /metrics`: the registry in Prometheus' text format."""

@@ -67,7 +67,13 @@ class RejoinEndpoint:
         sender = StreamSender(
             _numbered(frames), send, receive, disconnect_policy="cancel", request_id=record.request_id, headers=headers
         )
-        record.outcome = await sender.run()
+        if self.metrics is not None:
+            self.metrics.followers.inc()
+        try:
+            record.outcome = await sender.run()
+        finally:
+            if self.metrics is not None:
+                self.metrics.followers.dec()
         record.status, record.bytes_sent = sender.status, sender.bytes_sent
 
     async def _follow(self, key: TurnKey, after: int) -> AsyncIterator[Frame] | None:

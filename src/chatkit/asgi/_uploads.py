@@ -13,7 +13,8 @@ and files are sent as they are read, so a store that streams never holds a whole
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 from starlette.requests import Request
@@ -29,6 +30,9 @@ from chatkit.store import NotFoundError, Store
 from chatkit.types import Attachment
 from chatkit.types.wire import WIRE_CONTEXT
 
+if TYPE_CHECKING:
+    from chatkit.asgi._metrics import Metrics
+
 _ATTACHMENT: TypeAdapter[Attachment] = TypeAdapter(Attachment)
 _INLINE_TYPES = ("image/", "application/pdf")
 
@@ -36,10 +40,13 @@ _INLINE_TYPES = ("image/", "application/pdf")
 class UploadEndpoints:
     """The HTTP side of an attachment store, recording attachments in the server's `Store`."""
 
-    def __init__(self, files: AttachmentFiles, store: Store[Any], context: ContextBuilder | None) -> None:
+    def __init__(
+        self, files: AttachmentFiles, store: Store[Any], context: ContextBuilder | None, metrics: Metrics | None = None
+    ) -> None:
         self.files = files
         self.store = store
         self.context_builder = context
+        self.metrics = metrics
 
     def routes(self, path: str) -> list[Route]:
         """The upload and file routes below `path`."""
@@ -67,6 +74,7 @@ class UploadEndpoints:
             saved = await self.files.save_upload(
                 attachment_id, attachment.name, attachment.mime_type, body.chunks, scope_key
             )
+            stored = saved.size
             base_url = _endpoint_url(request, f"/uploads/{attachment_id}")
             uploaded = self.files.describe(
                 attachment_id, attachment.name, saved.mime_type, scope_key, base_url=base_url
@@ -76,8 +84,8 @@ class UploadEndpoints:
             await self.store.save_attachment(uploaded, context)
             await self._unless_deleted_meanwhile(attachment_id, scope_key, context)
         except Exception as error:
-            return problem_response(request, error)
-        return _attachment_response(uploaded)
+            return self._count("two_phase", problem_response(request, error))
+        return self._count("two_phase", _attachment_response(uploaded), stored)
 
     async def _unless_deleted_meanwhile(self, attachment_id: str, scope_key: str, context: Any) -> None:
         """Undo an upload that raced `attachments.delete`: the deletion wins, whatever the order.
@@ -98,11 +106,18 @@ class UploadEndpoints:
             context = await build_context(self.context_builder, request)
             body = await upload_body(request, self.files.max_bytes, multipart_only=True)
             base_url = _endpoint_url(request, "/upload")
-            attachment = await self.files.add_upload(body.filename, body.content_type, body.chunks, context, base_url)
+            counted = _Counted(body.chunks)
+            attachment = await self.files.add_upload(body.filename, body.content_type, counted, context, base_url)
             await self.store.save_attachment(attachment, context)
         except Exception as error:
-            return problem_response(request, error)
-        return _attachment_response(attachment)
+            return self._count("direct", problem_response(request, error))
+        return self._count("direct", _attachment_response(attachment), counted.size)
+
+    def _count(self, strategy: str, response: Response, stored_bytes: int = 0) -> Response:
+        """`response`, counted in the upload metrics."""
+        if self.metrics is not None:
+            self.metrics.upload_done(strategy, response.status_code, stored_bytes)
+        return response
 
     async def serve_file(self, request: Request) -> Response:
         """Send a stored file to a holder of its preview token, or to its owner."""
@@ -138,6 +153,19 @@ class UploadEndpoints:
         if not is_valid_attachment_id(attachment_id):
             raise NotFoundError(f"no attachment {attachment_id!r}")
         return attachment_id
+
+
+class _Counted:
+    """An upload's chunks passed on, counting their bytes."""
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self._chunks = chunks
+        self.size = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._chunks:
+            self.size += len(chunk)
+            yield chunk
 
 
 def _endpoint_url(request: Request, suffix: str) -> str:
