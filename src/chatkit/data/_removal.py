@@ -61,18 +61,23 @@ async def remove_idle(
     attachment_store: AttachmentStore[Any] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     pause: float = 0.0,
+    stop: asyncio.Event | None = None,
 ) -> RemovalReport:
     """Delete every thread not written to for `idle_days` days, with its items, attachments and files.
 
     Uploads that never reached a thread and are as old go too. Rows go `batch_size` threads per
     transaction, `pause` seconds apart, so live traffic is held up one short batch at a time.
-    Files go through `attachment_store` (the server's), after the rows that name them.
+    Files go through `attachment_store` (the server's), after the rows that name them. Once `stop`
+    is set the sweep ends after the batch under way, files included (a shutdown loses no file).
     """
     if idle_days < 0:
         raise ValueError(f"idle_days must be zero or more, not {idle_days}")
     report = RemovalReport()
     files = _Files(attachment_store, context=None)
-    while removal := await store.remove_idle(idle_days * 86400.0, batch_size):
+    while not (stop is not None and stop.is_set()):
+        removal = await store.remove_idle(idle_days * 86400.0, batch_size)
+        if not removal:
+            break
         await files.remove(removal, report)
         await asyncio.sleep(pause)
     return report

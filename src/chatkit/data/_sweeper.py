@@ -17,6 +17,8 @@ from chatkit.stores._base import ScopedStore
 
 # Between two batches of one sweep: live writes get the database in between.
 _BATCH_PAUSE = 0.05
+# How long a stopping sweeper waits for the batch under way.
+_STOP_TIMEOUT = 10.0
 
 
 class RetentionSweeper:
@@ -46,6 +48,7 @@ class RetentionSweeper:
         self.every = every
         self.batch_size = batch_size
         self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
 
     async def sweep(self) -> RemovalReport:
         """Run one sweep now; what it removed."""
@@ -55,6 +58,7 @@ class RetentionSweeper:
             attachment_store=self.attachment_store,
             batch_size=self.batch_size,
             pause=_BATCH_PAUSE,
+            stop=self._stop,
         )
         if report.threads or report.attachments:
             logger.info("retention: removed %s", ", ".join(f"{n} {name}" for name, n in report.as_dict().items()))
@@ -62,8 +66,11 @@ class RetentionSweeper:
 
     async def _loop(self) -> None:
         delay = random.uniform(0, min(self.every, 60.0))
-        while True:
-            await asyncio.sleep(delay)
+        while not self._stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
+            if self._stop.is_set():
+                return
             try:
                 await self.sweep()
             except Exception:
@@ -72,6 +79,7 @@ class RetentionSweeper:
 
     async def __aenter__(self) -> Self:
         if self._task is None:
+            self._stop.clear()
             self._task = asyncio.create_task(self._loop(), name="chatkit-retention")
         return self
 
@@ -79,7 +87,14 @@ class RetentionSweeper:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         task, self._task = self._task, None
-        if task is not None:
+        if task is None:
+            return
+        # The batch under way finishes, files included: rows gone with their files still there
+        # would leave files no record names. A batch that hangs is cancelled after a while.
+        self._stop.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), _STOP_TIMEOUT)
+        except asyncio.TimeoutError:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
