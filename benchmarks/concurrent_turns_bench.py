@@ -30,11 +30,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+from server_process import ServerProcess  # noqa: E402
 
 DSN = os.environ.get("CHATKIT_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 WORDS = 20
@@ -94,38 +95,12 @@ def serve(fd: int, schema: str, name: str, seconds: float) -> None:
     uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
 
 
-class Server:
-    """One server process on a listening socket of its own."""
+class Server(ServerProcess):
+    """One server process of this benchmark, known to PostgreSQL by `name`."""
 
     def __init__(self, schema: str, name: str, seconds: float) -> None:
-        self.args = (schema, name, str(seconds))
+        super().__init__(__file__, schema, name, str(seconds), backlog=4096)
         self.name = name
-        self.url = ""
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def __aenter__(self) -> Server:
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(4096)
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        self.process = await asyncio.create_subprocess_exec(
-            *(sys.executable, __file__, "--serve", str(sock.fileno()), *self.args), pass_fds=[sock.fileno()]
-        )
-        sock.close()
-        async with httpx.AsyncClient(timeout=30) as client:
-            for _ in range(300):
-                try:
-                    await client.post(f"{self.url}/chatkit", json={"type": "threads.list", "params": {}})
-                    return self
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
-        raise RuntimeError("server did not start")
-
-    async def __aexit__(self, *_: object) -> None:
-        assert self.process is not None
-        self.process.terminate()
-        await self.process.wait()
 
 
 def create(text: str) -> dict[str, Any]:

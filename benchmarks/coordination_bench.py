@@ -33,9 +33,10 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from server_process import ServerProcess  # noqa: E402
+
 from chatkit.coordination import Coordination, MemoryCoordination, PostgresCoordination, TurnKey  # noqa: E402
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 DSN = os.environ.get("CHATKIT_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 # A text delta frame as a model streams them: about 150 bytes.
 DELTA = b'data: {"type":"thread.item.updated","item_id":"msg_0123456789abcdef","update":{"type":"assistant_message.content_part.text_delta","content_index":0,"delta":"word "}}\n\n'  # noqa: E501
@@ -96,43 +97,11 @@ def serve(fd: int, schema: str, coordination: str, policy: str, words: int) -> N
     uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
 
 
-class Server:
-    """One server process on a listening socket of its own."""
+class Server(ServerProcess):
+    """One server process of this benchmark."""
 
     def __init__(self, schema: str, coordination: str, policy: str = "wait", words: int = 50) -> None:
-        self.args = (schema, coordination, policy, str(words))
-        self.url = ""
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def __aenter__(self) -> Server:
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(256)
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        self.process = await asyncio.create_subprocess_exec(
-            *(sys.executable, __file__, "--serve", str(sock.fileno()), *self.args), pass_fds=[sock.fileno()]
-        )
-        sock.close()
-        async with httpx.AsyncClient(timeout=30) as client:
-            for _ in range(300):
-                try:
-                    await client.post(f"{self.url}/chatkit", json={"type": "threads.list", "params": {}})
-                    return self
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
-        raise RuntimeError("server did not start")
-
-    async def __aexit__(self, *_: object) -> None:
-        assert self.process is not None
-        self.process.terminate()
-        await self.process.wait()
-
-    def cpu(self) -> float:
-        """User plus system CPU seconds of the server so far."""
-        assert self.process is not None
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        super().__init__(__file__, schema, coordination, policy, str(words))
 
 
 def message(text: str, thread_id: str | None = None) -> dict[str, Any]:

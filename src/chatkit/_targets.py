@@ -4,8 +4,10 @@ the one-line errors (`UsageError`, exit status 2; `UnreachableError`, 3) the `ch
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
+import logging
 import os
 import sys
 import sysconfig
@@ -135,3 +137,65 @@ def store_argument(url: str) -> Store[Any]:
         return store_from_url(url)
     except ValueError as error:
         raise UsageError(f"--store: {error}") from error
+
+
+def check_store(url: str) -> None:
+    """Raise `UsageError` (bad URL) or `UnreachableError` (no answer) unless the store at `url` opens now."""
+    from chatkit.stores import PostgresStore, SQLiteStore
+
+    store = store_argument(url)
+    logging.getLogger(__name__).debug("checking the store at %s", url)
+    if isinstance(store, PostgresStore):
+        asyncio.run(_check_postgres(url))
+    elif isinstance(store, SQLiteStore):
+        path = str(store.path)
+        folder = os.path.dirname(os.path.abspath(path))
+        if path != ":memory:" and not os.path.isdir(folder):
+            raise UsageError(f"--store: the directory {folder} does not exist")
+        asyncio.run(_check_sqlite(store, path))
+
+
+async def _check_sqlite(store: Any, path: str) -> None:
+    try:
+        await store.open()
+    except Exception as error:
+        raise UsageError(f"--store: cannot open the SQLite database {path}: {error}") from error
+    await store.aclose()
+
+
+async def _check_postgres(url: str) -> None:
+    import psycopg
+
+    try:
+        connection = await psycopg.AsyncConnection.connect(url, connect_timeout=STORE_CONNECT_TIMEOUT)
+    except psycopg.OperationalError as error:
+        raise _postgres_failure(url, error) from error
+    await connection.close()
+
+
+def _postgres_failure(url: str, error: Exception) -> UsageError:
+    """One line saying what went wrong, in the words of the person who typed the URL, from libpq's text."""
+    text = str(error).lower()
+    where = f"--store: PostgreSQL at {_without_password(url)}"
+    if "connection refused" in text:
+        return UnreachableError(f"{where} refused the connection (is PostgreSQL running there?)")
+    if "timeout expired" in text or "timed out" in text:
+        return UnreachableError(f"{where} did not answer within {STORE_CONNECT_TIMEOUT} s")
+    if "failed to resolve host" in text or "could not translate host name" in text:
+        return UnreachableError(f"{where}: unknown host")
+    if 'database "' in text and "does not exist" in text:
+        return UsageError(f"{where}: the database does not exist")
+    if "password authentication failed" in text or 'role "' in text or "pg_hba.conf" in text:
+        return UsageError(f"{where}: authentication failed")
+    lines = str(error).strip().splitlines()
+    return UnreachableError(f"{where}: cannot connect: {lines[0] if lines else type(error).__name__}")
+
+
+def _without_password(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()

@@ -7,10 +7,8 @@ with the `serve` extra (`pip install 'chatkit-server[serve]'`).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import errno
 import importlib
-import logging
 import os
 import socket
 import sys
@@ -21,9 +19,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from chatkit._targets import (
     EXIT_USAGE,
-    STORE_CONNECT_TIMEOUT,
-    UnreachableError,
     UsageError,
+    check_store,
     load_target,
     resolve_server,
     store_argument,
@@ -511,68 +508,6 @@ def app_from_environment() -> Starlette:
         os.environ.get(_RELOAD_CONTEXT_ENV) or None,
         Policies.parse(os.environ.get(_RELOAD_POLICIES_ENV) or ""),
     )
-
-
-def check_store(url: str) -> None:
-    """Raise `UsageError` (bad URL) or `UnreachableError` (no answer) unless the store at `url` opens now."""
-    from chatkit.stores import PostgresStore, SQLiteStore
-
-    store = store_argument(url)
-    logging.getLogger(__name__).debug("checking the store at %s", url)
-    if isinstance(store, PostgresStore):
-        asyncio.run(_check_postgres(url))
-    elif isinstance(store, SQLiteStore):
-        path = str(store.path)
-        folder = os.path.dirname(os.path.abspath(path))
-        if path != ":memory:" and not os.path.isdir(folder):
-            raise UsageError(f"--store: the directory {folder} does not exist")
-        asyncio.run(_check_sqlite(store, path))
-
-
-async def _check_sqlite(store: Any, path: str) -> None:
-    try:
-        await store.open()
-    except Exception as error:
-        raise UsageError(f"--store: cannot open the SQLite database {path}: {error}") from error
-    await store.aclose()
-
-
-async def _check_postgres(url: str) -> None:
-    import psycopg
-
-    try:
-        connection = await psycopg.AsyncConnection.connect(url, connect_timeout=STORE_CONNECT_TIMEOUT)
-    except psycopg.OperationalError as error:
-        raise _postgres_failure(url, error) from error
-    await connection.close()
-
-
-def _postgres_failure(url: str, error: Exception) -> UsageError:
-    """One line saying what went wrong, in the words of the person who typed the URL, from libpq's text."""
-    text = str(error).lower()
-    where = f"--store: PostgreSQL at {_without_password(url)}"
-    if "connection refused" in text:
-        return UnreachableError(f"{where} refused the connection (is PostgreSQL running there?)")
-    if "timeout expired" in text or "timed out" in text:
-        return UnreachableError(f"{where} did not answer within {STORE_CONNECT_TIMEOUT} s")
-    if "failed to resolve host" in text or "could not translate host name" in text:
-        return UnreachableError(f"{where}: unknown host")
-    if 'database "' in text and "does not exist" in text:
-        return UsageError(f"{where}: the database does not exist")
-    if "password authentication failed" in text or 'role "' in text or "pg_hba.conf" in text:
-        return UsageError(f"{where}: authentication failed")
-    lines = str(error).strip().splitlines()
-    return UnreachableError(f"{where}: cannot connect: {lines[0] if lines else type(error).__name__}")
-
-
-def _without_password(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
 
 
 # -- demo ---------------------------------------------------------------------------------------

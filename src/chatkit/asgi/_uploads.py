@@ -13,7 +13,6 @@ and files are sent as they are read, so a store that streams never holds a whole
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
@@ -25,7 +24,7 @@ from chatkit.asgi._http import ContextBuilder, HTTPProblem, build_context, probl
 from chatkit.asgi._observe import access_record
 from chatkit.asgi._upload_bodies import file_response, upload_body
 from chatkit.attachments import is_valid_attachment_id
-from chatkit.attachments._streams import AttachmentFiles
+from chatkit.attachments._streams import AttachmentFiles, CountedChunks
 from chatkit.store import NotFoundError, Store
 from chatkit.types import Attachment
 from chatkit.types.wire import WIRE_CONTEXT
@@ -106,7 +105,7 @@ class UploadEndpoints:
             context = await build_context(self.context_builder, request)
             body = await upload_body(request, self.files.max_bytes, multipart_only=True)
             base_url = _endpoint_url(request, "/upload")
-            counted = _Counted(body.chunks)
+            counted = CountedChunks(body.chunks)
             attachment = await self.files.add_upload(body.filename, body.content_type, counted, context, base_url)
             await self.store.save_attachment(attachment, context)
         except Exception as error:
@@ -153,19 +152,6 @@ class UploadEndpoints:
         if not is_valid_attachment_id(attachment_id):
             raise NotFoundError(f"no attachment {attachment_id!r}")
         return attachment_id
-
-
-class _Counted:
-    """An upload's chunks passed on, counting their bytes."""
-
-    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
-        self._chunks = chunks
-        self.size = 0
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._chunks:
-            self.size += len(chunk)
-            yield chunk
 
 
 def _endpoint_url(request: Request, suffix: str) -> str:

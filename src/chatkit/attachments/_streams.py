@@ -45,6 +45,19 @@ class FileStream:
         return self._read()
 
 
+class CountedChunks:
+    """A file's chunks passed on as they are read, counting their bytes (`size`)."""
+
+    def __init__(self, chunks: AsyncIterable[bytes]) -> None:
+        self._chunks = chunks
+        self.size = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._chunks:
+            self.size += len(chunk)
+            yield chunk
+
+
 @runtime_checkable
 class AttachmentFiles(Protocol):
     """An attachment store as the upload and file routes use it: tenants, tokens, streamed bytes."""

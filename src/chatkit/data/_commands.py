@@ -12,12 +12,15 @@ import asyncio
 import json
 import sys
 from collections.abc import Mapping
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-from chatkit._targets import UsageError, load_target, resolve_server, store_argument
+from chatkit._targets import UnreachableError, UsageError, check_store, load_target, resolve_server, store_argument
+from chatkit.data._export import export_tenant
+from chatkit.data._removal import erase_tenant, remove_idle
 from chatkit.store import AttachmentStore, Store
-from chatkit.stores import ScopedStore
+from chatkit.stores import ScopedStore, StoreError
 
 COMMANDS = ("retention", "export", "erase")
 
@@ -91,12 +94,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _run(args: argparse.Namespace, data: _Data) -> dict[str, Any]:
-    from chatkit.data import erase_tenant, export_tenant, remove_idle
+@runtime_checkable
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
 
+
+async def _run(args: argparse.Namespace, data: _Data) -> dict[str, Any]:
     files = data.attachment_store
     context = {"user_id": getattr(args, "user", None)}
-    async with data.store:
+    async with AsyncExitStack() as stack:
+        try:
+            await data.store.open()
+        except StoreError as error:
+            lines = str(error).strip().splitlines()
+            raise UnreachableError(f"cannot open the store: {lines[0] if lines else type(error).__name__}") from error
+        stack.push_async_callback(data.store.aclose)
+        if isinstance(files, _Closable):
+            # An attachment store holding connections (PostgreSQL, an S3 client) lets them go at the end.
+            stack.push_async_callback(files.aclose)
         if args.command == "retention":
             report = await remove_idle(data.store, args.days, attachment_store=files, batch_size=args.batch_size)
             return report.as_dict()
@@ -111,6 +126,9 @@ async def _run(args: argparse.Namespace, data: _Data) -> dict[str, Any]:
 
 
 def _resolve(target: str, store_url: str | None) -> _Data:
+    for url in (target, store_url):
+        if url and "://" in url:
+            check_store(url)  # a dead database is one line and exit 3, at once
     if "://" in target:
         store: Store[Any] = store_argument(target)
         files = None

@@ -10,11 +10,12 @@ killed half-way resumable: a thread's missing items are appended after the ones 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
 from contextlib import aclosing
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from chatkit.attachments._streams import CountedChunks
 from chatkit.data._reading import FileReader, all_items, all_threads, file_key
 from chatkit.data._verify import TenantCheck, verify_copy
 from chatkit.store import AttachmentStore, NotFoundError, Store
@@ -254,22 +255,9 @@ class _Copier:
         # The key the record names, so the copied record finds its file; a record of your own store
         # names none, and the target files it under the context's tenant as an upload would be.
         scope_key = file_key(attachment) or self.target_files.scope_key(context)
-        counter = _Counter(opened.chunks)
+        counter = CountedChunks(opened.chunks)
         if await self.target_files.import_file(attachment.id, scope_key, opened.name, opened.mime_type, counter):
             self.report.files.copied += 1
             self.report.bytes += counter.size
         else:
             self.report.files.skipped += 1
-
-
-class _Counter:
-    """Passes a file's chunks on, counting its bytes."""
-
-    def __init__(self, chunks: AsyncIterable[bytes]) -> None:
-        self._chunks = chunks
-        self.size = 0
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._chunks:
-            self.size += len(chunk)
-            yield chunk
