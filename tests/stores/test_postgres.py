@@ -380,3 +380,21 @@ async def test_many_turns_at_once_share_one_lock_session_and_hold_no_connection(
         for number in range(turns):
             items = await store.load_thread_items(f"thr_{number}", None, 10, "asc", ALICE)
             assert [item.id for item in items.data] == [f"msg_{number}"]
+
+
+async def test_the_turn_lock_session_recovers_from_a_dropped_idle_connection(postgres_dsn: str, schema: str) -> None:
+    application = f"chatkit_test_{uuid.uuid4().hex[:8]}"
+    async with (
+        PostgresStore(f"{postgres_dsn}?application_name={application}", schema=schema) as store,
+        await psycopg.AsyncConnection.connect(postgres_dsn, autocommit=True) as admin,
+    ):
+        await store.save_thread(thread("thr_1"), ALICE)
+        async with store.turn_lock("thr_1", ALICE):
+            pass  # the lock session's connection now waits, idle, in its pool
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = %s", (application,)
+        )
+        async with store.turn_lock("thr_1", ALICE):
+            await store.add_thread_item("thr_1", user_message("thr_1", "msg_1"), ALICE)
+        items = await store.load_thread_items("thr_1", None, 10, "asc", ALICE)
+        assert [item.id for item in items.data] == ["msg_1"]

@@ -145,10 +145,25 @@ class TurnLockSession:
 
     async def _connection(self) -> AsyncConnection[Any]:
         """The lock session, in its open transaction; borrowed from its pool when no lock is held."""
+        import psycopg
+
+        if self._conn is None:
+            try:
+                conn = await self._begin()
+            except psycopg.OperationalError:
+                # An idle connection the server dropped (a restart) fails on first use: a fresh one follows.
+                try:
+                    conn = await self._begin()
+                except psycopg.OperationalError as exc:
+                    raise StoreUnavailableError(f"the turn lock session failed: {exc}") from exc
+            self._conn = conn
+            self._session += 1
+        return self._conn
+
+    async def _begin(self) -> AsyncConnection[Any]:
+        """A connection from the pool in a transaction of its own; closed and given back if that fails."""
         from psycopg_pool import PoolTimeout
 
-        if self._conn is not None:
-            return self._conn
         try:
             conn = await self.pool.getconn(timeout=self._timeout)
         except PoolTimeout as exc:
@@ -165,8 +180,6 @@ class TurnLockSession:
             await conn.close()
             await self.pool.putconn(conn)
             raise
-        self._conn = conn
-        self._session += 1
         return conn
 
     async def _finish(self) -> None:
