@@ -120,3 +120,12 @@ def user_message(text: str, thread_id: str | None = None, attachments: list[str]
     if thread_id is None:
         return {"type": "threads.create", "params": {"input": user_input}}
     return {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": user_input}}
+
+
+def metric_sample(text: str, line: str) -> float:
+    """The value of the sample named `line` (name and labels, exactly) in a Prometheus exposition."""
+    for row in text.splitlines():
+        name, _, value = row.rpartition(" ")
+        if name == line:
+            return float(value)
+    raise AssertionError(f"no sample {line!r} in:\n{text}")

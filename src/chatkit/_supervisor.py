@@ -4,15 +4,21 @@ The supervisor binds the socket and starts each worker as `chatkit serve` of its
 the socket's file descriptor: the kernel spreads connections over the workers. A worker that dies
 is started again; one that keeps dying at once stops the whole. SIGTERM or Ctrl-C is passed to
 every worker, which drains as a single `chatkit serve` does, and the supervisor exits once all
-have.
+have. With `prometheus-client` installed, the workers keep their metrics in one folder
+(`PROMETHEUS_MULTIPROC_DIR`, a temporary one unless set), so whichever worker a scrape of
+`/metrics` reaches answers for them all.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from types import FrameType
@@ -42,6 +48,7 @@ class Supervisor:
     def run(self) -> int:
         """Serve until a stop signal (0 once every worker is gone) or a worker that keeps dying (1)."""
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        metrics_dir = _shared_metrics_dir()
         try:
             for index in range(len(self.workers)):
                 self._start(index)
@@ -56,6 +63,9 @@ class Supervisor:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self.listener.close()
+            if metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
+                del os.environ[_METRICS_DIR_ENV]
 
     def _on_signal(self, sig: int, frame: FrameType | None) -> None:
         if self.stop_signal is not None:
@@ -81,6 +91,7 @@ class Supervisor:
             quick = time.monotonic() - self.started_at[index] < _QUICK_DEATH_SECONDS
             self.quick_deaths[index] = self.quick_deaths[index] + 1 if quick else 0
             report(f"worker {index + 1} (pid {worker.pid}) exited with status {worker.returncode}")
+            _forget_metrics_of(worker.pid)
             if self.quick_deaths[index] >= _QUICK_DEATHS_ALLOWED:
                 report(f"worker {index + 1} keeps dying at once; stopping")
                 return False
@@ -95,3 +106,26 @@ class Supervisor:
         for worker in running:
             worker.wait()
         report("all workers stopped")
+
+
+_METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _shared_metrics_dir() -> str | None:
+    """Make the folder the workers share their metrics through (set in the environment they inherit).
+
+    None when metrics are off (no `prometheus-client`) or the folder was given: then it is not ours to remove.
+    """
+    if importlib.util.find_spec("prometheus_client") is None or os.environ.get(_METRICS_DIR_ENV):
+        return None
+    folder = tempfile.mkdtemp(prefix="chatkit-metrics-")
+    os.environ[_METRICS_DIR_ENV] = folder
+    return folder
+
+
+def _forget_metrics_of(pid: int) -> None:
+    """Drop a dead worker's live gauges from the shared metrics (its counters stay counted)."""
+    if os.environ.get(_METRICS_DIR_ENV) and importlib.util.find_spec("prometheus_client") is not None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # pyright: ignore[reportUnknownMemberType]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,19 +13,11 @@ from chatkit.asgi import create_app
 from chatkit.stores import MemoryStore, PostgresStore
 from tests.asgi.conftest import user_context
 from tests.asgi.scripted import ScriptedServer
+from tests.http import metric_sample as sample
 from tests.http import parse_events, serving, user_message
 from tests.stores.backends import drop_postgres_schema, postgres_schema, require_postgres
 
 ALICE = {"x-user": "alice"}
-
-
-def sample(text: str, line: str) -> float:
-    """The value of the sample named `line` (name and labels, exactly) in an exposition."""
-    for row in text.splitlines():
-        name, _, value = row.rpartition(" ")
-        if name == line:
-            return float(value)
-    raise AssertionError(f"no sample {line!r} in:\n{text}")
 
 
 async def test_requests_and_turns_are_counted_without_ids_in_any_label() -> None:
@@ -123,3 +116,64 @@ async def test_uploads_and_followers_are_counted(tmp_path: Path) -> None:
     assert sample(after, 'chatkit_upload_bytes_total{strategy="direct"}') == len(b"hello there\n")
     assert sample(during, "chatkit_followers") == 1
     assert sample(after, "chatkit_followers") == 0
+
+
+WORKER = """
+import asyncio, sys
+from chatkit.asgi._metrics import Metrics
+from chatkit.asgi._observe import AccessRecord
+
+metrics = Metrics()
+metrics.watch(lambda: int(sys.argv[2]), lambda: False)
+for _ in range(int(sys.argv[1])):
+    record = AccessRecord("r")
+    record.request_type, record.status = "threads.list", 200
+    metrics.request_done(record, 0.01)
+if sys.argv[3] == "scrape":
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(metrics.serve({}, None, send))
+    print(sent[1]["body"].decode())
+elif sys.argv[3] == "stay":
+    input()  # stays alive (its gauges count) until the test closes its input
+"""
+
+
+def test_workers_sharing_a_metrics_folder_answer_for_all(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    # Two workers: one lives on with 2 turns running, one counted its requests and died.
+    alive = subprocess.Popen(
+        [sys.executable, "-c", WORKER, "3", "2", "stay"], env=environment, stdin=subprocess.PIPE, text=True
+    )
+    try:
+        subprocess.run([sys.executable, "-c", WORKER, "5", "7", "exit"], env=environment, check=True)
+        from prometheus_client import multiprocess
+
+        # What the supervisor does when a worker dies: its live gauges go, its counters stay.
+        finished = [int(path.stem.rsplit("_", 1)[-1]) for path in tmp_path.glob("gauge_livesum_*.db")]
+        for pid in finished:
+            if pid != alive.pid:
+                multiprocess.mark_process_dead(pid, str(tmp_path))  # pyright: ignore[reportUnknownMemberType]
+        for _ in range(50):  # the live worker has written its figures
+            if any(str(alive.pid) in path.name for path in tmp_path.glob("counter_*.db")):
+                break
+            time.sleep(0.05)
+        scraped = subprocess.run(
+            [sys.executable, "-c", WORKER, "1", "0", "scrape"],
+            env=environment,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    finally:
+        alive.communicate("\n", timeout=10)
+    assert sample(scraped, 'chatkit_requests_total{status="200",type="threads.list"}') == 3 + 5 + 1
+    # Live workers only: 2 turns in the one still running (the scraper runs none).
+    assert sample(scraped, "chatkit_turns_in_flight") == 2

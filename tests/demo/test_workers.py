@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.demo.conftest import REPO_ROOT, free_port
+from tests.http import metric_sample
 from tests.stores.backends import require_postgres
 
 pytestmark = [pytest.mark.service, pytest.mark.process]
@@ -55,6 +56,10 @@ def test_workers_share_the_port_come_back_when_killed_and_stop_together(tmp_path
             time.sleep(0.2)
         # The port never stopped answering: the other worker took the connections meanwhile.
         assert all(listed(url) == 200 for _ in range(10))
+        # Whichever worker answers a scrape answers for all, the dead one's requests included.
+        scraped = [httpx.get(f"{url}/metrics", timeout=10).text for _ in range(4)]
+        counted = [metric_sample(text, 'chatkit_requests_total{status="200",type="threads.list"}') for text in scraped]
+        assert len(set(counted)) == 1 and counted[0] >= 20, counted
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(30) == 0, log.read_text()
         assert "all workers stopped" in log.read_text()

@@ -2,13 +2,19 @@
 
 Every label value comes from a closed set (request types, HTTP statuses, turn outcomes): no thread
 ids, user ids or paths, so a client cannot grow the number of series.
+
+Under `chatkit serve --workers N` (`PROMETHEUS_MULTIPROC_DIR` set) every worker writes its figures
+to the shared folder and a scrape of any worker answers for all: counters and histograms add up,
+gauges add up over the live workers (draining: the largest). A worker's gauges are then as of its
+last request or scrape, since a function cannot be read in another process.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from starlette.types import Receive, Scope, Send
 
@@ -39,6 +45,9 @@ class Metrics:
 
         self.registry = CollectorRegistry(auto_describe=True)
         registry = self.registry
+        self.shared_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+        # Gauges read from functions, refreshed before each answer when the figures are shared.
+        self._readings: list[tuple[Any, Callable[[], float]]] = []
         self.requests = Counter(
             "chatkit_requests",
             "Requests answered, by request type and HTTP status.",
@@ -71,12 +80,17 @@ class Metrics:
         self.stream_bytes = Counter(
             "chatkit_stream_bytes", "Bytes of stream events sent to clients.", registry=registry
         )
-        self.turns_in_flight = Gauge("chatkit_turns_in_flight", "Turns running in this process.", registry=registry)
-        self.draining = Gauge("chatkit_draining", "1 once the process drains, else 0.", registry=registry)
+        self.turns_in_flight = Gauge(
+            "chatkit_turns_in_flight", "Turns running in this process.", registry=registry, multiprocess_mode="livesum"
+        )
+        self.draining = Gauge(
+            "chatkit_draining", "1 once the process drains, else 0.", registry=registry, multiprocess_mode="livemax"
+        )
         self.followers = Gauge(
             "chatkit_followers",
             "Clients following a running turn through this process (a reload, a second tab: the rejoin route).",
             registry=registry,
+            multiprocess_mode="livesum",
         )
         self.uploads = Counter(
             "chatkit_uploads",
@@ -92,23 +106,36 @@ class Metrics:
             "PostgreSQL connections of the process: open, lent out (in use), requests waiting for one.",
             ["state"],
             registry=registry,
+            multiprocess_mode="livesum",
         )
 
     def watch(self, turns_running: Callable[[], int], draining: Callable[[], bool]) -> None:
         """Read the turns in flight and the drain state from these when scraped."""
-        self.turns_in_flight.set_function(turns_running)
-        self.draining.set_function(lambda: float(draining()))
+        self._read(self.turns_in_flight, lambda: float(turns_running()))
+        self._read(self.draining, lambda: float(draining()))
 
     def watch_database(self, connections: Callable[[], tuple[int, int, int]]) -> None:
         """Read the PostgreSQL connections (open, in use, waiting) from `connections` when scraped."""
         for index, state in enumerate(("open", "in_use", "waiting")):
-            self.database_connections.labels(state).set_function(lambda index=index: float(connections()[index]))
+            self._read(self.database_connections.labels(state), lambda index=index: float(connections()[index]))
+
+    def _read(self, gauge: Any, reading: Callable[[], float]) -> None:
+        if self.shared_dir is None:
+            gauge.set_function(reading)
+        else:
+            self._readings.append((gauge, reading))
+
+    def _refresh(self) -> None:
+        """Write this worker's gauge readings where the other workers' scrapes read them."""
+        for gauge, reading in self._readings:
+            gauge.set(reading())
 
     def request_done(self, record: AccessRecord, seconds: float) -> None:
         """Count a finished request."""
         kind = record.request_type if record.request_type in _REQUEST_TYPES else "other"
         self.requests.labels(kind, str(record.status or 500)).inc()
         self.request_seconds.labels(kind).observe(seconds)
+        self._refresh()
 
     def turn_done(self, outcome: str, seconds: float, first_event: float | None, events: int, sent: int) -> None:
         """Count a streamed turn that ended: how, how long, how soon its first event left, how much it sent."""
@@ -126,7 +153,13 @@ class Metrics:
             self.upload_bytes.labels(strategy).inc(stored_bytes)
 
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """`GET /metrics`: the registry in Prometheus' text format."""
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+        """`GET /metrics`: the registry in Prometheus' text format (every worker's, when they share a folder)."""
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+        from prometheus_client.multiprocess import MultiProcessCollector
 
-        await send_bytes(send, 200, generate_latest(self.registry), CONTENT_TYPE_LATEST.encode())
+        registry = self.registry
+        if self.shared_dir is not None:
+            self._refresh()
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=self.shared_dir)
+        await send_bytes(send, 200, generate_latest(registry), CONTENT_TYPE_LATEST.encode())
