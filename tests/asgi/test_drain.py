@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chatkit.asgi._streaming import RESTARTING
+from chatkit.asgi._streaming import StopReason
 from chatkit.cli import LOCAL_USER
 from chatkit.stores import SQLiteStore
 from tests.demo.conftest import RunningProcess, free_port, start_process
@@ -96,7 +96,7 @@ def test_an_answer_still_running_at_the_drain_deadline_is_stopped_and_saved(tmp_
     assert exit_status(running, 15) in (0, -signal.SIGTERM, 143)
     thread_id = answer.events[0]["thread"]["id"]
     assert answer.text() == SLOW_INTRO, "the counted answer was cut, never finished"
-    assert answer.events[-1] == {"type": "notice", "level": "info", "message": RESTARTING}
+    assert answer.events[-1] == {"type": "notice", "level": "info", "message": StopReason.RESTARTING.notice}
     # Stopped as a user's stop stops a turn: the partial count is kept, and the cancellation is
     # recorded for the model's next turn.
     saved = asyncio.run(saved_items(tmp_path / "chat.db", thread_id))

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import httpx
 
-from chatkit.asgi._streaming import TOOK_OVER
+from chatkit.asgi._streaming import StopReason
 from chatkit.asgi._turns import TurnGate
 from chatkit.coordination import MemoryCoordination, TurnKey, TurnLocking, TurnScoping
 from chatkit.store import Store
@@ -108,7 +108,7 @@ async def test_interrupt_policy_stops_the_running_turn_and_keeps_its_partial_ans
         *shown, notice = parse_events(interrupted.content)
         # The stopped stream ends by saying why, after the last delta it showed.
         assert shown[-1]["type"] == "thread.item.updated"
-        assert notice == {"type": "notice", "level": "info", "message": TOOK_OVER}
+        assert notice == {"type": "notice", "level": "info", "message": StopReason.TOOK_OVER.notice}
         texts = kinds(await h.items(thread_id))
     assert texts == [
         "user_message:start",

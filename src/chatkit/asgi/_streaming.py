@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator, Mapping
+from enum import Enum
 from typing import Any, Generic, Literal, TypeVar
 
 from starlette.types import Receive, Send
@@ -14,12 +15,39 @@ from chatkit.logger import logger
 from chatkit.server.results import encode_event
 from chatkit.types import NoticeEvent
 
-TOOK_OVER = "Stopped: a newer message on this conversation took over."
-"""The notice ending a stream whose turn a newer message interrupted."""
-STOPPED = "Stopped."
-"""The notice ending a stream whose turn the user stopped (the stop route)."""
-RESTARTING = "Stopped: the server is restarting. Send your message again to continue."
-"""The notice ending a stream whose turn a drain stopped at its deadline."""
+
+class StopReason(Enum):
+    """Why a running turn was stopped: the notice its stream ends with, or, for a turn stopped
+    before its first event, the answer to its request."""
+
+    TOOK_OVER = (
+        "Stopped: a newer message on this conversation took over.",
+        409,
+        "turn_interrupted",
+        "a newer request on this thread took over",
+    )
+    """A newer message on the thread interrupted it."""
+    STOPPED = ("Stopped.", 409, "turn_stopped", "the turn was stopped before it began")
+    """The user stopped it (the stop route)."""
+    RESTARTING = (
+        "Stopped: the server is restarting. Send your message again to continue.",
+        503,
+        "server_restarting",
+        "the server is restarting; send the request again",
+    )
+    """A drain stopped it at its deadline."""
+
+    def __init__(self, notice: str, status: int, code: str, message: str) -> None:
+        self.notice = notice
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def unstarted(self) -> HTTPProblem:
+        """The answer to a request whose turn was stopped before its first event."""
+        headers = {"retry-after": "1"} if self.status == 503 else None
+        return HTTPProblem(self.status, self.code, self.message, headers=headers)
+
 
 DisconnectPolicy = Literal["cancel", "finish", "grace"]
 """What a turn does when its client goes away: stop at once, run to its end, or wait for a rejoin.
@@ -72,7 +100,7 @@ class StreamSender:
         self._started = False
         self._disconnected = False
         self._interrupted = False
-        self._notice = TOOK_OVER
+        self._stop_reason = StopReason.TOOK_OVER
         self._complete = False
         self.status = 200
         self.frames_sent = 0
@@ -91,14 +119,14 @@ class StreamSender:
         """Whether a response (stream or error) has started, so no other answer can be sent."""
         return self._started or self.status != 200
 
-    def interrupt(self, notice: str = TOOK_OVER) -> None:
+    def interrupt(self, reason: StopReason = StopReason.TOOK_OVER) -> None:
         """Cancel the turn (a newer request takes the thread); what it streamed so far is kept.
 
-        A stream already started ends with a `notice` event saying why, so the client can tell the
-        stop from a cut.
+        A stream already started ends with a `notice` event saying why (`reason`), so the client can
+        tell the stop from a cut.
         """
         self._interrupted = True
-        self._notice = notice
+        self._stop_reason = reason
         if self._pump is not None:
             self._pump.cancel()
 
@@ -132,12 +160,12 @@ class StreamSender:
     async def _after_cancel(self) -> Outcome:
         if self._interrupted and not self._disconnected:
             if self._started:
-                notice = encode_event(NoticeEvent(level="info", message=self._notice))
+                notice = encode_event(NoticeEvent(level="info", message=self._stop_reason.notice))
                 await self._send({"type": "http.response.body", "body": notice})
                 self.frames_sent += 1
                 self.bytes_sent += len(notice)
             else:
-                problem = _unstarted(self._notice)
+                problem = self._stop_reason.unstarted()
                 self.status = problem.status
                 self.bytes_sent += await send_problem(self._send, problem, self._request_id, self._extra_headers)
             return "interrupted"
@@ -269,17 +297,6 @@ class StreamSender:
             self._flowing.set()
         else:
             pump.cancel()
-
-
-def _unstarted(notice: str) -> HTTPProblem:
-    """The answer to a request whose turn was stopped before its first event, by why it was stopped."""
-    if notice == RESTARTING:
-        return HTTPProblem(
-            503, "server_restarting", "the server is restarting; send the request again", headers={"retry-after": "1"}
-        )
-    if notice == STOPPED:
-        return HTTPProblem(409, "turn_stopped", "the turn was stopped before it began")
-    return HTTPProblem(409, "turn_interrupted", "a newer request on this thread took over")
 
 
 class _Resumed(Generic[T]):

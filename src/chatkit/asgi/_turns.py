@@ -10,7 +10,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Literal, TypeVar
 
 from chatkit.asgi._http import HTTPProblem
-from chatkit.asgi._streaming import RESTARTING, STOPPED, TOOK_OVER
+from chatkit.asgi._streaming import StopReason
 from chatkit.coordination import Coordination, RunningTurn, TurnKey, TurnLocking, TurnScoping
 from chatkit.logger import logger
 from chatkit.store import Store
@@ -47,25 +47,25 @@ class Turn:
     """A running turn, which another request may interrupt."""
 
     def __init__(self) -> None:
-        self._interrupt: Callable[[str], None] | None = None
-        self._notice = TOOK_OVER
+        self._interrupt: Callable[[StopReason], None] | None = None
+        self._stop_reason = StopReason.TOOK_OVER
         self.interrupted = False
         # The coordination's view of the turn; its `publish` takes every frame of the stream.
         self.running: RunningTurn | None = None
 
-    def on_interrupt(self, callback: Callable[[str], None]) -> None:
-        """Call `callback` with the notice to show when this turn is stopped (a newer request, a drain)."""
+    def on_interrupt(self, callback: Callable[[StopReason], None]) -> None:
+        """Call `callback` with the reason when this turn is stopped (a newer request, a drain, the user)."""
         self._interrupt = callback
         if self.interrupted:
-            callback(self._notice)
+            callback(self._stop_reason)
 
-    def interrupt(self, notice: str = TOOK_OVER) -> None:
-        """Stop this turn, in favour of a newer one unless `notice` says otherwise."""
+    def interrupt(self, reason: StopReason = StopReason.TOOK_OVER) -> None:
+        """Stop this turn, in favour of a newer one unless `reason` says otherwise."""
         if not self.interrupted:
             self.interrupted = True
-            self._notice = notice
+            self._stop_reason = reason
             if self._interrupt is not None:
-                self._interrupt(notice)
+                self._interrupt(reason)
 
 
 class TurnGate:
@@ -159,7 +159,7 @@ class TurnGate:
             return 0
         stopped = list(self._running.values())
         for turn in stopped:
-            turn.interrupt(RESTARTING)
+            turn.interrupt(StopReason.RESTARTING)
         # A turn that ignores its stop is left to the server's own shutdown deadline.
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._idle.wait(), _STOP_GRACE_SECONDS)
@@ -174,7 +174,7 @@ class TurnGate:
         key = self.key(thread_id, context)
         running = self._running.get(key.hex())
         if running is not None:
-            running.interrupt(STOPPED)
+            running.interrupt(StopReason.STOPPED)
             return True
         return await _settle(self.coordination.interrupt(key), "stop a turn in another process") is True
 
