@@ -13,7 +13,9 @@ Fixtures:
   ini option): a `ChatKitServer`, or a factory called with `chatkit_store` when it takes one
   argument. Override the fixture to build the server yourself.
 - `chatkit_client`: a `ChatKitTestClient` of `chatkit_server`, in process, as the user
-  `{"user_id": "test-user"}`; build more with `ChatKitTestClient.in_process(chatkit_server, ...)`.
+  `test-user`: the context `{"user_id": "test-user"}`, or what the `chatkit_context` ini option
+  (`MODULE:ATTR`, called with the user id) builds, say your context class. Build more with
+  `ChatKitTestClient.in_process(chatkit_server, ...)`.
 - `chatkit_snapshot`: `chatkit_snapshot(turn)` compares the turn's events, normalized (see
   `chatkit.testing.normalized`), with `__snapshots__/<module>/<test>.json` beside the test file;
   `--chatkit-update-snapshots` writes them instead.
@@ -54,6 +56,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="MODULE:ATTR of the chatkit_server fixture: a ChatKitServer, or a factory taking the store",
     )
     parser.addini("chatkit_server", "MODULE:ATTR of the chatkit_server fixture (as --chatkit-server)", default="")
+    parser.addini("chatkit_context", "MODULE:ATTR building chatkit_client's context from a user id", default="")
     group.addoption(
         "--chatkit-update-snapshots",
         action="store_true",
@@ -123,11 +126,19 @@ def chatkit_server(request: pytest.FixtureRequest, chatkit_store: Store[Any]) ->
 
 
 @pytest.fixture
-def chatkit_client(chatkit_server: ChatKitServer[Any]) -> ChatKitTestClient:
+def chatkit_client(request: pytest.FixtureRequest, chatkit_server: ChatKitServer[Any]) -> ChatKitTestClient:
     """A client of `chatkit_server`, in process, as the user `test-user`."""
+    from chatkit._targets import UsageError, load_target
     from chatkit.testing import ChatKitTestClient
 
-    return ChatKitTestClient.in_process(chatkit_server, {"user_id": TEST_USER})
+    target = str(request.config.getini("chatkit_context"))
+    context: Any = {"user_id": TEST_USER}
+    if target:
+        try:
+            context = load_target(target)(TEST_USER)
+        except UsageError as error:
+            raise pytest.UsageError(f"chatkit_context {target}: {error}") from error
+    return ChatKitTestClient.in_process(chatkit_server, context)
 
 
 @pytest.fixture
