@@ -43,6 +43,9 @@ async def test_requests_and_turns_are_counted_without_ids_in_any_label() -> None
     assert sample(text, "chatkit_stream_events_total") == len(parse_events(turn.content))
     assert sample(text, "chatkit_stream_bytes_total") == len(turn.content)
     assert sample(text, "chatkit_turns_in_flight") == 0
+    # The store's operations, by method: the ones this conversation made.
+    assert sample(text, 'chatkit_store_operation_duration_seconds_count{method="load_threads"}') == 1
+    assert sample(text, 'chatkit_store_operation_duration_seconds_count{method="add_thread_item"}') >= 2
     assert sample(text, "chatkit_draining") == 0
     assert thread_id not in text and "alice" not in text
 

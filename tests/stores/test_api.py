@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 import chatkit.stores
-from chatkit.store import Store
+from chatkit.store import NotFoundError, Store
 from chatkit.stores import (
     MemoryStore,
     PostgresStore,
+    ScopedStore,
     ScopeError,
     SQLiteStore,
     StoreError,
@@ -147,3 +148,16 @@ except ImportError as exc:
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     assert "pip install chatkit-server[postgres]" in result.stdout
+
+
+async def test_each_store_operation_is_timed_for_an_observer(store: ScopedStore) -> None:
+    seen: list[tuple[str, float]] = []
+    store.observe_operations(lambda method, seconds: seen.append((method, seconds)))
+    await store.save_thread(thread("thr_1"), ALICE)
+    await store.load_threads(10, None, "asc", ALICE)
+    with pytest.raises(NotFoundError):
+        await store.load_thread("thr_nope", ALICE)  # a failed operation is timed too
+    store.observe_operations(None)
+    await store.load_thread("thr_1", ALICE)
+    assert [method for method, _ in seen] == ["save_thread", "load_threads", "load_thread"]
+    assert all(seconds >= 0 for _, seconds in seen)

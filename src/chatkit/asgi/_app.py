@@ -31,7 +31,7 @@ from chatkit.coordination import Coordination
 from chatkit.data import RetentionSweeper
 from chatkit.server import ChatKitServer
 from chatkit.store import AttachmentStore
-from chatkit.stores import PostgresStore
+from chatkit.stores import PostgresStore, ScopedStore
 
 
 def create_app(
@@ -152,6 +152,8 @@ def create_app(
     probe_routes: dict[str | None, ASGIApp] = {health_path: probes.live, ready_path: probes.ready}
     if metrics is not None:
         metrics.watch(lambda: endpoint.turns.running, lambda: drain.draining)
+        if isinstance(server.store, ScopedStore):
+            server.store.observe_operations(metrics.store_operation)
         if isinstance(server.store, PostgresStore):
             metrics.watch_database(server.store.database.connections)
         probe_routes[metrics_path] = metrics.serve

@@ -30,6 +30,8 @@ _REQUEST_TYPES = frozenset(
 ) | {"threads.stream"}
 # Seconds: from a fast store read to a long agent turn.
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+# Seconds: from an in-memory read to a database that struggles.
+_STORE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 
 
 def metrics_available() -> bool:
@@ -101,6 +103,13 @@ class Metrics:
         self.upload_bytes = Counter(
             "chatkit_upload_bytes", "Bytes of uploads stored, by strategy.", ["strategy"], registry=registry
         )
+        self.store_seconds = Histogram(
+            "chatkit_store_operation_duration_seconds",
+            "Length of store operations, by Store method (the stores of chatkit.stores).",
+            ["method"],
+            buckets=_STORE_BUCKETS,
+            registry=registry,
+        )
         self.database_connections = Gauge(
             "chatkit_database_connections",
             "PostgreSQL connections of the process: open, lent out (in use), requests waiting for one.",
@@ -145,6 +154,10 @@ class Metrics:
             self.first_event_seconds.observe(first_event)
         self.events.inc(events)
         self.stream_bytes.inc(sent)
+
+    def store_operation(self, method: str, seconds: float) -> None:
+        """Time one store operation (the method names are the `Store` interface's: a closed set)."""
+        self.store_seconds.labels(method).observe(seconds)
 
     def upload_done(self, strategy: str, status: int, stored_bytes: int) -> None:
         """Count an upload answered with `status`, and the bytes it stored (none when refused)."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import time
 from abc import abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -62,8 +64,54 @@ class Removal:
         return bool(self.threads or self.attachments)
 
 
+OperationObserver = Callable[[str, float], None]
+"""Told each store operation's method name and its length in seconds, when it ends."""
+
+# The `Store` methods whose time is observed (each a coroutine method of our backends).
+_TIMED_METHODS = frozenset(
+    {
+        "load_thread",
+        "save_thread",
+        "load_threads",
+        "delete_thread",
+        "load_thread_items",
+        "add_thread_item",
+        "save_item",
+        "load_item",
+        "delete_thread_item",
+        "save_attachment",
+        "load_attachment",
+        "delete_attachment",
+    }
+)
+
+
+def _timed(name: str, method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """`method`, telling the store's observer (if any) how long each call took."""
+
+    @functools.wraps(method)
+    async def timed(self: ScopedStore, *args: Any, **kwargs: Any) -> Any:
+        observe = self.operation_observer
+        if observe is None:
+            return await method(self, *args, **kwargs)
+        started = time.perf_counter()
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            observe(name, time.perf_counter() - started)
+
+    return timed
+
+
 class ScopedStore(Store[Any]):
     """A `Store` that scopes every row to a tenant and opens and closes explicitly."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Only the backends of this package: a subclass of yours calling `super()` is timed once.
+        if cls.__module__.startswith("chatkit.stores."):
+            for name in _TIMED_METHODS & cls.__dict__.keys():
+                setattr(cls, name, _timed(name, cls.__dict__[name]))
 
     def __init__(self, *, scope: ScopeFunction = default_scope, single_tenant: bool = False) -> None:
         self._scope_function = scope
@@ -72,6 +120,11 @@ class ScopedStore(Store[Any]):
         self._open_lock = asyncio.Lock()
         self._attachment_store: AttachmentStore[Any] | None = None
         self._refresh_preview: Callable[[Attachment], Attachment] | None = None
+        self.operation_observer: OperationObserver | None = None
+
+    def observe_operations(self, observer: OperationObserver | None) -> None:
+        """Tell `observer` each store operation's method and length (`create_app`'s metrics do); None stops."""
+        self.operation_observer = observer
 
     def generate_thread_id(self, context: Any) -> str:
         """A fresh thread id: `thr_`, then a time-ordered value with 96 random bits."""
