@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -108,7 +109,7 @@ def scope_key(user: str) -> str:
 async def rows_left(store: ScopedStore, user: str) -> int:
     """Rows of `user` in the store's tables, counted in the database itself (not through the store)."""
     if isinstance(store, SQLiteStore):
-        with sqlite3.connect(store.path) as db:
+        with closing(sqlite3.connect(store.path)) as db:
             return sum(
                 db.execute(f"SELECT count(*) FROM {table} WHERE scope = ?", (user,)).fetchone()[0]
                 for table in ("chatkit_threads", "chatkit_items", "chatkit_attachments")

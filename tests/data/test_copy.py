@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,7 @@ async def snapshot(store: ScopedStore, files: Files | None) -> dict[str, Any]:
 
 def sqlite_rows(path: Path) -> list[Any]:
     """Every row of a SQLite store, write stamps included, read from the file itself."""
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db:
         return [
             row
             for table in ("chatkit_threads", "chatkit_items", "chatkit_attachments")
@@ -499,7 +500,7 @@ def threads_in(path: Path) -> int:
     if not path.exists():
         return 0
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)) as db:
             return int(db.execute("SELECT count(*) FROM chatkit_threads").fetchone()[0])
     except sqlite3.OperationalError:
         return 0  # the schema is not there yet

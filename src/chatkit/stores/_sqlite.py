@@ -85,10 +85,10 @@ _SAVE_THREAD = (
     + _SAME_ROW
 )
 # Threads of any tenant whose last write (the thread's or any item's) is `?` seconds old or older.
-_IDLE_THREADS = f"""SELECT scope, id FROM chatkit_threads AS t WHERE touched_at < {_NOW} - ?1
+_IDLE_THREADS = f"""SELECT scope, id FROM chatkit_threads AS t WHERE touched_at < {_NOW} - ?
     AND NOT EXISTS (SELECT 1 FROM chatkit_items AS i WHERE i.scope = t.scope AND i.thread_id = t.id
-        AND i.touched_at >= {_NOW} - ?1)
-    ORDER BY touched_at LIMIT ?2"""
+        AND i.touched_at >= {_NOW} - ?)
+    ORDER BY touched_at LIMIT ?"""
 _LOOSE_ATTACHMENTS = f"""DELETE FROM chatkit_attachments WHERE rowid IN (SELECT rowid FROM chatkit_attachments
     WHERE thread_id IS NULL AND touched_at < {_NOW} - ? ORDER BY touched_at LIMIT ?) RETURNING scope, data"""
 # SQLite result codes (the low byte of the extended code) of failures that may pass: busy or
@@ -412,7 +412,7 @@ class SQLiteStore(ScopedStore):
 
     async def _remove_idle(self, idle_for: float, limit: int) -> Removal:
         def work(db: sqlite3.Connection) -> Removal:
-            removal = _remove_threads(db, db.execute(_IDLE_THREADS, (idle_for, limit)).fetchall())
+            removal = _remove_threads(db, db.execute(_IDLE_THREADS, (idle_for, idle_for, limit)).fetchall())
             removal.attachments += _loaded(db.execute(_LOOSE_ATTACHMENTS, (idle_for, limit)))
             return removal
 
