@@ -11,6 +11,7 @@ SSE frames with no server at all; ratios to it are what to compare across machin
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import statistics
 import time
@@ -39,9 +40,15 @@ CONTEXT = {"user_id": "bench"}
 DELTA = "word "
 
 
+_REPLIES = itertools.count()
+
+
 def reply_events(thread_id: str, deltas: int) -> list[ThreadStreamEvent]:
     """The events of one streamed assistant reply of `deltas` text deltas."""
-    message = AssistantMessageItem(id="asst_bench", thread_id=thread_id, created_at=datetime.now(), content=[])
+    # A new id each reply: a turn on the same thread adds a new item (reusing one is an id conflict).
+    message = AssistantMessageItem(
+        id=f"asst_bench_{next(_REPLIES)}", thread_id=thread_id, created_at=datetime.now(), content=[]
+    )
     events: list[ThreadStreamEvent] = [
         ThreadItemAddedEvent(item=message),
         ThreadItemUpdatedEvent(
