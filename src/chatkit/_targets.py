@@ -139,44 +139,48 @@ def store_argument(url: str) -> Store[Any]:
         raise UsageError(f"--store: {error}") from error
 
 
-def check_store(url: str) -> None:
-    """Raise `UsageError` (bad URL) or `UnreachableError` (no answer) unless the store at `url` opens now."""
+def check_store(url: str, label: str = "--store") -> None:
+    """Raise `UsageError` (bad URL) or `UnreachableError` (no answer) unless the store at `url` opens now.
+
+    `label` names where the URL was given (an option, an argument) at the start of the message.
+    """
     from chatkit.stores import PostgresStore, SQLiteStore
 
     store = store_argument(url)
     logging.getLogger(__name__).debug("checking the store at %s", url)
     if isinstance(store, PostgresStore):
-        asyncio.run(_check_postgres(url))
+        asyncio.run(check_postgres(url, label))
     elif isinstance(store, SQLiteStore):
         path = str(store.path)
         folder = os.path.dirname(os.path.abspath(path))
         if path != ":memory:" and not os.path.isdir(folder):
-            raise UsageError(f"--store: the directory {folder} does not exist")
-        asyncio.run(_check_sqlite(store, path))
+            raise UsageError(f"{label}: the directory {folder} does not exist")
+        asyncio.run(_check_sqlite(store, path, label))
 
 
-async def _check_sqlite(store: Any, path: str) -> None:
+async def _check_sqlite(store: Any, path: str, label: str) -> None:
     try:
         await store.open()
     except Exception as error:
-        raise UsageError(f"--store: cannot open the SQLite database {path}: {error}") from error
+        raise UsageError(f"{label}: cannot open the SQLite database {path}: {error}") from error
     await store.aclose()
 
 
-async def _check_postgres(url: str) -> None:
+async def check_postgres(url: str, label: str = "--store") -> None:
+    """Connect once, briefly (no pool and its retries): one line saying why PostgreSQL at `url` cannot be used."""
     import psycopg
 
     try:
         connection = await psycopg.AsyncConnection.connect(url, connect_timeout=STORE_CONNECT_TIMEOUT)
     except psycopg.OperationalError as error:
-        raise _postgres_failure(url, error) from error
+        raise _postgres_failure(url, error, label) from error
     await connection.close()
 
 
-def _postgres_failure(url: str, error: Exception) -> UsageError:
+def _postgres_failure(url: str, error: Exception, label: str) -> UsageError:
     """One line saying what went wrong, in the words of the person who typed the URL, from libpq's text."""
     text = str(error).lower()
-    where = f"--store: PostgreSQL at {_without_password(url)}"
+    where = f"{label}: PostgreSQL at {_without_password(url)}"
     if "connection refused" in text:
         return UnreachableError(f"{where} refused the connection (is PostgreSQL running there?)")
     if "timeout expired" in text or "timed out" in text:

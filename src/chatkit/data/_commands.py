@@ -126,9 +126,10 @@ async def _run(args: argparse.Namespace, data: _Data) -> dict[str, Any]:
 
 
 def _resolve(target: str, store_url: str | None) -> _Data:
-    for url in (target, store_url):
+    # A dead database is one line and exit 3, at once, naming where its URL was given.
+    for url, label in ((target, "store"), (store_url, "--store")):
         if url and "://" in url:
-            check_store(url)  # a dead database is one line and exit 3, at once
+            check_store(url, label)
     if "://" in target:
         store: Store[Any] = store_argument(target)
         files = None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from chatkit._targets import STORE_CONNECT_TIMEOUT, UnreachableError, UsageError, load_target, user_code_failure
+from chatkit._targets import UnreachableError, UsageError, check_postgres, load_target, user_code_failure
 from chatkit.data._copy import CopyProgress, CopyReport, FileImporter, copy_store
 from chatkit.store import AttachmentStore, Store
 from chatkit.stores._base import ScopedStore
@@ -199,12 +199,9 @@ async def _open(label: str, url: str, store: ScopedStore) -> None:
     """Open a store, or `UnreachableError` in one line; PostgreSQL is asked first, briefly, so no pool retries."""
     from chatkit.stores import PostgresStore
 
+    if isinstance(store, PostgresStore):
+        await check_postgres(url, label)
     try:
-        if isinstance(store, PostgresStore):
-            import psycopg
-
-            connection = await psycopg.AsyncConnection.connect(url, connect_timeout=STORE_CONNECT_TIMEOUT)
-            await connection.close()
         await store.open()
     except Exception as error:
         lines = str(error).strip().splitlines()
